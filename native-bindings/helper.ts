@@ -1,0 +1,74 @@
+// koffi declarations of the C helper (skiff-helper.c), built by build.mjs.
+import koffi, { type LibraryHandle } from 'koffi';
+
+type Fn = ReturnType<LibraryHandle['func']>;
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SyscallError } from './libc.js';
+
+// dist/native-bindings/helper.js and native-bindings/helper.ts both sit one
+// level below the package root; the library is built in the source tree.
+const pkgRoot = join(dirname(fileURLToPath(import.meta.url)), fileURLToPath(import.meta.url).includes('/dist/') ? '../..' : '..');
+export const helperLibrary = join(pkgRoot, 'native-bindings', 'build', 'libskiff.so');
+
+let lib: LibraryHandle | undefined;
+function load(): LibraryHandle {
+  try {
+    return (lib ??= koffi.load(helperLibrary));
+  } catch (e) {
+    throw new Error(`cannot load ${helperLibrary}: ${(e as Error).message}; run 'npm run build' to compile the C helper`);
+  }
+}
+
+let _clone: Fn | undefined;
+let _nsexec: Fn | undefined;
+
+export const CLONE = {
+  NEWNS: 0x00020000, NEWCGROUP: 0x02000000, NEWUTS: 0x04000000, NEWIPC: 0x08000000,
+  NEWUSER: 0x10000000, NEWPID: 0x20000000, NEWNET: 0x40000000,
+} as const;
+
+export interface CloneRequest {
+  flags: number;
+  /** Read end of the sync pipe; the child blocks on it until the parent writes a byte. */
+  syncFd: number;
+  /** Descriptors that become 0, 1, 2 (and 3, the error pipe) in the child. */
+  fds: number[];
+  tty: boolean;
+  path: string;
+  argv: string[];
+  env: string[];
+}
+
+/** clone(2) into new namespaces, then execve. Returns the child's host pid. */
+export function cloneExec(r: CloneRequest): number {
+  _clone ??= load().func('int skiff_clone(unsigned long flags, int sync_fd, const int *fds, int nfds, int tty, const char *path, const char **argv, const char **envp)');
+  const pid = _clone(r.flags, r.syncFd, r.fds, r.fds.length, r.tty ? 1 : 0, r.path, [...r.argv, null], [...r.env, null]) as number;
+  if (pid < 0) throw new SyscallError('clone', r.path, -pid);
+  return pid;
+}
+
+export interface NsExecRequest {
+  /** Open /proc/PID/ns/* descriptors in join order (user first, mnt last). */
+  nsFds: number[];
+  syncFd: number;
+  fds: number[];
+  tty: boolean;
+  uid: number;
+  gid: number;
+  groups: number[];
+  cwd: string;
+  argv: string[];
+  env: string[];
+  /** Write end of the error pipe: "stage:errno" arrives here on failure. */
+  errFd: number;
+}
+
+/** setns into a running container and exec there. Returns the middle process's pid. */
+export function nsExec(r: NsExecRequest): number {
+  _nsexec ??= load().func('int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int nfds, int tty, uint32_t uid, uint32_t gid, const uint32_t *groups, int ngroups, const char *cwd, const char *file, const char **argv, const char **envp, int err_fd)');
+  const pid = _nsexec(r.nsFds, r.nsFds.length, r.syncFd, r.fds, r.fds.length, r.tty ? 1 : 0, r.uid, r.gid,
+    r.groups.length ? r.groups : null, r.groups.length, r.cwd, r.argv[0], [...r.argv, null], [...r.env, null], r.errFd) as number;
+  if (pid < 0) throw new SyscallError('clone', r.argv[0], -pid);
+  return pid;
+}

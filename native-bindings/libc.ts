@@ -1,0 +1,201 @@
+// Typed koffi declarations of the libc calls skiff makes, with errno handling.
+// Every wrapper throws a SyscallError that names the call and the path, so a
+// failure reads like "mount /var/lib/skiff/.../proc: EPERM (Operation not permitted)".
+// Nothing but declarations and errno handling belongs in this folder.
+import koffi from 'koffi';
+import { constants } from 'node:os';
+
+const libc = koffi.load('libc.so.6');
+
+const errnoNames: Record<number, string> = Object.fromEntries(
+  Object.entries(constants.errno).map(([name, num]) => [num, name]),
+);
+const strerror = libc.func('const char *strerror(int errnum)') as (e: number) => string;
+
+export class SyscallError extends Error {
+  readonly errno: number;
+  readonly code: string;
+  constructor(readonly call: string, readonly path: string | undefined, errno: number) {
+    const code = errnoNames[errno] ?? `errno ${errno}`;
+    super(`${call}${path ? ` ${path}` : ''}: ${code} (${strerror(errno)})`);
+    this.errno = errno;
+    this.code = code;
+  }
+}
+
+/** Throws if a libc call returned -1 (or any negative value). */
+function check(ret: number, call: string, path?: string): number {
+  if (ret < 0) throw new SyscallError(call, path, koffi.errno());
+  return ret;
+}
+
+// ---- mounts -------------------------------------------------------------
+export const MS = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, REMOUNT: 0x20, NOATIME: 0x400,
+  BIND: 0x1000, MOVE: 0x2000, REC: 0x4000, PRIVATE: 1 << 18, SLAVE: 1 << 19, RELATIME: 1 << 21,
+  STRICTATIME: 1 << 24,
+} as const;
+export const MNT_DETACH = 2;
+
+const _mount = libc.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)');
+const _umount2 = libc.func('int umount2(const char *target, int flags)');
+const _syscall = libc.func('long syscall(long nr, ...)');
+
+export function mount(src: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+  check(_mount(src, target, fstype, flags, data), `mount${fstype ? `(${fstype})` : ''}`, target);
+}
+export function umount2(target: string, flags = 0): void {
+  check(_umount2(target, flags), 'umount2', target);
+}
+/** pivot_root has no glibc wrapper; SYS_pivot_root is 155 on x86-64. */
+export function pivotRoot(newRoot: string, putOld: string): void {
+  check(Number(_syscall(155, 'const char *', newRoot, 'const char *', putOld)), 'pivot_root', newRoot);
+}
+
+// ---- idmapped mounts (x86-64 syscall numbers) ----------------------------
+const SYS_open_tree = 428, SYS_move_mount = 429, SYS_mount_setattr = 442;
+export const OPEN_TREE_CLONE = 1, OPEN_TREE_CLOEXEC = 0o2000000, AT_RECURSIVE = 0x8000;
+export const MOVE_MOUNT_F_EMPTY_PATH = 0x4, MOUNT_ATTR_IDMAP = 0x100000;
+const AT_FDCWD = -100;
+
+export function openTree(path: string, flags: number): number {
+  return check(Number(_syscall(SYS_open_tree, 'int', AT_FDCWD, 'const char *', path, 'unsigned int', flags)), 'open_tree', path);
+}
+export function mountSetattrIdmap(fd: number, usernsFd: number, path: string): void {
+  // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
+  const attr = Buffer.alloc(32);
+  attr.writeBigUInt64LE(BigInt(MOUNT_ATTR_IDMAP), 0);
+  attr.writeBigUInt64LE(BigInt(usernsFd), 24);
+  check(Number(_syscall(SYS_mount_setattr, 'int', fd, 'const char *', '', 'unsigned int', 0x1000 /* AT_EMPTY_PATH */,
+    'void *', attr, 'size_t', attr.length)), 'mount_setattr(MOUNT_ATTR_IDMAP)', path);
+}
+export function moveMount(fd: number, target: string): void {
+  check(Number(_syscall(SYS_move_mount, 'int', fd, 'const char *', '', 'int', AT_FDCWD, 'const char *', target,
+    'unsigned int', MOVE_MOUNT_F_EMPTY_PATH)), 'move_mount', target);
+}
+
+// ---- process setup inside the container's init ---------------------------
+const _sethostname = libc.func('int sethostname(const char *name, size_t len)');
+const _chdir = libc.func('int chdir(const char *path)');
+const _execve = libc.func('int execve(const char *path, const char **argv, const char **envp)');
+const _fcntl = libc.func('int fcntl(int fd, int cmd, ...)');
+const _signal = libc.func('void *signal(int sig, void *handler)');
+const _sigprocmask = libc.func('int sigprocmask(int how, const void *set, void *old)');
+const _setgroups = libc.func('int setgroups(size_t size, const uint32_t *list)');
+const _setresgid = libc.func('int setresgid(uint32_t r, uint32_t e, uint32_t s)');
+const _setresuid = libc.func('int setresuid(uint32_t r, uint32_t e, uint32_t s)');
+const _umask = libc.func('uint32_t umask(uint32_t mask)');
+
+export function sethostname(name: string): void {
+  check(_sethostname(name, Buffer.byteLength(name)), 'sethostname', name);
+}
+export function chdir(path: string): void {
+  check(_chdir(path), 'chdir', path);
+}
+/** Only returns by throwing: on success the process image is replaced. */
+export function execve(path: string, argv: string[], env: string[]): never {
+  _execve(path, [...argv, null], [...env, null]);
+  throw new SyscallError('execve', path, koffi.errno());
+}
+const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
+export function setCloexec(fd: number, on: boolean): void {
+  const flags = check(_fcntl(fd, F_GETFD), 'fcntl(F_GETFD)', `fd ${fd}`);
+  check(_fcntl(fd, F_SETFD, 'int', on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC), 'fcntl(F_SETFD)', `fd ${fd}`);
+}
+/** Default dispositions and an empty mask: ignored signals survive execve. */
+export function resetSignals(): void {
+  for (let sig = 1; sig <= 64; sig++) {
+    if (sig === 9 || sig === 19 || sig === 32 || sig === 33) continue; // KILL, STOP, glibc-internal
+    _signal(sig, null);
+  }
+  check(_sigprocmask(2 /* SIG_SETMASK */, Buffer.alloc(128), null), 'sigprocmask');
+}
+export function setIds(uid: number, gid: number, groups: number[]): void {
+  check(_setgroups(groups.length, groups.length ? groups : null), 'setgroups');
+  check(_setresgid(gid, gid, gid), 'setresgid', String(gid));
+  check(_setresuid(uid, uid, uid), 'setresuid', String(uid));
+}
+export function umask(mask: number): number {
+  return _umask(mask);
+}
+
+// ---- files the fs module cannot make ------------------------------------
+const _mknod = libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)');
+const _lsetxattr = libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)');
+
+export const S_IFCHR = 0o020000, S_IFBLK = 0o060000, S_IFIFO = 0o010000;
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major), mi = BigInt(minor);
+  return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+}
+export function mknod(path: string, mode: number, dev: bigint = 0n): void {
+  check(_mknod(path, mode, dev), 'mknod', path);
+}
+export function lsetxattr(path: string, name: string, value: Buffer): void {
+  check(_lsetxattr(path, name, value, value.length, 0), `lsetxattr(${name})`, path);
+}
+
+// ---- pipes, ptys and waiting ---------------------------------------------
+const _pipe2 = libc.func('int pipe2(void *fds, int flags)');
+const _posix_openpt = libc.func('int posix_openpt(int flags)');
+const _grantpt = libc.func('int grantpt(int fd)');
+const _unlockpt = libc.func('int unlockpt(int fd)');
+const _ptsname = libc.func('const char *ptsname(int fd)');
+const _ioctl = libc.func('int ioctl(int fd, unsigned long req, ...)');
+const _waitpid = libc.func('int waitpid(int pid, void *status, int options)');
+const _close = libc.func('int close(int fd)');
+
+export const O_CLOEXEC = 0o2000000, O_RDWR = 2, O_NOCTTY = 0o400;
+
+/** Returns [readEnd, writeEnd], both close-on-exec. */
+export function pipe(): [number, number] {
+  const buf = Buffer.alloc(8);
+  check(_pipe2(buf, O_CLOEXEC), 'pipe2');
+  return [buf.readInt32LE(0), buf.readInt32LE(4)];
+}
+export function close(fd: number): void {
+  _close(fd);
+}
+/** Allocates a pty pair; returns the master fd and the slave's path. */
+export function openpt(): { master: number; slavePath: string } {
+  const master = check(_posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), 'posix_openpt');
+  check(_grantpt(master), 'grantpt');
+  check(_unlockpt(master), 'unlockpt');
+  return { master, slavePath: _ptsname(master) as string };
+}
+const TIOCSWINSZ = 0x5414;
+export function setWinsize(fd: number, rows: number, cols: number): void {
+  const ws = Buffer.alloc(8);
+  ws.writeUInt16LE(rows, 0);
+  ws.writeUInt16LE(cols, 2);
+  check(_ioctl(fd, TIOCSWINSZ, 'void *', ws), 'ioctl(TIOCSWINSZ)');
+}
+
+/** Decodes a wait status into Docker's exit code (128+N for signal N). */
+export function exitCodeOf(status: number): number {
+  const sig = status & 0x7f;
+  return sig === 0 ? (status >> 8) & 0xff : 128 + sig;
+}
+
+/** waitpid on a koffi worker thread, so the event loop keeps running. */
+export function waitpidAsync(pid: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const status = Buffer.alloc(4);
+    const attempt = () =>
+      _waitpid.async(pid, status, 0, (err: unknown, ret: number) => {
+        if (err) return reject(err);
+        if (ret < 0) {
+          const e = koffi.errno();
+          if (e === constants.errno.EINTR) return attempt();
+          return reject(new SyscallError('waitpid', String(pid), e));
+        }
+        resolve(exitCodeOf(status.readInt32LE(0)));
+      });
+    attempt();
+  });
+}
+export function waitpidSync(pid: number): number {
+  const status = Buffer.alloc(4);
+  check(_waitpid(pid, status, 0), 'waitpid', String(pid));
+  return exitCodeOf(status.readInt32LE(0));
+}

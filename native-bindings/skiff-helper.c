@@ -1,0 +1,240 @@
+/*
+ * skiff-helper.c — the only C in skiff.
+ *
+ * Why C at all: Node is multithreaded, and a forked copy of a Node process
+ * must never run JavaScript again (it crashes as soon as control returns to
+ * V8).  So the few steps that have to happen inside a freshly cloned child,
+ * before anything else can run there, live here:
+ *
+ *   skiff_clone()  clone(2) with namespace flags, wait on a sync pipe while
+ *                  the parent writes uid/gid maps and joins the cgroup,
+ *                  switch ids, arrange stdio, execve().
+ *   skiff_nsexec() join a running container's namespaces (setns), fork once
+ *                  more so the pid namespace takes effect, switch ids,
+ *                  chdir, execve() — the engine behind `skiff exec`.
+ *
+ * Rules for code in a cloned child: raw syscalls only, no malloc, no stdio,
+ * no glibc wrappers that consult thread lists (setuid & co. broadcast to the
+ * parent's stale threads), and _exit() rather than exit().
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* Exit codes of the helper itself, chosen to match Docker's meaning. */
+#define EXIT_RUNTIME 125
+#define EXIT_CANNOT_INVOKE 126
+#define EXIT_NOT_FOUND 127
+
+/* Report "stage:errno" on the error fd (if any) and die.  The parent reads
+ * this to print a message that names the failing step. */
+static void die(int err_fd, const char *stage, int err, int code) {
+  if (err_fd >= 0) {
+    char buf[96];
+    size_t n = 0;
+    for (const char *p = stage; *p && n < sizeof(buf) - 16; p++) buf[n++] = *p;
+    buf[n++] = ':';
+    char digits[12];
+    int d = 0, v = err < 0 ? -err : err;
+    do { digits[d++] = (char)('0' + v % 10); v /= 10; } while (v && d < 11);
+    while (d) buf[n++] = digits[--d];
+    buf[n++] = '\n';
+    (void)syscall(SYS_write, err_fd, buf, n);
+  }
+  syscall(SYS_exit_group, code);
+  for (;;) {}
+}
+
+/* Node leaves SIGPIPE ignored and some signals blocked; both survive execve,
+ * so a container would inherit them.  Put everything back to default. */
+static void reset_signals(void) {
+  struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } sa;
+  memset(&sa, 0, sizeof(sa)); /* SIG_DFL */
+  for (int sig = 1; sig <= 64; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    syscall(SYS_rt_sigaction, sig, &sa, NULL, 8);
+  }
+  uint64_t empty = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, 8);
+}
+
+/* Place fds[i] at descriptor i for i < nfds, clearing FD_CLOEXEC on them
+ * (Node sets O_CLOEXEC even on 0-2), and mark every other descriptor
+ * close-on-exec so nothing of the runtime leaks into the container. */
+static int arrange_fds(const int *fds, int nfds) {
+  int tmp[8];
+  if (nfds > 8) return -EINVAL;
+  /* Move sources out of the way first, so dup2(fds[1], 1) cannot clobber a
+   * source that happens to sit at 1, and so dup2 never sees src == dst
+   * (which would leave FD_CLOEXEC set). */
+  for (int i = 0; i < nfds; i++) {
+    tmp[i] = (int)syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC, 64);
+    if (tmp[i] < 0) return -errno;
+  }
+  for (int i = 0; i < nfds; i++) {
+    if (syscall(SYS_dup2, tmp[i], i) < 0) return -errno;
+  }
+  if (syscall(SYS_close_range, nfds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return -errno;
+  return 0;
+}
+
+static int switch_ids(uint32_t uid, uint32_t gid, const uint32_t *groups, int ngroups) {
+  if (syscall(SYS_setgroups, ngroups, groups) < 0) return -errno;
+  if (syscall(SYS_setresgid, gid, gid, gid) < 0) return -errno;
+  if (syscall(SYS_setresuid, uid, uid, uid) < 0) return -errno;
+  return 0;
+}
+
+/* Wait for the parent's go-ahead.  EOF means the parent died: give up. */
+static void wait_sync(int sync_fd, int err_fd) {
+  char c;
+  long n;
+  do { n = syscall(SYS_read, sync_fd, &c, 1); } while (n < 0 && errno == EINTR);
+  if (n != 1) die(err_fd, "sync", n < 0 ? errno : EPIPE, EXIT_RUNTIME);
+  syscall(SYS_close, sync_fd);
+}
+
+/*
+ * Clone a child into new namespaces and exec `path` there.
+ *
+ * flags:     CLONE_NEW* flags for clone(2).  CLONE_NEWCGROUP is special: it is
+ *            done by unshare() after the sync, because a cgroup namespace is
+ *            rooted at the cgroup the process is in when it is created, and
+ *            the parent only moves the child into the container's cgroup
+ *            during the sync window.
+ * sync_fd:   read end of the sync pipe, or -1 for no sync.
+ * fds/nfds:  descriptors that become 0..nfds-1 in the child.
+ * tty:       if set, fd 0 becomes the controlling terminal.
+ * Returns the child's pid, or -errno.
+ */
+int skiff_clone(unsigned long flags, int sync_fd, const int *fds, int nfds, int tty,
+                const char *path, char *const argv[], char *const envp[]) {
+  unsigned long cflags = (flags & ~(unsigned long)CLONE_NEWCGROUP) | SIGCHLD;
+  /* Raw clone with a NULL stack behaves like fork: the child runs on a
+   * copy-on-write copy of this stack, so no stack needs to be allocated. */
+  long pid = syscall(SYS_clone, cflags, NULL, NULL, NULL, NULL);
+  if (pid < 0) return -errno;
+  if (pid > 0) return (int)pid;
+
+  /* ---- child: single-threaded, in the new namespaces ---- */
+  int err_fd = nfds > 3 ? fds[3] : 2;
+  reset_signals();
+  if (sync_fd >= 0) wait_sync(sync_fd, err_fd);
+  if ((flags & CLONE_NEWCGROUP) && syscall(SYS_unshare, CLONE_NEWCGROUP) < 0)
+    die(err_fd, "unshare(CLONE_NEWCGROUP)", errno, EXIT_RUNTIME);
+  if (flags & CLONE_NEWUSER) {
+    /* Become root of the new user namespace (the parent wrote the maps). */
+    int r = switch_ids(0, 0, NULL, 0);
+    if (r < 0) die(err_fd, "setresuid", -r, EXIT_RUNTIME);
+  }
+  int r = arrange_fds(fds, nfds);
+  if (r < 0) die(nfds > 3 ? 3 : 2, "dup2", -r, EXIT_RUNTIME);
+  err_fd = nfds > 3 ? 3 : 2;
+  if (syscall(SYS_setsid) < 0) die(err_fd, "setsid", errno, EXIT_RUNTIME);
+  if (tty && syscall(SYS_ioctl, 0, TIOCSCTTY, 0) < 0) die(err_fd, "ioctl(TIOCSCTTY)", errno, EXIT_RUNTIME);
+  syscall(SYS_execve, path, argv, envp);
+  die(err_fd, "execve", errno, errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE);
+  return -1;
+}
+
+/* execve() `file`, searching PATH from envp when it has no slash, the way
+ * execvpe does (but without touching glibc state). */
+static void exec_search(const char *file, char *const argv[], char *const envp[], int err_fd) {
+  if (strchr(file, '/')) {
+    syscall(SYS_execve, file, argv, envp);
+    die(err_fd, "exec", errno, errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE);
+  }
+  const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (int i = 0; envp[i]; i++)
+    if (strncmp(envp[i], "PATH=", 5) == 0) path = envp[i] + 5;
+  int saw_eacces = 0;
+  size_t flen = strlen(file);
+  for (const char *p = path;;) {
+    const char *colon = strchr(p, ':');
+    size_t dlen = colon ? (size_t)(colon - p) : strlen(p);
+    char buf[4096];
+    if (dlen + flen + 2 < sizeof(buf)) {
+      size_t n = 0;
+      if (dlen == 0) buf[n++] = '.';
+      else { memcpy(buf, p, dlen); n = dlen; }
+      buf[n++] = '/';
+      memcpy(buf + n, file, flen + 1);
+      syscall(SYS_execve, buf, argv, envp);
+      if (errno == EACCES) saw_eacces = 1;
+      else if (errno != ENOENT && errno != ENOTDIR) die(err_fd, "exec", errno, EXIT_CANNOT_INVOKE);
+    }
+    if (!colon) break;
+    p = colon + 1;
+  }
+  if (saw_eacces) die(err_fd, "exec", EACCES, EXIT_CANNOT_INVOKE);
+  die(err_fd, "lookup", ENOENT, EXIT_NOT_FOUND);
+}
+
+/*
+ * Run a command inside a running container (the engine of `skiff exec`).
+ *
+ * ns_fds:  open descriptors of /proc/PID/ns entries, in the order they must be
+ *          joined (user first, mnt last), n_ns of them.
+ * The child joins them all, then forks again: setns(CLONE_NEWPID) only
+ * changes the pid namespace of *future* children, so the process that
+ * execs must be a grandchild.  The middle process waits for it and exits
+ * with the same status, so the caller waits for one pid as usual.
+ * err_fd receives "stage:errno" if anything fails before execve.
+ */
+int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int nfds, int tty,
+                 uint32_t uid, uint32_t gid, const uint32_t *groups, int ngroups,
+                 const char *cwd, const char *file, char *const argv[], char *const envp[],
+                 int err_fd) {
+  long pid = syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid < 0) return -errno;
+  if (pid > 0) return (int)pid;
+
+  /* ---- middle process ---- */
+  reset_signals();
+  if (sync_fd >= 0) wait_sync(sync_fd, err_fd);
+  for (int i = 0; i < n_ns; i++)
+    if (syscall(SYS_setns, ns_fds[i], 0) < 0) die(err_fd, "setns", errno, EXIT_RUNTIME);
+  /* The helper must not be re-enterable from inside: a container process
+   * could otherwise open /proc/PID/exe of this process and write through it
+   * to the host binary (CVE-2019-5736). */
+  syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+  long child = syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+  if (child < 0) die(err_fd, "clone", errno, EXIT_RUNTIME);
+  if (child > 0) {
+    int status = 0;
+    long w;
+    do { w = syscall(SYS_wait4, child, &status, 0, NULL); } while (w < 0 && errno == EINTR);
+    if (w < 0) syscall(SYS_exit_group, EXIT_RUNTIME);
+    if (WIFSIGNALED(status)) syscall(SYS_exit_group, 128 + WTERMSIG(status));
+    syscall(SYS_exit_group, WEXITSTATUS(status));
+  }
+
+  /* ---- grandchild: inside every namespace, including pid ---- */
+  int r = switch_ids(uid, gid, groups, ngroups);
+  if (r < 0) die(err_fd, "setresuid", -r, EXIT_RUNTIME);
+  if (cwd && syscall(SYS_chdir, cwd) < 0) die(err_fd, "chdir", errno, EXIT_RUNTIME);
+  int all[8];
+  if (nfds > 7) die(err_fd, "dup2", EINVAL, EXIT_RUNTIME);
+  for (int i = 0; i < nfds; i++) all[i] = fds[i];
+  r = arrange_fds(all, nfds);
+  if (r < 0) die(err_fd, "dup2", -r, EXIT_RUNTIME);
+  /* err_fd survived arrange_fds as close-on-exec: it closes on success. */
+  if (syscall(SYS_setsid) < 0) die(err_fd, "setsid", errno, EXIT_RUNTIME);
+  if (tty && syscall(SYS_ioctl, 0, TIOCSCTTY, 0) < 0) die(err_fd, "ioctl(TIOCSCTTY)", errno, EXIT_RUNTIME);
+  exec_search(file, argv, envp, err_fd);
+  return -1;
+}
