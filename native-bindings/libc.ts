@@ -199,3 +199,15 @@ export function waitpidSync(pid: number): number {
   check(_waitpid(pid, status, 0), 'waitpid', String(pid));
   return exitCodeOf(status.readInt32LE(0));
 }
+
+// ---- locks ----------------------------------------------------------------
+const _flock = libc.func('int flock(int fd, int op)');
+export const LOCK_SH = 1, LOCK_EX = 2, LOCK_UN = 8;
+/** Blocking flock(2). The kernel drops it when the process dies, so no lock goes stale. */
+export function flock(fd: number, op: number, path?: string): void {
+  for (;;) {
+    if (_flock(fd, op) === 0) return;
+    const e = koffi.errno();
+    if (e !== constants.errno.EINTR) throw new SyscallError('flock', path, e);
+  }
+}

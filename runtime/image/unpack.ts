@@ -1,0 +1,211 @@
+// Unpacks one layer tar into a directory that overlayfs can use as a lowerdir.
+//
+// Two jobs beyond plain extraction:
+// - Docker/OCI whiteouts become overlay whiteouts: `.wh.NAME` becomes a 0/0
+//   character device NAME, and `.wh..wh..opq` becomes the xattr
+//   trusted.overlay.opaque=y on its directory.
+// - Hostile entries are refused: `..` escapes, writing through a symlink, and
+//   hardlinks to targets outside the layer.
+import { createHash } from 'node:crypto';
+import {
+  chmodSync, closeSync, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync,
+  rmSync, symlinkSync, writeSync,
+} from 'node:fs';
+import { posix } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
+import { lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../../native-bindings/libc.js';
+import { SkiffError } from '../util/errors.js';
+import { decompressed, isZstd, peek } from '../util/stream.js';
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_MARKER = '.wh..wh..opq';
+
+/** What an entry name means once whiteouts are decoded. Pure; unit-tested. */
+export type EntryAction =
+  | { kind: 'opaque'; dir: string }
+  | { kind: 'whiteout'; path: string }
+  | { kind: 'entry'; path: string };
+
+/** Normalizes a tar entry name to a relative path inside the layer, or throws. */
+export function safeRelative(name: string): string {
+  const norm = posix.normalize(name.replace(/^\/+/, ''));
+  if (norm === '..' || norm.startsWith('../')) throw new SkiffError(`layer entry "${name}" escapes the layer directory`);
+  return norm === '.' ? '' : norm.replace(/\/+$/, '');
+}
+
+export function classifyEntry(name: string): EntryAction {
+  const rel = safeRelative(name);
+  const base = posix.basename(rel);
+  const dir = posix.dirname(rel) === '.' ? '' : posix.dirname(rel);
+  if (base === OPAQUE_MARKER) return { kind: 'opaque', dir };
+  if (base.startsWith(WHITEOUT_PREFIX)) {
+    const target = base.slice(WHITEOUT_PREFIX.length);
+    if (!target || target === '.' || target === '..') throw new SkiffError(`invalid whiteout entry "${name}"`);
+    return { kind: 'whiteout', path: dir ? `${dir}/${target}` : target };
+  }
+  return { kind: 'entry', path: rel };
+}
+
+export interface UnpackResult {
+  /** sha256 of the uncompressed tar stream: the layer's diff_id. */
+  diffId: string;
+  /** Bytes of file content written. */
+  size: number;
+}
+
+/** Streams a (possibly gzip-compressed) layer tar into `dest`, which must exist and be empty. */
+export async function unpackLayer(input: Readable, dest: string): Promise<UnpackResult> {
+  const hash = createHash('sha256');
+  const hasher = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  const extract = tar.extract();
+  const writer = new LayerWriter(dest);
+  extract.on('entry', (header, stream, next) => {
+    writer.entry(header, stream as unknown as Readable).then(() => next(), (err) => next(err));
+  });
+  const source = await maybeGunzip(input);
+  await pipeline(source, hasher, extract);
+  writer.finish();
+  return { diffId: `sha256:${hash.digest('hex')}`, size: writer.bytes };
+}
+
+/** Inserts a gunzip stage for gzip input; refuses formats skiff cannot read yet. */
+async function maybeGunzip(input: Readable): Promise<Readable> {
+  const head = await peek(input);
+  if (head.length === 0) throw new SkiffError('layer is empty: not a tar archive');
+  if (isZstd(head)) throw new SkiffError('zstd-compressed layers are not supported yet; re-export the image with gzip layers');
+  return decompressed(input);
+}
+
+class LayerWriter {
+  bytes = 0;
+  /** Directories whose mtime must be set last (writing into a dir changes it). */
+  private dirTimes: Array<[string, Date]> = [];
+  /** Relative directory paths known to be real directories (not symlinks). */
+  private realDirs = new Set<string>(['']);
+
+  constructor(private root: string) {}
+
+  private abs(rel: string): string {
+    return rel ? `${this.root}/${rel}` : this.root;
+  }
+
+  /** Makes sure every parent of `rel` is a real directory inside the layer. */
+  private ensureParents(rel: string, name: string): void {
+    const parts = rel.split('/').slice(0, -1);
+    let cur = '';
+    for (const part of parts) {
+      cur = cur ? `${cur}/${part}` : part;
+      if (this.realDirs.has(cur)) continue;
+      let st;
+      try {
+        st = lstatSync(this.abs(cur));
+      } catch {
+        mkdirSync(this.abs(cur), { mode: 0o755 });
+        this.realDirs.add(cur);
+        continue;
+      }
+      if (st.isSymbolicLink()) throw new SkiffError(`layer entry "${name}" would be written through the symlink "/${cur}"`);
+      if (!st.isDirectory()) throw new SkiffError(`layer entry "${name}": "/${cur}" is not a directory`);
+      this.realDirs.add(cur);
+    }
+  }
+
+  /** Removes whatever sits at `rel` unless both old and new are directories. */
+  private clear(rel: string, newIsDir: boolean): void {
+    let st;
+    try {
+      st = lstatSync(this.abs(rel));
+    } catch {
+      return;
+    }
+    if (newIsDir && st.isDirectory()) return;
+    rmSync(this.abs(rel), { recursive: true, force: true });
+    this.realDirs.delete(rel);
+  }
+
+  async entry(h: tar.Header, stream: Readable): Promise<void> {
+    const action = classifyEntry(h.name);
+    if (action.kind === 'opaque') {
+      if (action.dir) this.ensureParents(`${action.dir}/x`, h.name);
+      lsetxattr(this.abs(action.dir), 'trusted.overlay.opaque', Buffer.from('y'));
+      return drain(stream);
+    }
+    if (action.kind === 'whiteout') {
+      this.ensureParents(action.path, h.name);
+      this.clear(action.path, false);
+      mknod(this.abs(action.path), S_IFCHR | 0o000, makedev(0, 0));
+      return drain(stream);
+    }
+    const rel = action.path;
+    if (rel === '') return drain(stream); // the layer root itself
+    this.ensureParents(rel, h.name);
+    const path = this.abs(rel);
+    const mode = (h.mode ?? 0o644) & 0o7777;
+    this.clear(rel, h.type === 'directory');
+    switch (h.type) {
+      case 'directory':
+        mkdirSync(path, { recursive: true, mode: 0o700 });
+        this.realDirs.add(rel);
+        break;
+      case 'file':
+      case 'contiguous-file': {
+        const fd = openSync(path, 'wx', 0o600);
+        try {
+          for await (const chunk of stream) {
+            writeSync(fd, chunk as Buffer);
+            this.bytes += (chunk as Buffer).length;
+          }
+        } finally {
+          closeSync(fd);
+        }
+        break;
+      }
+      case 'symlink':
+        symlinkSync(h.linkname ?? '', path);
+        break;
+      case 'link': {
+        const target = safeRelative(h.linkname ?? '');
+        this.ensureParents(target, h.linkname ?? '');
+        const st = lstatSync(this.abs(target), { throwIfNoEntry: false });
+        if (!st) throw new SkiffError(`layer entry "${h.name}" links to missing "${h.linkname}"`);
+        if (st.isDirectory()) throw new SkiffError(`layer entry "${h.name}" is a hardlink to a directory`);
+        linkSync(this.abs(target), path);
+        return drain(stream); // a hardlink shares the target's metadata
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo': {
+        const type = h.type === 'fifo' ? S_IFIFO : h.type === 'block-device' ? S_IFBLK : S_IFCHR;
+        mknod(path, type | mode, makedev(h.devmajor ?? 0, h.devminor ?? 0));
+        break;
+      }
+      default:
+        return drain(stream); // pax globals and unknown types carry nothing to write
+    }
+    await drain(stream);
+    lchownSync(path, h.uid ?? 0, h.gid ?? 0);
+    // chown clears setuid/setgid bits, so the mode goes on after it.
+    if (h.type !== 'symlink') chmodSync(path, mode);
+    for (const [key, value] of Object.entries((h.pax ?? {}) as Record<string, string>)) {
+      if (key.startsWith('SCHILY.xattr.')) lsetxattr(path, key.slice('SCHILY.xattr.'.length), Buffer.from(value, 'binary'));
+    }
+    const mtime = h.mtime ?? new Date(0);
+    if (h.type === 'directory') this.dirTimes.push([path, mtime]);
+    else lutimesSync(path, mtime, mtime);
+  }
+
+  finish(): void {
+    for (const [path, time] of this.dirTimes.reverse()) lutimesSync(path, time, time);
+  }
+}
+
+async function drain(stream: Readable): Promise<void> {
+  for await (const _ of stream) { /* discard */ }
+}

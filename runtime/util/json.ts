@@ -1,0 +1,21 @@
+// Atomic JSON state files: write-file-atomic writes a temp file, fsyncs and
+// renames, so a reader never sees half a file even if skiff is killed.
+import { readFileSync } from 'node:fs';
+import writeFileAtomic from 'write-file-atomic';
+
+export function readJson<T>(file: string): T {
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
+}
+
+export function readJsonOr<T>(file: string, fallback: T): T {
+  try {
+    return readJson<T>(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return fallback;
+    throw e;
+  }
+}
+
+export function writeJsonAtomic(file: string, value: unknown, mode = 0o644): void {
+  writeFileAtomic.sync(file, JSON.stringify(value, null, 2) + '\n', { mode });
+}
