@@ -1,0 +1,29 @@
+import type { CommandModule } from 'yargs';
+import { createContainer } from '../../container/create.js';
+import { remove } from '../../container/lifecycle.js';
+import { runAttached, runDetached } from '../../container/run.js';
+import * as store from '../../container/store.js';
+import { containerOptions, toCreateOptions, type ContainerArgs } from '../container-options.js';
+
+const run: CommandModule<object, ContainerArgs & { detach: boolean }> = {
+  command: 'run [options] <image> [command..]',
+  describe: 'Create and run a new container from an image',
+  builder: (y) => containerOptions(y).option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'Run container in background and print container ID' }) as never,
+  handler: async (a) => {
+    const rec = createContainer(toCreateOptions(a));
+    try {
+      if (a.detach) {
+        await runDetached(rec.Id);
+        process.stdout.write(`${rec.Id}\n`);
+        return;
+      }
+      process.exitCode = await runAttached(rec.Id);
+    } catch (e) {
+      // A run that could not start leaves nothing behind: no state, mount or cgroup.
+      const current = (() => { try { return store.read(rec.Id); } catch { return undefined; } })();
+      if (current && !current.State.Running) await remove(current, true);
+      throw e;
+    }
+  },
+};
+export default run;

@@ -1,0 +1,69 @@
+// Flags shared by `run` and `create`, with Docker's names.
+import type { Argv } from 'yargs';
+import type { CreateOptions } from '../container/create.js';
+import { usernsByDefault } from '../container/userns.js';
+
+export function containerOptions<T>(y: Argv<T>) {
+  return y
+    .positional('image', { type: 'string', describe: 'Image name or ID', demandOption: true })
+    .option('interactive', { alias: 'i', type: 'boolean', default: false, describe: 'Keep STDIN open even if not attached' })
+    .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'Allocate a pseudo-TTY' })
+    .option('rm', { type: 'boolean', default: false, describe: 'Automatically remove the container when it exits' })
+    .option('name', { type: 'string', describe: 'Assign a name to the container' })
+    .option('env', { alias: 'e', type: 'string', array: true, describe: 'Set environment variables (KEY=VALUE, or KEY to copy ours)' })
+    .option('env-file', { type: 'string', array: true, describe: 'Read in a file of environment variables' })
+    .option('workdir', { alias: 'w', type: 'string', describe: 'Working directory inside the container' })
+    .option('user', { alias: 'u', type: 'string', describe: 'Username or UID (format: <name|uid>[:<group|gid>])' })
+    .option('hostname', { alias: 'h', type: 'string', describe: 'Container host name' })
+    .option('entrypoint', { type: 'string', describe: 'Overwrite the default ENTRYPOINT of the image' })
+    .option('memory', { alias: 'm', type: 'string', describe: 'Memory limit (e.g. 64m, 1g)' })
+    .option('memory-swap', { type: 'string', describe: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" })
+    .option('cpus', { type: 'string', describe: 'Number of CPUs (e.g. 1.5)' })
+    .option('cpu-shares', { alias: 'c', type: 'number', describe: 'CPU shares (relative weight)' })
+    .option('pids-limit', { type: 'number', describe: 'Tune container pids limit (-1 for unlimited)' })
+    .option('userns-remap', { type: 'boolean', describe: 'Map container root to an unprivileged host uid range (default 100000:65536)' })
+    .option('network', { alias: 'net', type: 'string', default: 'none', describe: 'Connect a container to a network (only "none" for now)' })
+    .option('label', { alias: 'l', type: 'string', array: true, describe: 'Set meta data on a container' });
+}
+
+export interface ContainerArgs {
+  image: string;
+  interactive: boolean;
+  tty: boolean;
+  rm: boolean;
+  name?: string;
+  env?: string[];
+  'env-file'?: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  entrypoint?: string;
+  memory?: string;
+  'memory-swap'?: string;
+  cpus?: string;
+  'cpu-shares'?: number;
+  'pids-limit'?: number;
+  'userns-remap'?: boolean;
+  network: string;
+  label?: string[];
+}
+
+let commandWords: string[] = [];
+/** main.ts splits argv at the image; the words after it arrive here untouched by yargs. */
+export function setCommandWords(words: string[]): void {
+  commandWords = words;
+}
+export function getCommandWords(): string[] {
+  return commandWords;
+}
+
+export function toCreateOptions(a: ContainerArgs): CreateOptions {
+  return {
+    image: a.image,
+    cmd: commandWords,
+    name: a.name, hostname: a.hostname, env: a.env, envFile: a['env-file'], workdir: a.workdir, user: a.user,
+    entrypoint: a.entrypoint, tty: a.tty, interactive: a.interactive, rm: a.rm, memory: a.memory,
+    memorySwap: a['memory-swap'], cpus: a.cpus, cpuShares: a['cpu-shares'], pidsLimit: a['pids-limit'],
+    usernsRemap: a['userns-remap'] ?? usernsByDefault(), network: a.network, labels: a.label,
+  };
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// skiff's command line: a thin layer over the library in runtime/.
+import yargs, { type Argv, type CommandModule } from 'yargs';
+import { setCommandWords } from './container-options.js';
+import { splitAtImage, valueFlagsOf } from './split.js';
+import { COMMANDS } from './registry.js';
+import { fail } from './output.js';
+
+/** Verbs whose flags stop at the first argument: what follows belongs to the container's command. */
+const STOP_AT_IMAGE = new Set(['run', 'create', 'exec']);
+
+async function main(argv: string[]): Promise<void> {
+  const verb = argv[0];
+  let mod: { default: CommandModule } | undefined;
+  if (verb in COMMANDS) mod = (await import(`./commands/${verb}.js`)) as { default: CommandModule };
+  if (mod && STOP_AT_IMAGE.has(verb)) {
+    // Hand yargs only the flags and the image; keep the command words aside.
+    const probe = (mod.default.builder as (y: Argv) => Argv)(yargs([]));
+    const [head, command] = splitAtImage(argv.slice(1), valueFlagsOf((probe as unknown as { getOptions(): never }).getOptions()));
+    argv = [verb, ...head];
+    setCommandWords(command);
+  }
+  const y = yargs(argv)
+    .scriptName('skiff')
+    .usage('Usage: skiff COMMAND\n\nA small container runtime you can read in an afternoon.')
+    .strict()
+    .help('help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .demandCommand(1, 'a command is required')
+    .fail((msg, err) => {
+      if (err) throw err;
+      fail(usageMessage(msg), 125, verb in COMMANDS ? verb : undefined);
+    });
+  if (mod) {
+    y.command(mod.default);
+  } else {
+    for (const [name, describe] of Object.entries(COMMANDS)) y.command(name, describe);
+  }
+  await y.parseAsync();
+}
+
+/** yargs says "Unknown arguments: foo"; Docker says "unknown flag: --foo". */
+function usageMessage(msg: string): string {
+  const m = msg.match(/^Unknown arguments?: (.*)$/);
+  if (m) {
+    const first = m[1].split(', ')[0];
+    return `unknown flag: ${first.length === 1 ? `-${first}` : `--${first}`}`;
+  }
+  return msg;
+}
+
+main(process.argv.slice(2)).catch((e: Error & { exitCode?: number }) => {
+  fail(e.message, e.exitCode ?? 125);
+});

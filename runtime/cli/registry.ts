@@ -1,0 +1,18 @@
+// Every CLI verb, one file each under commands/. main.ts loads only the
+// module of the verb being run, which keeps `skiff run` starting fast.
+export const COMMANDS: Record<string, string> = {
+  run: 'Create and run a new container from an image',
+  create: 'Create a new container',
+  start: 'Start one or more stopped containers',
+  stop: 'Stop one or more running containers',
+  restart: 'Restart one or more containers',
+  kill: 'Kill one or more running containers',
+  rm: 'Remove one or more containers',
+  ps: 'List containers',
+  inspect: 'Return low-level information on containers or images',
+  logs: 'Fetch the logs of a container',
+  exec: 'Execute a command in a running container',
+  wait: 'Block until one or more containers stop, then print their exit codes',
+  images: 'List images',
+  load: 'Load an image from a tar archive (docker-archive or OCI layout)',
+};

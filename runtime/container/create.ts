@@ -1,0 +1,150 @@
+// `skiff create` (and the first half of `run`): merge the image config with
+// the user's options the way Docker does, and write the container record.
+import { readFileSync } from 'node:fs';
+import { parseCpus, parseMemorySize, validateLimits } from '../cgroups/index.js';
+import { ImageStore, type Image } from '../image/store.js';
+import { SkiffError } from '../util/errors.js';
+import { paths } from '../util/paths.js';
+import { initialState, shortId, type ContainerRecord } from './model.js';
+import { createRootfsDirs, rootfsDirs, lowerDirs } from './rootfs.js';
+import * as store from './store.js';
+import { usernsFor } from './userns.js';
+
+export interface CreateOptions {
+  image: string;
+  cmd: string[];
+  name?: string;
+  hostname?: string;
+  env?: string[];
+  envFile?: string[];
+  workdir?: string;
+  user?: string;
+  /** undefined: keep the image's; '': clear it. */
+  entrypoint?: string;
+  tty?: boolean;
+  interactive?: boolean;
+  rm?: boolean;
+  memory?: string;
+  memorySwap?: string;
+  cpus?: string;
+  cpuShares?: number;
+  pidsLimit?: number;
+  usernsRemap?: boolean;
+  network?: string;
+  labels?: string[];
+}
+
+export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Parses an --env-file: KEY=VALUE lines, comments, and bare KEY taken from our environment. */
+export function parseEnvFile(text: string, hostEnv: NodeJS.ProcessEnv = process.env): string[] {
+  return text.split('\n').map((l) => l.replace(/^\s+/, '')).filter((l) => l && !l.startsWith('#')).flatMap((l) => expandEnv(l, hostEnv));
+}
+
+function expandEnv(entry: string, hostEnv: NodeJS.ProcessEnv): string[] {
+  if (entry.includes('=')) {
+    if (entry.startsWith('=')) throw new SkiffError(`invalid environment variable: ${entry}`);
+    return [entry];
+  }
+  const v = hostEnv[entry];
+  return v === undefined ? [] : [`${entry}=${v}`];
+}
+
+/** Later entries win, by key, keeping the first position of each key. */
+export function mergeEnv(...lists: string[][]): string[] {
+  const m = new Map<string, string>();
+  for (const list of lists) for (const e of list) {
+    const i = e.indexOf('=');
+    m.set(i < 0 ? e : e.slice(0, i), e);
+  }
+  return [...m.values()];
+}
+
+/** Docker's rules for what runs: --entrypoint replaces the image's and drops its Cmd. */
+export function commandOf(image: Image['config']['config'], opts: Pick<CreateOptions, 'cmd' | 'entrypoint'>) {
+  let entrypoint = image?.Entrypoint ?? null;
+  let cmd = image?.Cmd ?? null;
+  if (opts.entrypoint !== undefined) {
+    entrypoint = opts.entrypoint === '' ? null : [opts.entrypoint];
+    cmd = null;
+  }
+  if (opts.cmd.length) cmd = opts.cmd;
+  const args = [...(entrypoint ?? []), ...(cmd ?? [])];
+  return { entrypoint, cmd, args };
+}
+
+export function createContainer(opts: CreateOptions, images = new ImageStore()): ContainerRecord {
+  const image = images.resolve(opts.image);
+  const ic = image.config.config ?? {};
+  const memory = opts.memory !== undefined ? parseMemorySize(opts.memory) : 0;
+  let memorySwap = 0;
+  if (opts.memorySwap !== undefined) memorySwap = opts.memorySwap === '-1' ? -1 : parseMemorySize(opts.memorySwap);
+  const nanoCpus = opts.cpus !== undefined ? parseCpus(opts.cpus) : 0;
+  const limits = { memory, memorySwap: memorySwap || undefined, nanoCpus, cpuShares: opts.cpuShares, pidsLimit: opts.pidsLimit };
+  validateLimits(limits);
+  if (memorySwap > 0 && memory === 0) throw new SkiffError('You should always set the Memory limit when using Memoryswap limit, see usage.');
+  if (memorySwap > 0 && memorySwap < memory) throw new SkiffError('Minimum memoryswap limit should be larger than memory limit, see usage.');
+  const network = opts.network ?? 'none';
+  if (network !== 'none') throw new SkiffError(`network mode "${network}" is not supported yet; use --network none`);
+
+  const { entrypoint, cmd, args } = commandOf(ic, opts);
+  if (args.length === 0) throw new SkiffError('no command specified: the image has no Cmd or Entrypoint; give one after the image name');
+
+  const userEnv = (opts.env ?? []).flatMap((e) => expandEnv(e, process.env));
+  const fileEnv = (opts.envFile ?? []).flatMap((f) => {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new SkiffError(`open ${f}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+    }
+    return parseEnvFile(text);
+  });
+  const labels = Object.fromEntries((opts.labels ?? []).map((l) => {
+    const i = l.indexOf('=');
+    return i < 0 ? [l, ''] : [l.slice(0, i), l.slice(i + 1)];
+  }));
+
+  const rec = store.create((id, name) => {
+    const hostname = opts.hostname || shortId(id);
+    const baseEnv = ic.Env ?? [];
+    const env = mergeEnv([DEFAULT_PATH], baseEnv, [`HOSTNAME=${hostname}`], opts.tty ? ['TERM=xterm'] : [], fileEnv, userEnv);
+    const dirs = rootfsDirs(id);
+    return {
+      Id: id,
+      Name: `/${name}`,
+      Created: new Date().toISOString(),
+      Path: args[0],
+      Args: args.slice(1),
+      State: initialState(),
+      Image: image.id,
+      LogPath: `${paths.container(id)}/${id}-json.log`,
+      Config: {
+        Hostname: hostname, Domainname: '', User: opts.user ?? ic.User ?? '',
+        AttachStdin: !!opts.interactive, AttachStdout: true, AttachStderr: true,
+        Tty: !!opts.tty, OpenStdin: !!opts.interactive, StdinOnce: !!opts.interactive,
+        Env: env, Cmd: cmd, Image: opts.image, WorkingDir: opts.workdir || ic.WorkingDir || '',
+        Entrypoint: entrypoint, Labels: { ...(ic.Labels ?? {}), ...labels }, StopSignal: ic.StopSignal,
+      },
+      HostConfig: {
+        Memory: memory, MemorySwap: memorySwap, NanoCpus: nanoCpus, CpuShares: opts.cpuShares ?? 0,
+        PidsLimit: opts.pidsLimit ?? null, AutoRemove: !!opts.rm, NetworkMode: network,
+        UsernsMode: opts.usernsRemap ? 'remap' : '',
+      },
+      GraphDriver: {
+        Name: 'overlay',
+        Data: { LowerDir: lowerDirs(images, image.config.rootfs.diff_ids).join(':'), UpperDir: dirs.upper, MergedDir: dirs.merged, WorkDir: dirs.work },
+      },
+      NetworkSettings: { IPAddress: '', Gateway: '', MacAddress: '', IPPrefixLen: 0, Ports: {}, Networks: {} },
+      Mounts: [],
+      Skiff: { PidStartTime: 0, MonitorPid: 0, MonitorStartTime: 0, Userns: opts.usernsRemap ? usernsFor() : null, CgroupPaths: [] },
+    };
+  }, opts.name);
+  try {
+    createRootfsDirs(rec);
+  } catch (e) {
+    store.removeDir(rec.Id);
+    throw e;
+  }
+  return rec;
+}

@@ -1,0 +1,109 @@
+// stop, kill, wait, rm, and keeping `ps` truthful when a monitor has died.
+import { constants } from 'node:os';
+import { destroyCgroup } from '../cgroups/index.js';
+import { SkiffError } from '../util/errors.js';
+import { isSameProcess, sleep } from '../util/proc.js';
+import type { ContainerRecord } from './model.js';
+import { unmountRootfs } from './rootfs.js';
+import { cgroupOf, finalize } from './start.js';
+import * as store from './store.js';
+
+/** Exit code recorded when nobody saw the container exit (its monitor was killed). */
+const UNKNOWN_EXIT = 255;
+
+export function signalNumber(sig: string | number | undefined, fallback = 'SIGTERM'): number {
+  if (sig === undefined || sig === '') sig = fallback;
+  if (typeof sig === 'number') return sig;
+  if (/^\d+$/.test(sig)) return Number(sig);
+  const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
+  const n = (constants.signals as Record<string, number>)[name];
+  if (n === undefined) throw new SkiffError(`invalid signal: ${sig}`);
+  return n;
+}
+
+const monitorAlive = (r: ContainerRecord) => isSameProcess(r.Skiff.MonitorPid, r.Skiff.MonitorStartTime);
+const pid1Alive = (r: ContainerRecord) => isSameProcess(r.State.Pid, r.Skiff.PidStartTime);
+
+/**
+ * The record as it really is. A record that says "running" while both PID 1
+ * and its monitor are gone was orphaned (e.g. the monitor got SIGKILL): it is
+ * finalized here, so ps shows no ghost.
+ */
+export function refresh(rec: ContainerRecord): ContainerRecord {
+  if (!rec.State.Running || pid1Alive(rec) || monitorAlive(rec)) return rec;
+  return finalize(rec.Id, UNKNOWN_EXIT, 'container exited while its monitor was not running; exit status unknown') ?? rec;
+}
+
+export function findLive(ref: string): ContainerRecord {
+  return refresh(store.find(ref));
+}
+
+export function kill(rec: ContainerRecord, signal: string | number = 'SIGKILL'): void {
+  rec = refresh(rec);
+  if (!rec.State.Running) throw new SkiffError(`cannot kill container: ${rec.Id.slice(0, 12)}: container ${rec.Id} is not running`, 1);
+  try {
+    process.kill(rec.State.Pid, signalNumber(signal));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
+/** Waits until the container is no longer running; false on timeout. */
+export async function waitStopped(id: string, timeoutMs = Infinity): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let rec: ContainerRecord;
+    try {
+      rec = store.read(id);
+    } catch {
+      return true; // removed
+    }
+    if (!rec.State.Running) return true;
+    if (!pid1Alive(rec) && !monitorAlive(rec)) {
+      refresh(rec);
+      return true;
+    }
+    if (Date.now() >= deadline) return false;
+    await sleep(10);
+  }
+}
+
+/** SIGTERM (or the image's StopSignal), then SIGKILL after `timeoutSec`. */
+export async function stop(rec: ContainerRecord, timeoutSec = 10): Promise<void> {
+  rec = refresh(rec);
+  if (!rec.State.Running) return;
+  const sendTo = (sig: number) => {
+    try {
+      process.kill(rec.State.Pid, sig);
+    } catch {
+      // exited meanwhile
+    }
+  };
+  sendTo(signalNumber(rec.Config.StopSignal));
+  if (await waitStopped(rec.Id, timeoutSec * 1000)) return;
+  sendTo(constants.signals.SIGKILL);
+  await waitStopped(rec.Id);
+}
+
+export async function remove(rec: ContainerRecord, force = false): Promise<void> {
+  rec = refresh(rec);
+  if (rec.State.Running) {
+    if (!force) {
+      throw new SkiffError(`cannot remove container "${rec.Name}": container is running: stop the container before removing or force remove`, 1);
+    }
+    try {
+      process.kill(rec.State.Pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+    await waitStopped(rec.Id, 10_000);
+  }
+  // Idempotent cleanup of anything a crashed start or monitor left behind.
+  try {
+    destroyCgroup(cgroupOf(rec));
+  } catch {
+    // nothing to destroy
+  }
+  unmountRootfs(rec.Id);
+  store.removeDir(rec.Id);
+}

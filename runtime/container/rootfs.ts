@@ -1,0 +1,99 @@
+// The container's root filesystem: an overlayfs mount of the image layers
+// (read-only lowerdirs) under the container's own upper and work dirs.
+// Mounted in the host's mount namespace at <container>/merged, as Docker does,
+// so the parent can prepare files in it and `commit` can read the upper dir.
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MNT_DETACH, mount, umount2, SyscallError } from '../../native-bindings/libc.js';
+import type { ImageStore } from '../image/store.js';
+import { SkiffError } from '../util/errors.js';
+import { paths } from '../util/paths.js';
+import type { ContainerRecord } from './model.js';
+
+export function rootfsDirs(id: string) {
+  const base = paths.container(id);
+  return { upper: join(base, 'upper'), work: join(base, 'work'), merged: join(base, 'merged') };
+}
+
+/** overlayfs wants the topmost layer first; image configs list the base first. */
+export function lowerDirs(store: ImageStore, diffIds: string[]): string[] {
+  return diffIds.map((d) => store.layerPath(d)).reverse();
+}
+
+/** Mount options string. The kernel takes one page of mount data, so very deep images need short paths. */
+export function overlayOptions(lower: string[], upper: string, work: string): string {
+  const data = `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`;
+  if (data.length > 4000) throw new SkiffError(`image has too many layers (${lower.length}) for the overlay mount options`);
+  return data;
+}
+
+export function isMounted(path: string): boolean {
+  const info = readFileSync('/proc/self/mountinfo', 'utf8');
+  return info.split('\n').some((l) => l.split(' ')[4] === path);
+}
+
+export function createRootfsDirs(rec: ContainerRecord): void {
+  const d = rootfsDirs(rec.Id);
+  for (const dir of [d.upper, d.work, d.merged]) mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const map = rec.Skiff.Userns;
+  // With a user namespace, container root is an unprivileged host uid; it
+  // must own the upper dir to write there (the layers below are idmapped).
+  if (map) for (const dir of [d.upper, d.work]) chownSync(dir, map.hostId, map.hostId);
+}
+
+export function mountRootfs(rec: ContainerRecord, lower: string[]): void {
+  const d = rootfsDirs(rec.Id);
+  if (isMounted(d.merged)) return;
+  mount('overlay', d.merged, 'overlay', 0, overlayOptions(lower, d.upper, d.work));
+}
+
+export function unmountRootfs(id: string): void {
+  const { merged } = rootfsDirs(id);
+  if (!existsSync(merged)) return;
+  try {
+    umount2(merged, MNT_DETACH);
+  } catch (e) {
+    if (!(e instanceof SyscallError) || !['EINVAL', 'ENOENT'].includes(e.code)) throw e;
+  }
+}
+
+/** Per-container /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted by init. */
+export function writeEtcFiles(rec: ContainerRecord): { hostname: string; hosts: string; resolvConf: string } {
+  const base = paths.container(rec.Id);
+  const files = { hostname: join(base, 'hostname'), hosts: join(base, 'hosts'), resolvConf: join(base, 'resolv.conf') };
+  const host = rec.Config.Hostname;
+  writeFileSync(files.hostname, `${host}\n`, { mode: 0o644 });
+  if (!existsSync(files.hosts)) {
+    writeFileSync(files.hosts, [
+      '127.0.0.1\tlocalhost',
+      '::1\tlocalhost ip6-localhost ip6-loopback',
+      'fe00::0\tip6-localnet',
+      'ff00::0\tip6-mcastprefix',
+      'ff02::1\tip6-allnodes',
+      'ff02::2\tip6-allrouters',
+      `127.0.1.1\t${host}`,
+      '',
+    ].join('\n'), { mode: 0o644 });
+  }
+  if (!existsSync(files.resolvConf)) writeFileSync(files.resolvConf, hostResolvConf(), { mode: 0o644 });
+  return files;
+}
+
+/** The host's resolv.conf, unless it points at a loopback resolver the container cannot reach (Docker's rule). */
+export function hostResolvConf(text = safeRead('/etc/resolv.conf')): string {
+  const lines = text.split('\n');
+  const servers = lines.filter((l) => /^\s*nameserver\s/.test(l));
+  const reachable = servers.filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l));
+  if (servers.length && reachable.length === 0) {
+    return lines.filter((l) => !/^\s*nameserver\s/.test(l)).concat(['nameserver 8.8.8.8', 'nameserver 8.8.4.4', '']).join('\n');
+  }
+  return lines.filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l)).join('\n');
+}
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}

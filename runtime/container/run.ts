@@ -1,0 +1,81 @@
+// Running a created container in the foreground or in the background: the
+// library behind `run`, `start` and `restart`.
+import { spawn } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
+import { SkiffError } from '../util/errors.js';
+import { paths } from '../util/paths.js';
+import { attachedIo } from './io.js';
+import { remove } from './lifecycle.js';
+import type { MonitorReport } from './monitor.js';
+import { finalize, startContainer } from './start.js';
+import * as store from './store.js';
+
+const monitorScript = join(dirname(fileURLToPath(import.meta.url)), 'monitor.js');
+
+/** Signals a foreground run passes on to the container, as `docker run --sig-proxy` does. */
+const PROXIED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+
+/**
+ * Starts the container with this process as its monitor and the user's
+ * terminal attached; returns the container's exit code.
+ */
+export async function runAttached(id: string): Promise<number> {
+  const rec = store.read(id);
+  const io = attachedIo(rec);
+  let started;
+  try {
+    started = await startContainer(id, io.stdio);
+  } catch (e) {
+    await io.finish();
+    throw e;
+  }
+  io.started();
+  const handlers = PROXIED.filter((s) => !(rec.Config.Tty && s === 'SIGWINCH')).map((sig) => {
+    const h = () => {
+      try {
+        process.kill(started.pid, sig);
+      } catch {
+        // exited
+      }
+    };
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  const code = await started.exited;
+  for (const [sig, h] of handlers) process.off(sig, h);
+  await io.finish();
+  const done = finalize(id, code);
+  if (done?.HostConfig.AutoRemove) await remove(done);
+  return done?.State.OOMKilled ? 137 : code;
+}
+
+/** Starts the container under a detached monitor process; resolves once it runs. */
+export async function runDetached(id: string): Promise<void> {
+  const logFd = openSync(join(paths.container(id), 'monitor.log'), 'a');
+  const child = spawn(process.execPath, [monitorScript, id], {
+    detached: true,
+    stdio: ['ignore', logFd, logFd, 'pipe'],
+  });
+  closeSync(logFd);
+  const text = await readAll(child.stdio[3] as Readable);
+  child.unref();
+  let report: MonitorReport;
+  try {
+    report = JSON.parse(text) as MonitorReport;
+  } catch {
+    throw new SkiffError(`the container monitor exited before starting the container; see ${join(paths.container(id), 'monitor.log')}`);
+  }
+  if (!report.ok) throw new SkiffError(report.error ?? 'start failed', report.code ?? 125);
+}
+
+function readAll(s: Readable): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    s.on('data', (d: Buffer) => (text += d.toString()));
+    s.on('end', () => resolve(text));
+    s.on('error', () => resolve(text));
+  });
+}

@@ -1,0 +1,255 @@
+// Starting a container: the parent's side.
+//
+//   parent (this file, Node)            child
+//   ------------------------            -----
+//   mount overlay rootfs, cgroup
+//   skiff_clone(NEWPID|NEWNS|...)  -->  [C] blocks on the sync pipe
+//   write uid/gid maps (userns)
+//   join child to the cgroup
+//   write 1 byte on the sync pipe  -->  [C] unshare(NEWCGROUP), setresuid(0)
+//                                       [C] execve(node init.js SPEC)
+//                                       [init, Node] mounts, pivot_root,
+//                                       sethostname, setresuid, chdir,
+//                                       execve(command)  => PID 1
+//   read the error pipe: EOF means execve succeeded; JSON means init failed.
+//
+// The process that calls startContainer() is the container's monitor: it
+// waits for PID 1 to exit and records the exit status (see finalize()).
+import { existsSync, readFileSync, readSync, statSync, mkdirSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CLONE, cloneExec } from '../../native-bindings/helper.js';
+import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
+import {
+  applyLimits, containerCgroup, createCgroup, destroyCgroup, detectHostLayout, joinCgroup, oomKilled, planLimits,
+  type ContainerCgroup,
+} from '../cgroups/index.js';
+import { ImageStore } from '../image/store.js';
+import { mountPlan } from '../sandbox/mounts.js';
+import { secureJoin } from '../sandbox/securejoin.js';
+import type { InitFailure, SandboxSpec } from '../sandbox/spec.js';
+import { SkiffError, EXIT } from '../util/errors.js';
+import { procStartTime } from '../util/proc.js';
+import type { ContainerRecord } from './model.js';
+import { lowerDirs, mountRootfs, rootfsDirs, unmountRootfs, writeEtcFiles } from './rootfs.js';
+import * as store from './store.js';
+import { resolveUser } from './user.js';
+import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
+import { mergeEnv } from './create.js';
+
+const initScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'sandbox', 'init.js');
+
+export interface Stdio {
+  /** Descriptors that become the container's 0, 1 and 2. */
+  fds: [number, number, number];
+  /** Set when fds are a pty slave: it becomes the controlling terminal and /dev/console. */
+  ttyPath?: string;
+}
+
+export interface Started {
+  pid: number;
+  /** Resolves with the exit code once PID 1 exits (128+N for signal N). */
+  exited: Promise<number>;
+}
+
+function readPasswdFile(merged: string, path: string): string {
+  try {
+    return readFileSync(secureJoin(merged, path), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Everything init needs, decided here so that init makes no decisions. */
+function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof writeEtcFiles>): SandboxSpec {
+  const { merged } = rootfsDirs(rec.Id);
+  const user = resolveUser(rec.Config.User, readPasswdFile(merged, '/etc/passwd'), readPasswdFile(merged, '/etc/group'));
+  const cwd = rec.Config.WorkingDir || '/';
+  const wd = secureJoin(merged, cwd);
+  if (existsSync(wd)) {
+    if (!statSync(wd).isDirectory()) throw new SkiffError(`failed to create workdir ${cwd}: not a directory`);
+  } else {
+    mkdirSync(wd, { recursive: true, mode: 0o755 }); // Docker creates a missing workdir
+  }
+  const hasHome = rec.Config.Env.some((e) => e.startsWith('HOME='));
+  return {
+    rootfs: merged,
+    hostname: rec.Config.Hostname,
+    mounts: mountPlan(etc, stdio.ttyPath),
+    process: {
+      args: [rec.Path, ...rec.Args],
+      env: hasHome ? rec.Config.Env : mergeEnv(rec.Config.Env, [`HOME=${user.home}`]),
+      cwd,
+      uid: user.uid,
+      gid: user.gid,
+      groups: user.groups,
+    },
+  };
+}
+
+/** Reads a pipe to EOF (blocking: init either execs or fails within milliseconds). */
+function readToEnd(fd: number): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(4096);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      throw e;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Turns what arrived on the error pipe into a SkiffError with Docker's exit code. */
+function initFailure(text: string, exitCode: number): SkiffError {
+  try {
+    const f = JSON.parse(text) as InitFailure;
+    return new SkiffError(f.message, f.code);
+  } catch {
+    // From the C helper, "stage:errno" (it fails before Node runs).
+    const [stage, errno] = text.trim().split(':');
+    return new SkiffError(`container init failed at ${stage} (errno ${errno})`, exitCode || EXIT.RUNTIME);
+  }
+}
+
+export function cgroupOf(rec: ContainerRecord): ContainerCgroup {
+  return containerCgroup(detectHostLayout(), rec.Id);
+}
+
+export async function startContainer(id: string, stdio: Stdio, images = new ImageStore()): Promise<Started> {
+  let rec = store.read(id);
+  if (rec.State.Running) throw new SkiffError(`container ${rec.Name.slice(1)} is already running`);
+  const undo: Array<() => void> = [];
+  const rollback = () => {
+    for (const fn of undo.reverse()) {
+      try {
+        fn();
+      } catch {
+        // best effort: keep undoing the rest
+      }
+    }
+  };
+  try {
+    // 1. Root filesystem.
+    const lower = lowerDirs(images, images.get(rec.Image).config.rootfs.diff_ids);
+    const map = rec.Skiff.Userns;
+    undo.push(() => unmountRootfs(id));
+    if (map) {
+      const mapped = idmapLayers(id, map, lower);
+      try {
+        mountRootfs(rec, mapped);
+      } finally {
+        unmountIdmappedLayers(id, mapped.length);
+      }
+    } else {
+      mountRootfs(rec, lower);
+    }
+    const etc = writeEtcFiles(rec);
+    const spec = buildSpec(rec, stdio, etc);
+
+    // 2. cgroup, beneath the cgroup skiff itself runs in.
+    const layout = detectHostLayout();
+    const cg = createCgroup(layout, id);
+    undo.push(() => destroyCgroup(cg));
+    const h = rec.HostConfig;
+    applyLimits(cg, planLimits({
+      memory: h.Memory, memorySwap: h.MemorySwap || undefined, nanoCpus: h.NanoCpus, cpuShares: h.CpuShares || undefined,
+      pidsLimit: h.PidsLimit ?? undefined,
+    }, layout));
+
+    // 3. clone into the new namespaces; the child waits on the sync pipe.
+    const [syncR, syncW] = pipe();
+    const [errR, errW] = pipe();
+    let flags = CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET | CLONE.NEWCGROUP;
+    if (map) flags |= CLONE.NEWUSER;
+    let pid: number;
+    try {
+      pid = cloneExec({
+        flags, syncFd: syncR, fds: [...stdio.fds, errW], tty: !!stdio.ttyPath,
+        path: process.execPath, argv: ['skiff-init', initScript, JSON.stringify(spec)], env: [],
+      });
+    } finally {
+      close(syncR);
+      close(errW);
+    }
+    undo.push(() => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      waitpidSync(pid);
+    });
+
+    // 4. While the child waits: id maps, cgroup membership. Then let it go.
+    let failure: string;
+    try {
+      if (map) writeIdMaps(pid, map);
+      joinCgroup(cg, pid);
+      writeSync(syncW, 'x');
+    } finally {
+      close(syncW);
+      failure = readToEnd(errR);
+      close(errR);
+    }
+    if (failure) {
+      undo.pop();
+      const code = waitpidSync(pid);
+      throw initFailure(failure, code);
+    }
+
+    rec = store.update(id, (r) => {
+      r.State = {
+        ...r.State, Status: 'running', Running: true, Paused: false, OOMKilled: false, Dead: false, Pid: pid,
+        ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: '0001-01-01T00:00:00Z',
+      };
+      r.Skiff.PidStartTime = procStartTime(pid);
+      r.Skiff.MonitorPid = process.pid;
+      r.Skiff.MonitorStartTime = procStartTime(process.pid);
+      r.Skiff.CgroupPaths = cg.hierarchies.map((x) => x.dir);
+    });
+    return { pid, exited: waitpidAsync(pid) };
+  } catch (e) {
+    rollback();
+    throw e;
+  }
+}
+
+/**
+ * Records the exit, then releases what only a running container needs: the
+ * cgroup (after reading its OOM counter) and the overlay mount. The upper dir
+ * stays, so a restart finds its files.
+ */
+export function finalize(id: string, exitCode: number, error = ''): ContainerRecord | undefined {
+  let rec: ContainerRecord;
+  try {
+    rec = store.read(id);
+  } catch {
+    return undefined; // removed meanwhile (rm -f)
+  }
+  const cg = cgroupOf(rec);
+  const oom = oomKilled(cg);
+  try {
+    destroyCgroup(cg);
+  } catch {
+    // processes that outlive PID 1 are killed by the kernel with the pid namespace
+  }
+  unmountRootfs(id);
+  try {
+    return store.update(id, (r) => {
+      r.State = {
+        ...r.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: exitCode, OOMKilled: oom,
+        Error: error, FinishedAt: new Date().toISOString(),
+      };
+      r.Skiff.MonitorPid = 0;
+    });
+  } catch {
+    return undefined;
+  }
+}
+

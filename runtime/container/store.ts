@@ -1,0 +1,88 @@
+// Container records on disk. Every read-modify-write goes through a per-
+// container flock and an atomic rename, so concurrent skiff commands never
+// see or write half a state file.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import dockerNames from 'docker-names';
+import { SkiffError } from '../util/errors.js';
+import { readJson, writeJsonAtomic } from '../util/json.js';
+import { withLock } from '../util/lock.js';
+import { paths } from '../util/paths.js';
+import type { ContainerRecord } from './model.js';
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export function stateFile(id: string): string {
+  return join(paths.container(id), 'state.json');
+}
+
+export function listIds(): string[] {
+  try {
+    return readdirSync(paths.containers()).filter((d) => /^[0-9a-f]{64}$/.test(d) && existsSync(stateFile(d)));
+  } catch {
+    return [];
+  }
+}
+
+export function read(id: string): ContainerRecord {
+  return readJson<ContainerRecord>(stateFile(id));
+}
+
+export function list(): ContainerRecord[] {
+  const out: ContainerRecord[] = [];
+  for (const id of listIds()) {
+    try {
+      out.push(read(id));
+    } catch {
+      // removed between readdir and read
+    }
+  }
+  return out;
+}
+
+/** Finds a container by full ID, name, or unique ID prefix (Docker's order). */
+export function find(ref: string): ContainerRecord {
+  const all = list();
+  const name = ref.startsWith('/') ? ref : `/${ref}`;
+  const exact = all.find((c) => c.Id === ref) ?? all.find((c) => c.Name === name);
+  if (exact) return exact;
+  const hits = /^[0-9a-f]+$/.test(ref) ? all.filter((c) => c.Id.startsWith(ref)) : [];
+  if (hits.length === 1) return hits[0];
+  if (hits.length > 1) throw new SkiffError(`multiple containers found with prefix: ${ref}`);
+  throw new SkiffError(`No such container: ${ref}`, 1);
+}
+
+/** Reserves an ID and a unique name, and writes the first record. */
+export function create(build: (id: string, name: string) => ContainerRecord, wanted?: string): ContainerRecord {
+  if (wanted !== undefined && !NAME_RE.test(wanted)) {
+    throw new SkiffError(`Invalid container name (${wanted}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+  return withLock('names', () => {
+    const taken = new Map(list().map((c) => [c.Name.slice(1), c.Id]));
+    if (wanted !== undefined && taken.has(wanted)) {
+      throw new SkiffError(`Conflict. The container name "/${wanted}" is already in use by container "${taken.get(wanted)}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    let name = wanted;
+    for (let i = 0; name === undefined || taken.has(name); i++) name = dockerNames.getRandomName(i > 0);
+    const id = randomBytes(32).toString('hex');
+    const rec = build(id, name);
+    mkdirSync(paths.container(id), { recursive: true, mode: 0o711 });
+    writeJsonAtomic(stateFile(id), rec);
+    return rec;
+  });
+}
+
+/** Applies `fn` to the current record under the container's lock and saves it. */
+export function update(id: string, fn: (rec: ContainerRecord) => void): ContainerRecord {
+  return withLock(`ctr-${id}`, () => {
+    const rec = read(id);
+    fn(rec);
+    writeJsonAtomic(stateFile(id), rec);
+    return rec;
+  });
+}
+
+export function removeDir(id: string): void {
+  rmSync(paths.container(id), { recursive: true, force: true });
+}

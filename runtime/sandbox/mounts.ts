@@ -1,0 +1,100 @@
+// The container's mount table, as a plan (pure data, unit-tested) and the
+// code that carries it out inside the container's new mount namespace.
+import { closeSync, existsSync, mkdirSync, openSync, symlinkSync, lstatSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MS, MNT_DETACH, mount, pivotRoot, umount2, chdir } from '../../native-bindings/libc.js';
+import { secureJoin } from './securejoin.js';
+
+export type MountOp =
+  /** A new filesystem instance (proc, sysfs, tmpfs, devpts, mqueue). */
+  | { kind: 'fs'; fstype: string; source: string; target: string; flags: number; data?: string }
+  /** A bind mount of a host path (device node or per-container /etc file). */
+  | { kind: 'bind'; source: string; target: string; file: boolean; readonly?: boolean }
+  | { kind: 'symlink'; target: string; linkTo: string };
+
+export interface EtcFiles {
+  hostname: string;
+  hosts: string;
+  resolvConf: string;
+}
+
+const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+/** Docker's default mount set, in the order it must be applied. */
+export function mountPlan(etc: EtcFiles, consolePath?: string): MountOp[] {
+  const nsx = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  const ops: MountOp[] = [
+    { kind: 'fs', fstype: 'proc', source: 'proc', target: '/proc', flags: nsx },
+    // sysfs shows the mounter's network namespace, so it must be mounted from inside it.
+    { kind: 'fs', fstype: 'sysfs', source: 'sysfs', target: '/sys', flags: nsx | MS.RDONLY },
+    { kind: 'fs', fstype: 'tmpfs', source: 'tmpfs', target: '/dev', flags: MS.NOSUID | MS.STRICTATIME, data: 'mode=755,size=65536k' },
+    // Bind-mounting the host's nodes (rather than mknod) also works inside a
+    // user namespace, where mknod is not allowed.
+    ...DEVICES.map((d): MountOp => ({ kind: 'bind', source: `/dev/${d}`, target: `/dev/${d}`, file: true })),
+    // A private devpts instance: the container sees only its own ptys.
+    { kind: 'fs', fstype: 'devpts', source: 'devpts', target: '/dev/pts', flags: MS.NOSUID | MS.NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620' },
+    { kind: 'symlink', target: '/dev/ptmx', linkTo: 'pts/ptmx' },
+    { kind: 'fs', fstype: 'tmpfs', source: 'shm', target: '/dev/shm', flags: nsx, data: 'mode=1777,size=65536k' },
+    { kind: 'fs', fstype: 'mqueue', source: 'mqueue', target: '/dev/mqueue', flags: nsx },
+    { kind: 'symlink', target: '/dev/fd', linkTo: '/proc/self/fd' },
+    { kind: 'symlink', target: '/dev/stdin', linkTo: '/proc/self/fd/0' },
+    { kind: 'symlink', target: '/dev/stdout', linkTo: '/proc/self/fd/1' },
+    { kind: 'symlink', target: '/dev/stderr', linkTo: '/proc/self/fd/2' },
+    { kind: 'symlink', target: '/dev/core', linkTo: '/proc/kcore' },
+    { kind: 'bind', source: etc.hostname, target: '/etc/hostname', file: true },
+    { kind: 'bind', source: etc.hosts, target: '/etc/hosts', file: true },
+    { kind: 'bind', source: etc.resolvConf, target: '/etc/resolv.conf', file: true },
+  ];
+  if (consolePath) ops.push({ kind: 'bind', source: consolePath, target: '/dev/console', file: true });
+  return ops;
+}
+
+/** Creates the mount point for `op` (a dir, or an empty file for file binds). */
+function makeTarget(path: string, file: boolean): void {
+  if (existsSync(path)) return;
+  mkdirSync(file ? dirname(path) : path, { recursive: true });
+  if (file) closeSync(openSync(path, 'a', 0o644));
+}
+
+/** Applies the plan under `rootfs`. Runs in the container's mount namespace, before pivot_root. */
+export function applyMounts(rootfs: string, ops: MountOp[]): void {
+  for (const op of ops) {
+    // Resolve inside the rootfs on every step: an earlier mount may have
+    // changed what a path means, and image symlinks must not lead out.
+    const target = secureJoin(rootfs, op.target);
+    switch (op.kind) {
+      case 'fs':
+        makeTarget(target, false);
+        mount(op.source, target, op.fstype, op.flags, op.data ?? null);
+        break;
+      case 'bind':
+        makeTarget(target, op.file);
+        mount(op.source, target, null, MS.BIND | MS.REC);
+        if (op.readonly) mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC);
+        break;
+      case 'symlink':
+        if (!lstatSync(target, { throwIfNoEntry: false })) symlinkSync(op.linkTo, target);
+        break;
+    }
+  }
+}
+
+/** First step in a fresh mount namespace: stop propagation, make the rootfs a mount point. */
+export function isolateRootfs(rootfs: string): void {
+  // Nothing mounted from here on may propagate back to the host.
+  mount(null, '/', null, MS.REC | MS.PRIVATE);
+  // pivot_root needs the new root to be a mount point of this namespace.
+  mount(rootfs, rootfs, null, MS.BIND | MS.REC);
+}
+
+/**
+ * Makes `rootfs` the root of this mount namespace and drops the host's root.
+ * pivot_root(".", ".") stacks the old root on top of the new one; detaching
+ * it then leaves no path back to the host (runc's trick: no put_old dir).
+ */
+export function enterRootfs(rootfs: string): void {
+  chdir(rootfs);
+  pivotRoot('.', '.');
+  umount2('.', MNT_DETACH);
+  chdir('/');
+}

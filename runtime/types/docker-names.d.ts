@@ -1,0 +1,4 @@
+declare module 'docker-names' {
+  const names: { getRandomName(retry?: boolean | number): string };
+  export default names;
+}
