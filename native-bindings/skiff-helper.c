@@ -215,6 +215,9 @@ int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int n
   long child = syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
   if (child < 0) die(err_fd, "clone", errno, EXIT_RUNTIME);
   if (child > 0) {
+    /* Only the grandchild may hold the error pipe: the caller reads it to
+     * EOF, which must come when the command execs, not when it exits. */
+    if (err_fd >= 0) syscall(SYS_close, err_fd);
     int status = 0;
     long w;
     do { w = syscall(SYS_wait4, child, &status, 0, NULL); } while (w < 0 && errno == EINTR);

@@ -38,9 +38,10 @@ function ended(s: Readable): Promise<void> {
   });
 }
 
-export function attachedIo(rec: ContainerRecord): ContainerIo {
-  const interactive = rec.Config.OpenStdin;
-  if (!rec.Config.Tty) {
+export interface AttachMode { tty: boolean; interactive: boolean }
+
+export function attachedIo({ tty, interactive }: AttachMode): ContainerIo {
+  if (!tty) {
     // Hand our own descriptors to the container: no copying, stdout and
     // stderr stay separate, and stdin EOF reaches the command as EOF.
     const devnull = interactive ? -1 : openSync('/dev/null', 'r');

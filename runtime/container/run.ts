@@ -24,7 +24,7 @@ const PROXIED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2',
  */
 export async function runAttached(id: string): Promise<number> {
   const rec = store.read(id);
-  const io = attachedIo(rec);
+  const io = attachedIo({ tty: rec.Config.Tty, interactive: rec.Config.OpenStdin });
   let started;
   try {
     started = await startContainer(id, io.stdio);

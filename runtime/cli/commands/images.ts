@@ -1,0 +1,36 @@
+import type { CommandModule } from 'yargs';
+import { splitRepoTag } from '../../image/reference.js';
+import { ImageStore } from '../../image/store.js';
+import { ago, humanSize } from '../humanize.js';
+import { table } from '../table.js';
+
+interface Args { quiet: boolean; 'no-trunc': boolean; all: boolean; repository?: string }
+
+const cmd: CommandModule<object, Args> = {
+  command: 'images [options] [repository]',
+  describe: 'List images',
+  builder: (y) => y
+    .positional('repository', { type: 'string', describe: 'Only images of this repository (name[:tag])' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only show image IDs' })
+    .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'Show all images (default hides intermediate images)' })
+    .option('no-trunc', { type: 'boolean', default: false, describe: "Don't truncate output" }) as never,
+  handler: (a) => {
+    const store = new ImageStore();
+    const rows: string[][] = [];
+    const images = store.list().sort((x, y) => store.created(y).getTime() - store.created(x).getTime());
+    for (const img of images) {
+      const id = a['no-trunc'] ? img.id : img.id.slice(7, 19);
+      const names = img.repoTags.length ? img.repoTags.map(splitRepoTag) : [{ repository: '<none>', tag: '<none>' }];
+      for (const n of names) {
+        if (a.repository && n.repository !== a.repository && `${n.repository}:${n.tag}` !== a.repository) continue;
+        rows.push([n.repository, n.tag, id, ago(store.created(img).toISOString()), humanSize(store.size(img))]);
+      }
+    }
+    if (a.quiet) {
+      process.stdout.write([...new Set(rows.map((r) => r[2]))].map((id) => `${id}\n`).join(''));
+      return;
+    }
+    process.stdout.write(table([['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], ...rows]));
+  },
+};
+export default cmd;

@@ -1,0 +1,64 @@
+import type { CommandModule } from 'yargs';
+import { refresh } from '../../container/lifecycle.js';
+import type { ContainerRecord } from '../../container/model.js';
+import * as store from '../../container/store.js';
+import { compileGoTemplate } from '../format.js';
+import { ago, humanDuration } from '../humanize.js';
+import { table } from '../table.js';
+
+interface Args { all: boolean; latest: boolean; quiet: boolean; 'no-trunc': boolean; format?: string }
+
+const ellipsis = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+export function statusOf(c: ContainerRecord, now = Date.now()): string {
+  const s = c.State;
+  if (s.Running) return `Up ${humanDuration(now - new Date(s.StartedAt).getTime())}${s.Paused ? ' (Paused)' : ''}`;
+  if (s.Status === 'created') return 'Created';
+  return `Exited (${s.ExitCode}) ${ago(s.FinishedAt, now)}`;
+}
+
+export function psRow(c: ContainerRecord, noTrunc: boolean) {
+  const command = [c.Path, ...c.Args].join(' ');
+  return {
+    ID: noTrunc ? c.Id : c.Id.slice(0, 12),
+    Image: c.Config.Image,
+    Command: `"${noTrunc ? command : ellipsis(command, 20)}"`,
+    CreatedAt: c.Created,
+    RunningFor: ago(c.Created),
+    Status: statusOf(c),
+    State: c.State.Status,
+    Ports: '',
+    Names: c.Name.slice(1),
+  };
+}
+
+const cmd: CommandModule<object, Args> = {
+  command: 'ps [options]',
+  describe: 'List containers',
+  builder: (y) => y
+    .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'Show all containers (default shows just running)' })
+    .option('latest', { alias: 'l', type: 'boolean', default: false, describe: 'Show the latest created container (includes all states)' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only display container IDs' })
+    .option('no-trunc', { type: 'boolean', default: false, describe: "Don't truncate output" })
+    .option('format', { type: 'string', describe: 'Format output using a Go template' }) as never,
+  handler: (a) => {
+    let list = store.list().map(refresh).sort((x, y) => y.Created.localeCompare(x.Created));
+    if (a.latest) list = list.slice(0, 1);
+    else if (!a.all) list = list.filter((c) => c.State.Running);
+    const rows = list.map((c) => psRow(c, a['no-trunc']));
+    if (a.quiet) {
+      process.stdout.write(rows.map((r) => `${r.ID}\n`).join(''));
+      return;
+    }
+    if (a.format && !a.format.startsWith('table')) {
+      const t = compileGoTemplate(a.format.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
+      process.stdout.write(rows.map((r) => `${t.execute(r)}\n`).join(''));
+      return;
+    }
+    process.stdout.write(table([
+      ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
+      ...rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names]),
+    ]));
+  },
+};
+export default cmd;

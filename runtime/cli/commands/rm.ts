@@ -1,0 +1,13 @@
+import type { CommandModule } from 'yargs';
+import { remove } from '../../container/lifecycle.js';
+import { eachContainer } from '../each.js';
+
+const cmd: CommandModule<object, { containers: string[]; force: boolean }> = {
+  command: 'rm [options] <containers..>',
+  describe: 'Remove one or more containers',
+  builder: (y) => y
+    .positional('containers', { type: 'string', array: true, demandOption: true })
+    .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Force the removal of a running container (uses SIGKILL)' }) as never,
+  handler: (a) => eachContainer(a.containers, (rec) => remove(rec, a.force)),
+};
+export default cmd;

@@ -1,0 +1,101 @@
+// `skiff exec`: run another process inside a running container.
+//
+// The C helper's skiff_nsexec() forks a middle process that setns()es into
+// each of PID 1's namespaces (user first, mount last) and forks again, since
+// joining a pid namespace only applies to children. The grandchild switches
+// user, chdirs and execs. The parent puts the middle process in the
+// container's cgroup during the sync window, so the grandchild is born there.
+import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { constants } from 'node:os';
+import { nsExec } from '../../native-bindings/helper.js';
+import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
+import { joinCgroup } from '../cgroups/index.js';
+import { secureJoin } from '../sandbox/securejoin.js';
+import { EXIT, SkiffError } from '../util/errors.js';
+import { mergeEnv } from './create.js';
+import { attachedIo } from './io.js';
+import { findLive } from './lifecycle.js';
+import { cgroupOf } from './start.js';
+import { resolveUser } from './user.js';
+
+export interface ExecOptions {
+  cmd: string[];
+  interactive?: boolean;
+  tty?: boolean;
+  detach?: boolean;
+  env?: string[];
+  workdir?: string;
+  user?: string;
+}
+
+/** Join order matters: the user namespace grants the rights to join the rest; mnt goes last because it changes what /proc paths mean. */
+const NAMESPACES = ['user', 'ipc', 'uts', 'net', 'cgroup', 'pid', 'mnt'];
+
+function readIn(root: string, path: string): string {
+  try {
+    return readFileSync(secureJoin(root, path), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Maps the helper's "stage:errno" report to Docker's message and exit code. */
+export function execFailure(report: string, file: string, cwd: string): SkiffError {
+  const [stage, num] = report.trim().split(':');
+  const errno = Number(num);
+  if (stage === 'lookup') return new SkiffError(`exec: "${file}": executable file not found in $PATH`, EXIT.NOT_FOUND);
+  if (stage === 'exec' && errno === constants.errno.ENOENT) return new SkiffError(`exec: "${file}": no such file or directory`, EXIT.NOT_FOUND);
+  if (stage === 'exec' && errno === constants.errno.EACCES) return new SkiffError(`exec: "${file}": permission denied`, EXIT.CANNOT_INVOKE);
+  if (stage === 'chdir') return new SkiffError(`chdir to cwd ("${cwd}") failed: errno ${errno}`, EXIT.CANNOT_INVOKE);
+  return new SkiffError(`exec failed at ${stage}: errno ${errno}`, stage === 'exec' ? EXIT.CANNOT_INVOKE : EXIT.RUNTIME);
+}
+
+export async function execInContainer(ref: string, opts: ExecOptions): Promise<number> {
+  const rec = findLive(ref);
+  if (!rec.State.Running) throw new SkiffError(`container ${rec.Id} is not running`, 1);
+  if (opts.cmd.length === 0) throw new SkiffError('exec needs a command to run');
+  const pid = rec.State.Pid;
+  const root = `/proc/${pid}/root`;
+  const user = resolveUser(opts.user ?? rec.Config.User, readIn(root, '/etc/passwd'), readIn(root, '/etc/group'));
+  const env = mergeEnv(rec.Config.Env, [`HOME=${user.home}`], opts.tty ? ['TERM=xterm'] : [], opts.env ?? []);
+  const cwd = opts.workdir || rec.Config.WorkingDir || '/';
+  const wanted = NAMESPACES.filter((n) => n !== 'user' || rec.Skiff.Userns);
+  const nsFds = wanted.map((n) => openSync(`/proc/${pid}/ns/${n}`, 'r'));
+
+  const io = opts.detach
+    ? { stdio: { fds: [openSync('/dev/null', 'r'), openSync('/dev/null', 'w'), openSync('/dev/null', 'w')] as [number, number, number] }, started() {}, async finish() {} }
+    : attachedIo({ tty: !!opts.tty, interactive: !!opts.interactive });
+  const [syncR, syncW] = pipe();
+  const [errR, errW] = pipe();
+  let middle: number;
+  try {
+    middle = nsExec({
+      nsFds, syncFd: syncR, fds: io.stdio.fds, tty: !!io.stdio.ttyPath, uid: user.uid, gid: user.gid, groups: user.groups,
+      cwd, argv: opts.cmd, env, errFd: errW,
+    });
+  } finally {
+    close(syncR);
+    close(errW);
+    nsFds.forEach((fd) => closeSync(fd));
+  }
+  let report = '';
+  try {
+    joinCgroup(cgroupOf(rec), middle);
+    writeSync(syncW, 'x');
+  } finally {
+    close(syncW);
+    const buf = Buffer.alloc(256);
+    for (let n; (n = readSync(errR, buf)) > 0;) report += buf.subarray(0, n).toString();
+    close(errR);
+  }
+  if (report) {
+    waitpidSync(middle);
+    await io.finish();
+    throw execFailure(report, opts.cmd[0], cwd);
+  }
+  if (opts.detach) return 0;
+  io.started();
+  const code = await waitpidAsync(middle);
+  await io.finish();
+  return code;
+}
