@@ -6,12 +6,21 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const src = join(here, 'skiff-helper.c');
-const out = join(here, 'build', 'libskiff.so');
 const mtime = (p) => { try { return statSync(p).mtimeMs; } catch { return 0; } };
+const self = fileURLToPath(import.meta.url);
 
-if (mtime(out) < mtime(src) || mtime(out) < mtime(fileURLToPath(import.meta.url))) {
+// libskiff.so: loaded by Node through koffi.
+// skiff-exec: a static executable, because it runs after pivot_root, where
+// the host's dynamic loader and libc are not visible.
+const targets = [
+  { src: 'skiff-helper.c', out: 'libskiff.so', flags: ['-shared', '-fPIC'] },
+  { src: 'skiff-exec.c', out: 'skiff-exec', flags: ['-static'] },
+];
+for (const t of targets) {
+  const src = join(here, t.src);
+  const out = join(here, 'build', t.out);
+  if (mtime(out) >= mtime(src) && mtime(out) >= mtime(self)) continue;
   mkdirSync(dirname(out), { recursive: true });
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-shared', '-fPIC', '-o', out, src], { stdio: 'inherit' });
+  execFileSync('cc', ['-O2', '-Wall', '-Wextra', ...t.flags, '-o', out, src], { stdio: 'inherit' });
   console.log(`built ${out}`);
 }

@@ -10,6 +10,8 @@ import { SyscallError } from './libc.js';
 // level below the package root; the library is built in the source tree.
 const pkgRoot = join(dirname(fileURLToPath(import.meta.url)), fileURLToPath(import.meta.url).includes('/dist/') ? '../..' : '..');
 export const helperLibrary = join(pkgRoot, 'native-bindings', 'build', 'libskiff.so');
+/** The static exec stub (skiff-exec.c) that init hands over to. */
+export const execStub = join(pkgRoot, 'native-bindings', 'build', 'skiff-exec');
 
 let lib: LibraryHandle | undefined;
 function load(): LibraryHandle {

@@ -97,6 +97,12 @@ export function execve(path: string, argv: string[], env: string[]): never {
   _execve(path, [...argv, null], [...env, null]);
   throw new SyscallError('execve', path, koffi.errno());
 }
+/** execveat(fd, "", AT_EMPTY_PATH): runs a binary opened before pivot_root. Only returns by throwing. */
+export function execveatFd(fd: number, argv: string[], env: string[]): never {
+  _syscall(322 /* SYS_execveat */, 'int', fd, 'const char *', '', 'const char **', [...argv, null],
+    'const char **', [...env, null], 'int', 0x1000 /* AT_EMPTY_PATH */);
+  throw new SyscallError('execveat', argv[0], koffi.errno());
+}
 const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
 export function setCloexec(fd: number, on: boolean): void {
   const flags = check(_fcntl(fd, F_GETFD), 'fcntl(F_GETFD)', `fd ${fd}`);

@@ -131,9 +131,13 @@ int skiff_clone(unsigned long flags, int sync_fd, const int *fds, int nfds, int 
   if (pid > 0) return (int)pid;
 
   /* ---- child: single-threaded, in the new namespaces ---- */
-  int err_fd = nfds > 3 ? fds[3] : 2;
+  int err_fd = nfds > 3 ? fds[3] : -1;
   reset_signals();
+  /* Until the parent says go, die with it: this child holds a copy of the
+   * sync pipe's write end, so it would never see EOF on its own. */
+  syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (sync_fd >= 0) wait_sync(sync_fd, err_fd);
+  syscall(SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0);
   if ((flags & CLONE_NEWCGROUP) && syscall(SYS_unshare, CLONE_NEWCGROUP) < 0)
     die(err_fd, "unshare(CLONE_NEWCGROUP)", errno, EXIT_RUNTIME);
   if (flags & CLONE_NEWUSER) {
@@ -205,6 +209,7 @@ int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int n
 
   /* ---- middle process ---- */
   reset_signals();
+  syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (sync_fd >= 0) wait_sync(sync_fd, err_fd);
   for (int i = 0; i < n_ns; i++)
     if (syscall(SYS_setns, ns_fds[i], 0) < 0) die(err_fd, "setns", errno, EXIT_RUNTIME);

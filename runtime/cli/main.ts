@@ -2,7 +2,7 @@
 // skiff's command line: a thin layer over the library in runtime/.
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { setCommandWords } from './container-options.js';
-import { splitAtImage, valueFlagsOf } from './split.js';
+import { knownFlagsOf, splitAtImage, valueFlagsOf } from './split.js';
 import { COMMANDS } from './registry.js';
 import { fail } from './output.js';
 
@@ -16,7 +16,8 @@ async function main(argv: string[]): Promise<void> {
   if (mod && STOP_AT_IMAGE.has(verb)) {
     // Hand yargs only the flags and the image; keep the command words aside.
     const probe = (mod.default.builder as (y: Argv) => Argv)(yargs([]));
-    const [head, command] = splitAtImage(argv.slice(1), valueFlagsOf((probe as unknown as { getOptions(): never }).getOptions()));
+    const table = (probe as unknown as { getOptions(): Parameters<typeof valueFlagsOf>[0] }).getOptions();
+    const [head, command] = splitAtImage(argv.slice(1), valueFlagsOf(table), knownFlagsOf(table));
     argv = [verb, ...head];
     setCommandWords(command);
   }
@@ -26,6 +27,7 @@ async function main(argv: string[]): Promise<void> {
     .strict()
     .help('help')
     .version(false)
+    .parserConfiguration({ 'greedy-arrays': false })
     .wrap(Math.min(110, process.stdout.columns || 100))
     .demandCommand(1, 'a command is required')
     .fail((msg, err) => {
@@ -51,5 +53,6 @@ function usageMessage(msg: string): string {
 }
 
 main(process.argv.slice(2)).catch((e: Error & { exitCode?: number }) => {
-  fail(e.message, e.exitCode ?? 125);
+  const verb = process.argv[2];
+  fail(e.message, e.exitCode ?? 125, verb in COMMANDS ? verb : undefined);
 });

@@ -2,18 +2,30 @@
 // command, so argv is split at the image before yargs sees it. To know where
 // the image is, we must know which flags consume a value (`-e X`, `-m 1g`).
 
-/** Index of the first non-flag word in `args`, or args.length. */
-export function imageIndex(args: string[], valueFlags: Set<string>): number {
+import { SkiffError } from '../util/errors.js';
+
+/**
+ * Index of the first non-flag word in `args`, or args.length. With `known`,
+ * an unknown flag is an error here: otherwise it would swallow the image as
+ * its value.
+ */
+export function imageIndex(args: string[], valueFlags: Set<string>, known?: Set<string>): number {
+  const check = (name: string, shown: string) => {
+    if (known && !known.has(name)) throw new SkiffError(`unknown flag: ${shown}`);
+  };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--') return i + 1;
     if (a === '-' || !a.startsWith('-')) return i;
     if (a.startsWith('--')) {
-      if (!a.includes('=') && valueFlags.has(a.slice(2))) i++;
+      const name = a.slice(2).split('=')[0];
+      check(name, `--${name}`);
+      if (!a.includes('=') && valueFlags.has(name)) i++;
       continue;
     }
     // A cluster of short flags, e.g. -it or -e FOO=1 or -eFOO=1.
     for (let c = 1; c < a.length; c++) {
+      check(a[c], `-${a[c]}`);
       if (valueFlags.has(a[c])) {
         if (c === a.length - 1) i++;
         break;
@@ -24,14 +36,28 @@ export function imageIndex(args: string[], valueFlags: Set<string>): number {
 }
 
 /** Splits at the image: [flags + image, command words]. A `--` before the image is dropped. */
-export function splitAtImage(args: string[], valueFlags: Set<string>): [string[], string[]] {
-  const i = imageIndex(args, valueFlags);
+export function splitAtImage(args: string[], valueFlags: Set<string>, known?: Set<string>): [string[], string[]] {
+  const i = imageIndex(args, valueFlags, known);
   const head = args.slice(0, i + 1).filter((a, k) => !(a === '--' && k === i - 1));
   return [head, args.slice(i + 1)];
 }
 
+type OptionTable = { boolean: string[]; string: string[]; number: string[]; array: string[]; alias: Record<string, string[]> };
+
+/** Every flag name and alias in a yargs option table, plus help. */
+export function knownFlagsOf(opts: OptionTable): Set<string> {
+  const names = new Set(['help', ...opts.boolean, ...opts.string, ...opts.number, ...opts.array]);
+  for (const [name, aliases] of Object.entries(opts.alias)) [name, ...aliases].forEach((x) => names.add(x));
+  // yargs accepts both spellings of dashed names and --no-X for booleans.
+  for (const n of [...names]) {
+    names.add(n.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()));
+    if (opts.boolean.includes(n)) names.add(`no-${n}`);
+  }
+  return names;
+}
+
 /** Flags that take a value, read from a yargs instance's option table (names and aliases). */
-export function valueFlagsOf(opts: { string: string[]; number: string[]; array: string[]; alias: Record<string, string[]> }): Set<string> {
+export function valueFlagsOf(opts: OptionTable): Set<string> {
   const names = new Set([...opts.string, ...opts.number, ...opts.array]);
   for (const [name, aliases] of Object.entries(opts.alias)) {
     if (names.has(name) || aliases.some((x) => names.has(x))) {

@@ -18,7 +18,8 @@
 import { existsSync, readFileSync, readSync, statSync, mkdirSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLONE, cloneExec } from '../../native-bindings/helper.js';
+import { CLONE, cloneExec, execStub } from '../../native-bindings/helper.js';
+import { constants } from 'node:os';
 import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import {
   applyLimits, containerCgroup, createCgroup, destroyCgroup, detectHostLayout, joinCgroup, oomKilled, planLimits,
@@ -73,6 +74,8 @@ function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof wr
   }
   const hasHome = rec.Config.Env.some((e) => e.startsWith('HOME='));
   return {
+    execStub,
+    cgroupns: true,
     rootfs: merged,
     hostname: rec.Config.Hostname,
     mounts: mountPlan(etc, stdio.ttyPath),
@@ -85,6 +88,13 @@ function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof wr
       groups: user.groups,
     },
   };
+}
+
+/** One blocking read ('' at EOF). */
+function readSome(fd: number): string {
+  const buf = Buffer.alloc(4096);
+  const n = readSync(fd, buf);
+  return buf.subarray(0, n).toString('utf8');
 }
 
 /** Reads a pipe to EOF (blocking: init either execs or fails within milliseconds). */
@@ -106,14 +116,20 @@ function readToEnd(fd: number): string {
 }
 
 /** Turns what arrived on the error pipe into a SkiffError with Docker's exit code. */
-function initFailure(text: string, exitCode: number): SkiffError {
+function initFailure(text: string, exitCode: number, file: string): SkiffError {
   try {
     const f = JSON.parse(text) as InitFailure;
     return new SkiffError(f.message, f.code);
   } catch {
-    // From the C helper, "stage:errno" (it fails before Node runs).
-    const [stage, errno] = text.trim().split(':');
-    return new SkiffError(`container init failed at ${stage} (errno ${errno})`, exitCode || EXIT.RUNTIME);
+    // From the C helper or skiff-exec: "stage:errno".
+    const [stage, num] = text.trim().split(':');
+    const errno = Number(num);
+    if (stage === 'exec') {
+      if (errno === constants.errno.ENOENT) return new SkiffError(`exec: "${file}": no such file or directory`, EXIT.NOT_FOUND);
+      if (errno === constants.errno.EACCES) return new SkiffError(`exec: "${file}": permission denied`, EXIT.CANNOT_INVOKE);
+      return new SkiffError(`exec: "${file}": errno ${errno}`, EXIT.CANNOT_INVOKE);
+    }
+    return new SkiffError(`container init failed at ${stage}: errno ${errno}`, exitCode || EXIT.RUNTIME);
   }
 }
 
@@ -163,19 +179,24 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     }, layout));
 
     // 3. clone into the new namespaces; the child waits on the sync pipe.
+    // The cgroup namespace is unshared later, by skiff-exec, once the
+    // process is inside the container's cgroup (a cgroup namespace is rooted
+    // where its creator stands).
     const [syncR, syncW] = pipe();
     const [errR, errW] = pipe();
-    let flags = CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET | CLONE.NEWCGROUP;
+    const [execR, execW] = pipe();
+    let flags = CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET;
     if (map) flags |= CLONE.NEWUSER;
     let pid: number;
     try {
       pid = cloneExec({
-        flags, syncFd: syncR, fds: [...stdio.fds, errW], tty: !!stdio.ttyPath,
+        flags, syncFd: syncR, fds: [...stdio.fds, errW, execR], tty: !!stdio.ttyPath,
         path: process.execPath, argv: ['skiff-init', initScript, JSON.stringify(spec)], env: [],
       });
     } finally {
       close(syncR);
       close(errW);
+      close(execR);
     }
     undo.push(() => {
       try {
@@ -186,21 +207,31 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
       waitpidSync(pid);
     });
 
-    // 4. While the child waits: id maps, cgroup membership. Then let it go.
-    let failure: string;
+    // 4. While the child waits: uid/gid maps. Then init runs (in Node) and
+    // hands over to skiff-exec, which says "R" and waits again: only then,
+    // with Node's threads gone, does the process join the cgroup.
+    let failure = '';
     try {
       if (map) writeIdMaps(pid, map);
-      joinCgroup(cg, pid);
       writeSync(syncW, 'x');
-    } finally {
       close(syncW);
-      failure = readToEnd(errR);
+      const first = readSome(errR);
+      if (first.startsWith('R')) {
+        joinCgroup(cg, pid);
+        writeSync(execW, 'x');
+        failure = first.slice(1);
+      } else {
+        failure = first;
+      }
+      close(execW);
+      failure += readToEnd(errR);
+    } finally {
       close(errR);
     }
     if (failure) {
       undo.pop();
       const code = waitpidSync(pid);
-      throw initFailure(failure, code);
+      throw initFailure(failure, code, rec.Path);
     }
 
     rec = store.update(id, (r) => {

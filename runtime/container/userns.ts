@@ -2,7 +2,7 @@
 // 100000, 65536 ids). Image layers are not chowned; instead each layer is
 // given an idmapped mount (kernel >= 5.12) that shifts its owners into the
 // container's range, and overlayfs is stacked on those.
-import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLONE, cloneExec } from '../../native-bindings/helper.js';
 import {
@@ -65,7 +65,9 @@ export function idmapLayers(id: string, map: UsernsMap, lower: string[]): string
       closeSync(nsFd);
     }
   } finally {
-    close(syncW); // EOF on the sync pipe: the holder exits
+    // Release the holder: it fails to exec "/nonexistent" and exits.
+    if (pid > 0) writeSync(syncW, 'x');
+    close(syncW);
     if (pid > 0) waitpidSync(pid);
   }
 }

@@ -2,14 +2,14 @@
 // `node init.js SPEC` there, so this runs as PID 1 of the container, with
 // every thread of this Node process born inside the new namespaces (which is
 // why JavaScript may make mount calls here at all). It sets up the mounts,
-// pivots into the rootfs, drops to the container user and finally execve()s
-// the container's command, which takes over PID 1.
+// pivots into the rootfs, finds the command, and execs skiff-exec, which
+// joins the cgroup, drops to the container user and execs the command.
 //
-// fd 3 is the error pipe: it is close-on-exec, so the parent sees EOF when
-// execve succeeds, or a JSON InitFailure when anything fails.
-import { accessSync, constants, statSync, writeSync } from 'node:fs';
+// fd 3 is the error pipe to the parent: a JSON InitFailure arrives there if
+// anything fails here; skiff-exec speaks on it afterwards.
+import { accessSync, constants, openSync, statSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
-import { execve, resetSignals, sethostname, setCloexec, setIds, chdir, umask, SyscallError } from '../../native-bindings/libc.js';
+import { execveatFd, resetSignals, sethostname, setCloexec, umask } from '../../native-bindings/libc.js';
 import { EXIT } from '../util/errors.js';
 import { applyMounts, enterRootfs, isolateRootfs } from './mounts.js';
 import type { InitFailure, SandboxSpec } from './spec.js';
@@ -50,31 +50,23 @@ function lookPath(file: string, env: string[]): string {
 }
 
 function main(spec: SandboxSpec): never {
+  // Opened now: after pivot_root the host's files are out of reach.
+  const stub = openSync(spec.execStub, 'r');
   isolateRootfs(spec.rootfs);
   applyMounts(spec.rootfs, spec.mounts);
   sethostname(spec.hostname);
   enterRootfs(spec.rootfs);
   umask(0o022);
   const p = spec.process;
-  setIds(p.uid, p.gid, p.groups);
-  try {
-    chdir(p.cwd);
-  } catch (e) {
-    throw new InitError(`chdir to cwd ("${p.cwd}") set in config failed: ${(e as SyscallError).code}`, EXIT.RUNTIME);
-  }
   const path = lookPath(p.args[0], p.env);
-  // Node marks 0-2 close-on-exec; the command must keep them. fd 3 must not
-  // survive: its closing is how the parent learns that execve succeeded.
-  for (const fd of [0, 1, 2]) setCloexec(fd, false);
-  setCloexec(3, true);
+  // Node marks 0-2 close-on-exec; skiff-exec and the command must keep them,
+  // and skiff-exec needs the error pipe (3) and its sync pipe (4).
+  for (const fd of [0, 1, 2, 3, 4]) setCloexec(fd, false);
   resetSignals();
-  try {
-    return execve(path, p.args, p.env);
-  } catch (e) {
-    const err = e as SyscallError;
-    if (err.code === 'ENOENT') throw new InitError(`exec: "${p.args[0]}": no such file or directory`, EXIT.NOT_FOUND);
-    throw new InitError(`exec: "${p.args[0]}": ${err.code === 'EACCES' ? 'permission denied' : err.message}`, EXIT.CANNOT_INVOKE);
-  }
+  // Hand over to skiff-exec: it joins the cgroup without Node's threads
+  // and memory, drops privileges and execs the command.
+  const groups = p.groups.length ? p.groups.join(',') : '-';
+  return execveatFd(stub, ['skiff-exec', String(p.uid), String(p.gid), groups, spec.cgroupns ? '1' : '0', p.cwd, path, ...p.args], p.env);
 }
 
 try {

@@ -12,6 +12,10 @@ export interface ProcessSpec {
 }
 
 export interface SandboxSpec {
+  /** Host path of skiff-exec, opened by init before pivot_root. */
+  execStub: string;
+  /** Whether skiff-exec unshares a cgroup namespace once it is in the container's cgroup. */
+  cgroupns: boolean;
   /** Host path of the mounted overlay (the container's merged dir). */
   rootfs: string;
   hostname: string;

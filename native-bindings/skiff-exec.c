@@ -1,0 +1,78 @@
+/*
+ * skiff-exec.c — the last step before the container's command runs.
+ *
+ * Why it exists: the init stage is a Node process, and Node has ~10 threads
+ * and ~40 MiB of memory. If init ran inside the container's cgroup, a
+ * `--pids-limit 10` or `-m 16m` would kill init instead of limiting the
+ * command. So init does its work outside the cgroup and then execs this tiny
+ * static binary (through an fd opened before pivot_root, since the host's
+ * files are gone by then). Node's threads die with that exec. This stub then:
+ *
+ *   1. writes "R" on fd 3 (the error pipe): "Node is gone, join me now";
+ *   2. waits for one byte on fd 4 while the parent puts it in the cgroup;
+ *   3. unshares the cgroup namespace (rooted at the cgroup it is now in);
+ *   4. drops to the container user and chdirs;
+ *   5. execs the command. fd 3 is close-on-exec, so the parent sees EOF.
+ *
+ * On failure it writes "stage:errno" on fd 3 and exits 125/126/127.
+ *
+ * usage: skiff-exec UID GID GROUPS(comma list or -) NEWCGROUP(0|1) CWD PATH ARGV0 [ARGS...]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void fail(const char *stage, int err, int code) {
+  char buf[64];
+  size_t n = strlen(stage);
+  memcpy(buf, stage, n);
+  buf[n++] = ':';
+  char digits[12];
+  int d = 0;
+  do { digits[d++] = (char)('0' + err % 10); err /= 10; } while (err && d < 11);
+  while (d) buf[n++] = digits[--d];
+  (void)!write(3, buf, n);
+  _exit(code);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 8) fail("usage", EINVAL, 125);
+  uid_t uid = (uid_t)strtoul(argv[1], NULL, 10);
+  gid_t gid = (gid_t)strtoul(argv[2], NULL, 10);
+  gid_t groups[64];
+  int ngroups = 0;
+  if (strcmp(argv[3], "-") != 0) {
+    for (char *p = argv[3]; *p && ngroups < 64;) {
+      groups[ngroups++] = (gid_t)strtoul(p, &p, 10);
+      if (*p == ',') p++;
+    }
+  }
+
+  if (write(3, "R", 1) != 1) fail("ready", errno, 125);
+  char c;
+  ssize_t r;
+  do { r = read(4, &c, 1); } while (r < 0 && errno == EINTR);
+  if (r != 1) fail("sync", r < 0 ? errno : EPIPE, 125);
+  close(4);
+
+  if (argv[4][0] == '1' && unshare(CLONE_NEWCGROUP) < 0) fail("unshare(CLONE_NEWCGROUP)", errno, 125);
+  /* Raw syscalls: this process is single-threaded, and the ids must change
+   * for this thread only, right before exec. */
+  if (syscall(SYS_setgroups, ngroups, groups) < 0) fail("setgroups", errno, 125);
+  if (syscall(SYS_setresgid, gid, gid, gid) < 0) fail("setresgid", errno, 125);
+  if (syscall(SYS_setresuid, uid, uid, uid) < 0) fail("setresuid", errno, 125);
+  if (chdir(argv[5]) < 0) fail("chdir", errno, 125);
+
+  if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0) fail("fcntl", errno, 125);
+  execve(argv[6], argv + 7, environ);
+  fail("exec", errno, errno == ENOENT ? 127 : 126);
+  return 127;
+}

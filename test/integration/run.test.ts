@@ -1,0 +1,214 @@
+// `skiff run` against the real kernel: namespaces, rootfs, cgroup limits,
+// I/O and exit codes. Needs root; each test has its own SKIFF_ROOT.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { harness, it } from './_harness.js';
+
+
+it('each namespace differs from the host, and the command is PID 1', async (t) => {
+  const h = await harness(t);
+  const kinds = ['pid', 'mnt', 'uts', 'ipc', 'net', 'cgroup'];
+  const out = await h.ok(t, ['run', '--rm', 'busybox', 'sh', '-c', `echo $$; for n in ${kinds.join(' ')}; do readlink /proc/self/ns/$n; done`]);
+  const [pid, ...inside] = out.trim().split('\n');
+  t.is(pid, '1');
+  kinds.forEach((k, i) => {
+    const host = readlinkSync(`/proc/self/ns/${k}`);
+    t.regex(inside[i], new RegExp(`^${k}:`));
+    t.not(inside[i], host, `${k} namespace is shared with the host`);
+  });
+});
+
+it('hostname is the short ID by default, or -h', async (t) => {
+  const h = await harness(t);
+  const id = (await h.ok(t, ['run', '-d', 'busybox', 'sleep', '30'])).trim();
+  const r = await h.run(['exec', id, 'hostname']);
+  t.is(r.stdout.trim(), id.slice(0, 12));
+  t.is((await h.ok(t, ['run', '--rm', '-h', 'box1', 'busybox', 'cat', '/etc/hostname'])).trim(), 'box1');
+  t.is((await h.ok(t, ['run', '--rm', '-h', 'box1', 'busybox', 'hostname'])).trim(), 'box1');
+});
+
+it('IPC objects of the host are invisible inside', async (t) => {
+  const h = await harness(t);
+  const made = execFileSync('ipcmk', ['-M', '4096']).toString();
+  const shmid = made.match(/(\d+)/)![1];
+  t.teardown(() => { execFileSync('ipcrm', ['-m', shmid]); });
+  t.true(execFileSync('ipcs', ['-m']).toString().includes(shmid), 'control: the host sees its segment');
+  // busybox-static has no ipcs; /proc/sysvipc/shm is what ipcs reads.
+  const inside = await h.ok(t, ['run', '--rm', 'busybox', 'cat', '/proc/sysvipc/shm']);
+  t.is(inside.trim().split('\n').length, 1, `only the header line: ${inside}`);
+});
+
+it('the container has its own mounts and only a loopback interface', async (t) => {
+  const h = await harness(t);
+  const out = await h.ok(t, ['run', '--rm', 'busybox', 'sh', '-c', 'ls /sys/class/net; echo ---; cat /proc/self/mountinfo']);
+  const [nets, mounts] = out.split('---\n');
+  t.deepEqual(nets.trim().split(/\s+/), ['lo']);
+  t.regex(mounts.split('\n')[0], / \/ .* - overlay overlay /, 'the root is the overlay');
+  const points = mounts.trim().split('\n').map((l) => l.split(' ')[4]);
+  t.false(points.some((p) => p.startsWith('/work') || p.startsWith('/tmp/')), 'host mounts are not visible');
+  t.true(points.includes('/proc') && points.includes('/dev/pts') && points.includes('/etc/hosts'));
+});
+
+it('--userns-remap maps container root to 100000 and image files stay root-owned', async (t) => {
+  const h = await harness(t);
+  const id = (await h.ok(t, ['run', '-d', '--userns-remap', 'busybox', 'sleep', '30'])).trim();
+  const map = await h.ok(t, ['exec', id, 'cat', '/proc/self/uid_map']);
+  t.deepEqual(map.trim().split(/\s+/), ['0', '100000', '65536']);
+  t.is((await h.ok(t, ['exec', id, 'stat', '-c', '%u:%g', '/bin/busybox'])).trim(), '0:0');
+  t.is((await h.ok(t, ['exec', id, 'id', '-u'])).trim(), '0');
+  await h.ok(t, ['exec', id, 'sh', '-c', 'echo hi > /root/new && chmod 600 /etc/passwd']);
+  const upper = join(h.root, 'containers', id, 'upper');
+  t.is(statSync(join(upper, 'root', 'new')).uid, 100000, 'a file made inside is owned by 100000 on the host');
+  t.is(statSync(join(upper, 'etc', 'passwd')).uid, 100000, 'a copied-up image file is owned by 100000 on the host');
+  const pid = Number((await h.ok(t, ['inspect', '-f', '{{.State.Pid}}', id])).trim());
+  t.is(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)![1], '100000');
+});
+
+it('a memory limit OOM-kills an allocator: exit 137 and OOMKilled', async (t) => {
+  const h = await harness(t);
+  const r = await h.run(['run', '--name', 'hog', '-m', '32m', '--memory-swap', '32m', 'busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=128M', 'count=1']);
+  t.is(r.code, 137, r.stderr);
+  t.is((await h.ok(t, ['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}} {{.HostConfig.Memory}}', 'hog'])).trim(), 'true 137 33554432');
+});
+
+it('a pids limit stops a fork loop', async (t) => {
+  const h = await harness(t);
+  const r = await h.run(['run', '--rm', '--pids-limit', '10', 'busybox', 'sh', '-c',
+    'n=0; for i in $(seq 1 30); do sleep 3 & [ $? = 0 ] && n=$((n+1)); done; echo started $n; kill $(jobs -p) 2>/dev/null; true']);
+  t.regex(r.stderr, /fork|Resource temporarily unavailable/i);
+  const control = await h.run(['run', '--rm', 'busybox', 'sh', '-c', 'for i in $(seq 1 30); do sleep 1 & done; wait; echo done']);
+  t.is(control.stdout.trim(), 'done', 'control: without the limit all forks succeed');
+  t.is(control.stderr, '');
+});
+
+it('exit codes: 0, 3, 125, 126, 127 with one-line errors', async (t) => {
+  const h = await harness(t);
+  t.is((await h.run(['run', '--rm', 'busybox', 'true'])).code, 0);
+  t.is((await h.run(['run', '--rm', 'busybox', 'sh', '-c', 'exit 3'])).code, 3);
+  const r125 = await h.run(['run', '--rm', '--bogus', 'busybox', 'true']);
+  t.is(r125.code, 125);
+  t.regex(r125.stderr, /unknown flag: --bogus/);
+  const r126 = await h.run(['run', '--rm', 'busybox', '/etc/passwd']);
+  t.is(r126.code, 126);
+  t.is(r126.stderr.trim(), 'skiff: exec: "/etc/passwd": permission denied');
+  const r127 = await h.run(['run', '--rm', 'busybox', 'nosuch']);
+  t.is(r127.code, 127);
+  t.is(r127.stderr.trim(), 'skiff: exec: "nosuch": executable file not found in $PATH');
+  t.deepEqual(h.containerIds(), [], '--rm removed every container, also the failed ones');
+});
+
+it('stdout and stderr stay separate; -i forwards stdin and its EOF', async (t) => {
+  const h = await harness(t);
+  const r = await h.run(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2']);
+  t.is(r.stdout, 'out\n');
+  t.is(r.stderr, 'err\n');
+  const cat = await h.run(['run', '-i', '--rm', 'busybox', 'cat'], { input: 'hi\n' });
+  t.is(cat.stdout, 'hi\n');
+  t.is(cat.code, 0);
+  const noI = await h.run(['run', '--rm', 'busybox', 'cat'], { input: 'hi\n' });
+  t.is(noI.stdout, '', 'without -i the container reads /dev/null');
+});
+
+it('-t delivers every byte of a fast command through the pty', async (t) => {
+  const h = await harness(t);
+  const r = await h.run(['run', '--rm', '-t', 'busybox', 'seq', '1', '100000']);
+  t.is(r.code, 0);
+  const lines = r.stdout.split('\r\n');
+  t.is(lines.length, 100001);
+  t.is(lines[99999], '100000');
+  const tty = await h.run(['run', '--rm', '-t', 'busybox', 'sh', '-c', 'test -t 0 && test -t 1 && echo tty; tty']);
+  t.regex(tty.stdout, /^tty\r\n/);
+});
+
+it('-d prints the full ID; logs, stop and rm work', async (t) => {
+  const h = await harness(t);
+  const id = (await h.ok(t, ['run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'echo start; echo oops >&2; while true; do echo tick; sleep 0.2; done'])).trim();
+  t.regex(id, /^[0-9a-f]{64}$/);
+  await new Promise((r) => setTimeout(r, 700));
+  const ps = await h.ok(t, ['ps']);
+  t.regex(ps, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES\n/);
+  t.regex(ps, new RegExp(`${id.slice(0, 12)}\\s+busybox\\s+"sh -c .*"\\s+.*\\s+Up .*ticker`));
+  const logs = await h.run(['logs', 'ticker']);
+  t.true(logs.stdout.startsWith('start\ntick\n'));
+  t.is(logs.stderr, 'oops\n');
+  t.is((await h.ok(t, ['logs', '--tail', '1', 'ticker'])), 'tick\n');
+  const rm = await h.run(['rm', 'ticker']);
+  t.is(rm.code, 1, 'rm refuses a running container');
+  t.regex(rm.stderr, /container is running/);
+  const t0 = Date.now();
+  t.is((await h.ok(t, ['stop', '-t', '1', 'ticker'])).trim(), 'ticker');
+  t.true(Date.now() - t0 < 5000);
+  t.regex(await h.ok(t, ['ps', '-a']), /Exited \(137\)/);
+  t.is((await h.ok(t, ['ps', '-q'])), '');
+  await h.ok(t, ['rm', 'ticker']);
+  t.deepEqual(h.containerIds(), []);
+});
+
+it('stop works on a container whose PID 1 is a shell', async (t) => {
+  const h = await harness(t);
+  const id = (await h.ok(t, ['run', '-d', '-i', 'busybox', 'sh'])).trim();
+  t.regex(await h.ok(t, ['ps']), new RegExp(id.slice(0, 12)));
+  await h.ok(t, ['stop', '-t', '1', id]);
+  t.is((await h.ok(t, ['inspect', '-f', '{{.State.Status}} {{.State.Running}}', id])).trim(), 'exited false');
+});
+
+it('exec joins the running container', async (t) => {
+  const h = await harness(t);
+  await h.ok(t, ['run', '-d', '--name', 'box', '-e', 'FOO=bar', 'busybox', 'sleep', '60']);
+  const out = await h.ok(t, ['exec', '-e', 'X=1', 'box', 'sh', '-c', 'echo $FOO $X; hostname; ps -o pid,comm | grep sleep']);
+  const [env, , ps] = out.trim().split('\n');
+  t.is(env, 'bar 1');
+  t.regex(ps, /^\s*1\s+sleep/, 'exec sees the container PID 1');
+  t.is((await h.ok(t, ['exec', '-u', 'app', '-w', '/tmp', 'box', 'sh', '-c', 'id -u; pwd'])).trim(), '1000\n/tmp');
+  t.is((await h.run(['exec', 'box', 'nosuch'])).code, 127);
+  t.is((await h.ok(t, ['exec', '-i', 'box', 'cat'], { input: 'piped\n' })), 'piped\n');
+  t.is((await h.run(['exec', 'box', 'sh', '-c', 'exit 7'])).code, 7);
+});
+
+it('a stopped container restarts with its upper layer intact', async (t) => {
+  const h = await harness(t);
+  await h.ok(t, ['run', '--name', 'keep', 'busybox', 'sh', '-c', 'echo kept > /root/file']);
+  await h.ok(t, ['start', 'keep']);
+  await h.ok(t, ['wait', 'keep']);
+  await h.ok(t, ['start', '-a', 'keep']);
+  const other = await h.run(['run', '--rm', 'busybox', 'cat', '/root/file']);
+  t.is(other.code, 1, 'control: another container does not see the file');
+  t.is((await h.ok(t, ['logs', 'keep'])), '', 'a foreground run does not log');
+  const id = (await h.ok(t, ['inspect', '-f', '{{.Id}}', 'keep'])).trim();
+  t.is(readFileSync(join(h.root, 'containers', id, 'upper', 'root', 'file'), 'utf8'), 'kept\n');
+});
+
+it('ps tells the truth after the monitor is killed', async (t) => {
+  const h = await harness(t);
+  const id = (await h.ok(t, ['run', '-d', 'busybox', 'sleep', '60'])).trim();
+  const state = JSON.parse(readFileSync(join(h.root, 'containers', id, 'state.json'), 'utf8'));
+  process.kill(state.Skiff.MonitorPid, 'SIGKILL');
+  t.regex(await h.ok(t, ['ps']), /Up /, 'the container itself still runs');
+  process.kill(state.State.Pid, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 200));
+  t.is(await h.ok(t, ['ps', '-q']), '');
+  t.regex(await h.ok(t, ['ps', '-a']), /Exited \(255\)/);
+});
+
+it('image config applies: Env, Cmd, WorkingDir, User; --entrypoint and -u override', async (t) => {
+  const h = await harness(t);
+  t.is((await h.ok(t, ['run', '--rm', '-w', '/etc', '-u', 'app', 'busybox', 'sh', '-c', 'pwd; id -un; echo $HOME'])).trim(), '/etc\napp\n/home/app');
+  t.is((await h.ok(t, ['run', '--rm', '--entrypoint', 'echo', 'busybox', 'a', 'b'])).trim(), 'a b');
+  t.is((await h.ok(t, ['run', '--rm', '-i', 'busybox'], { input: 'echo default cmd is sh\n' })).trim(), 'default cmd is sh');
+  t.is((await h.ok(t, ['run', '--rm', '-u', '1000:1000', 'busybox', 'id'])).trim(), 'uid=1000(app) gid=1000(app) groups=1000(app)');
+  t.regex(await h.ok(t, ['run', '--rm', 'busybox', 'env']), /^PATH=\/usr\/local\/sbin:/m);
+});
+
+it('10 concurrent run --rm all succeed and leave nothing behind', async (t) => {
+  const h = await harness(t);
+  const runs = await Promise.all(Array.from({ length: 10 }, () => h.run(['run', '--rm', 'busybox', 'hostname'])));
+  t.deepEqual(runs.map((r) => r.code), Array(10).fill(0), runs.map((r) => r.stderr).join(''));
+  t.is(new Set(runs.map((r) => r.stdout)).size, 10);
+  t.deepEqual(h.containerIds(), []);
+  const names = await Promise.all(Array.from({ length: 10 }, () => h.run(['create', 'busybox', 'true'])));
+  const listed = (await h.ok(t, ['ps', '-a', '--format', '{{.Names}}'])).trim().split('\n');
+  t.is(new Set(listed).size, 10, 'generated names are unique');
+  t.true(listed.every((n) => /^[a-z]+_[a-z]+\d*$/.test(n)));
+  await h.ok(t, ['rm', ...names.map((r) => r.stdout.trim())]);
+});
