@@ -4,12 +4,14 @@ import yargs, { type Argv, type CommandModule } from 'yargs';
 import { setCommandWords } from './container-options.js';
 import { knownFlagsOf, splitAtImage, valueFlagsOf } from './split.js';
 import { COMMANDS } from './registry.js';
+import { mark } from '../util/trace.js';
 import { fail } from './output.js';
 
 /** Verbs whose flags stop at the first argument: what follows belongs to the container's command. */
 const STOP_AT_IMAGE = new Set(['run', 'create', 'exec']);
 
 async function main(argv: string[]): Promise<void> {
+  mark('cli-start');
   const verb = argv[0];
   let mod: { default: CommandModule } | undefined;
   if (verb in COMMANDS) mod = (await import(`./commands/${verb}.js`)) as { default: CommandModule };

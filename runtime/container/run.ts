@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { SkiffError } from '../util/errors.js';
+import { mark } from '../util/trace.js';
 import { paths } from '../util/paths.js';
 import { attachedIo } from './io.js';
 import { remove } from './lifecycle.js';
@@ -45,6 +46,7 @@ export async function runAttached(id: string): Promise<number> {
     return [sig, h] as const;
   });
   const code = await started.exited;
+  mark('exited');
   for (const [sig, h] of handlers) process.off(sig, h);
   await io.finish();
   const done = finalize(id, code);

@@ -31,6 +31,7 @@ import { secureJoin } from '../sandbox/securejoin.js';
 import type { InitFailure, SandboxSpec } from '../sandbox/spec.js';
 import { SkiffError, EXIT } from '../util/errors.js';
 import { procStartTime } from '../util/proc.js';
+import { mark } from '../util/trace.js';
 import type { ContainerRecord } from './model.js';
 import { lowerDirs, mountRootfs, rootfsDirs, unmountRootfs, writeEtcFiles } from './rootfs.js';
 import * as store from './store.js';
@@ -165,6 +166,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     } else {
       mountRootfs(rec, lower);
     }
+    mark('rootfs-mounted');
     const etc = writeEtcFiles(rec);
     const spec = buildSpec(rec, stdio, etc);
 
@@ -178,6 +180,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
       pidsLimit: h.PidsLimit ?? undefined,
     }, layout));
 
+    mark('cgroup-ready');
     // 3. clone into the new namespaces; the child waits on the sync pipe.
     // The cgroup namespace is unshared later, by skiff-exec, once the
     // process is inside the container's cgroup (a cgroup namespace is rooted
@@ -210,6 +213,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     // 4. While the child waits: uid/gid maps. Then init runs (in Node) and
     // hands over to skiff-exec, which says "R" and waits again: only then,
     // with Node's threads gone, does the process join the cgroup.
+    mark('cloned');
     let failure = '';
     try {
       if (map) writeIdMaps(pid, map);
@@ -217,6 +221,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
       close(syncW);
       const first = readSome(errR);
       if (first.startsWith('R')) {
+        mark('init-done');
         joinCgroup(cg, pid);
         writeSync(execW, 'x');
         failure = first.slice(1);
@@ -228,6 +233,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     } finally {
       close(errR);
     }
+    mark('exec');
     if (failure) {
       undo.pop();
       const code = waitpidSync(pid);

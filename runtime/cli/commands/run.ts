@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { mark } from '../../util/trace.js';
 import { createContainer } from '../../container/create.js';
 import { remove } from '../../container/lifecycle.js';
 import { runAttached, runDetached } from '../../container/run.js';
@@ -10,7 +11,9 @@ const run: CommandModule<object, ContainerArgs & { detach: boolean }> = {
   describe: 'Create and run a new container from an image',
   builder: (y) => containerOptions(y).option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'Run container in background and print container ID' }) as never,
   handler: async (a) => {
+    mark('cli-parsed');
     const rec = createContainer(toCreateOptions(a));
+    mark('created');
     try {
       if (a.detach) {
         await runDetached(rec.Id);
@@ -18,6 +21,7 @@ const run: CommandModule<object, ContainerArgs & { detach: boolean }> = {
         return;
       }
       process.exitCode = await runAttached(rec.Id);
+      mark('done');
     } catch (e) {
       // A run that could not start leaves nothing behind: no state, mount or cgroup.
       const current = (() => { try { return store.read(rec.Id); } catch { return undefined; } })();
