@@ -13,6 +13,10 @@ const STOP_AT_IMAGE = new Set(['run', 'create', 'exec']);
 async function main(argv: string[]): Promise<void> {
   mark('cli-start');
   const verb = argv[0];
+  if (verb && !verb.startsWith('-') && !(verb in COMMANDS)) {
+    process.stderr.write(`skiff: '${verb}' is not a skiff command.\nSee 'skiff --help'\n`);
+    process.exit(1);
+  }
   let mod: { default: CommandModule } | undefined;
   if (verb in COMMANDS) mod = (await import(`./commands/${verb}.js`)) as { default: CommandModule };
   if (mod && STOP_AT_IMAGE.has(verb)) {
