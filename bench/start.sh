@@ -48,8 +48,8 @@ if ((${#need_pkgs[@]})); then
 fi
 
 # skiff: build when the CLI or the native helper is missing, or a source is newer.
-if [[ ! -f dist/runtime/cli/main.js || ! -f native-bindings/build/libskiff.so ]] ||
-  [[ -n "$(find runtime native-bindings tsconfig.json -newer dist/runtime/cli/main.js \
+if [[ ! -f dist/bin/main.mjs || ! -f native-bindings/build/libskiff.so ]] ||
+  [[ -n "$(find runtime native-bindings tsconfig.json -newer dist/bin/main.mjs \
     \( -name '*.ts' -o -name '*.c' -o -name '*.mjs' -o -name '*.json' \) -not -path '*/build/*' -print -quit)" ]]; then
   log "building skiff (npm run build)"
   npm run build >&2
@@ -70,7 +70,7 @@ chmod 711 "$SKIFF_ROOT"
 PODMAN_DIR="$(mktemp -d /tmp/skiff-bench-podman.XXXX)"
 WORK="$(mktemp -d /tmp/skiff-bench-work.XXXX)"   # per-run stderr, timings, skiff snapshot
 chmod 711 "$WORK"
-SKIFF_CLI=(node "$WORK/skiff/dist/runtime/cli/main.js")   # filled in below
+SKIFF_CLI=(node "$WORK/skiff/dist/bin/main.mjs")   # filled in below
 
 # Every piece of podman state goes under PODMAN_DIR: image store (--root),
 # runtime state (--runroot), libpod tmp + events log (--tmpdir, default

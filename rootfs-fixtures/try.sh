@@ -13,7 +13,7 @@ fi
 [ -d node_modules ] || npm install --no-audit --no-fund
 npm run --silent build
 bash rootfs-fixtures/busybox.sh >/dev/null
-skiff() { node dist/runtime/cli/main.js "$@"; }
+skiff() { node dist/bin/main.mjs "$@"; }
 skiff images -q busybox:latest | grep -q . || skiff load -i rootfs-fixtures/out/busybox.tar
 echo "Inside a busybox container now; type 'exit' to leave."
-exec node dist/runtime/cli/main.js run -it --rm busybox sh
+exec node dist/bin/main.mjs run -it --rm busybox sh

@@ -2,11 +2,11 @@
 // library behind `run`, `start` and `restart`.
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SkiffError } from '../util/errors.js';
 import { mark } from '../util/trace.js';
+import { stageScript } from '../util/install.js';
 import { paths } from '../util/paths.js';
 import { attachedIo } from './io.js';
 import { remove } from './lifecycle.js';
@@ -14,7 +14,7 @@ import type { MonitorReport } from './monitor.js';
 import { finalize, startContainer } from './start.js';
 import * as store from './store.js';
 
-const monitorScript = join(dirname(fileURLToPath(import.meta.url)), 'monitor.js');
+const monitorScript = stageScript('monitor');
 
 /** Signals a foreground run passes on to the container, as `docker run --sig-proxy` does. */
 const PROXIED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;

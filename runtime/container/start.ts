@@ -16,8 +16,6 @@
 // The process that calls startContainer() is the container's monitor: it
 // waits for PID 1 to exit and records the exit status (see finalize()).
 import { existsSync, readFileSync, readSync, statSync, mkdirSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CLONE, cloneExec, execStub } from '../../native-bindings/helper.js';
 import { constants } from 'node:os';
 import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
@@ -32,6 +30,7 @@ import type { InitFailure, SandboxSpec } from '../sandbox/spec.js';
 import { SkiffError, EXIT } from '../util/errors.js';
 import { procStartTime } from '../util/proc.js';
 import { mark } from '../util/trace.js';
+import { stageScript } from '../util/install.js';
 import type { ContainerRecord } from './model.js';
 import { lowerDirs, mountRootfs, rootfsDirs, unmountRootfs, writeEtcFiles } from './rootfs.js';
 import * as store from './store.js';
@@ -39,7 +38,7 @@ import { resolveUser } from './user.js';
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
 
-const initScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'sandbox', 'init.js');
+const initScript = stageScript('init');
 
 export interface Stdio {
   /** Descriptors that become the container's 0, 1 and 2. */

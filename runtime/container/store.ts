@@ -85,4 +85,5 @@ export function update(id: string, fn: (rec: ContainerRecord) => void): Containe
 
 export function removeDir(id: string): void {
   rmSync(paths.container(id), { recursive: true, force: true });
+  rmSync(join(paths.locks(), `ctr-${id}.lock`), { force: true });
 }

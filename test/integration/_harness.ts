@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = join(here, '..', '..', '..'); // dist/test/integration -> repo
-export const cli = join(repo, 'dist', 'runtime', 'cli', 'main.js');
+// The bundle users run (package.json "bin"), not the plain tsc output.
+export const cli = join(repo, 'dist', 'bin', 'main.mjs');
 export const fixtures = join(repo, 'rootfs-fixtures', 'out');
 
 export const isRoot = process.getuid?.() === 0;
