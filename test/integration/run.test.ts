@@ -1,7 +1,7 @@
 // `skiff run` against the real kernel: namespaces, rootfs, cgroup limits,
 // I/O and exit codes. Needs root; each test has its own SKIFF_ROOT.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { harness, it } from './_harness.js';
 
@@ -242,4 +242,26 @@ it('logs -f follows a running container until it exits', async (t) => {
   const r = await h.run(['logs', '-f', 'f'], { timeoutMs: 15_000 });
   t.is(r.stdout, 'line 1\nline 2\nline 3\n');
   t.is((await h.ok(t, ['wait', 'f'])).trim(), '0');
+});
+
+it('kill -s, restart, inspect {{json}}, --env-file, and exec lands in the container cgroup', async (t) => {
+  const h = await harness(t);
+  const envFile = join(h.root, 'env.list');
+  writeFileSync(envFile, '# comment\nFROM_FILE=yes\n');
+  await h.ok(t, ['run', '-d', '--name', 'life', '--env-file', envFile, 'busybox', 'sh', '-c', 'trap "echo got USR1; exit 9" USR1; while true; do sleep 0.1; done']);
+  const cfg = JSON.parse(await h.ok(t, ['inspect', '-f', '{{json .Config}}', 'life']));
+  t.true(cfg.Env.includes('FROM_FILE=yes'));
+  t.is(cfg.Image, 'busybox');
+  const pid = (await h.ok(t, ['inspect', '-f', '{{.State.Pid}}', 'life'])).trim();
+  t.is(await h.ok(t, ['exec', 'life', 'cat', '/proc/self/cgroup']), readFileSync(`/proc/${pid}/cgroup`, 'utf8').replace(/:\/.*$/gm, ':/'),
+    'exec sees the same (namespaced) cgroups as PID 1');
+  await h.ok(t, ['kill', '-s', 'USR1', 'life']);
+  t.is((await h.ok(t, ['wait', 'life'])).trim(), '9');
+  t.is(await h.ok(t, ['logs', 'life']), 'got USR1\n');
+  t.is((await h.ok(t, ['restart', '-t', '1', 'life'])).trim(), 'life');
+  t.is((await h.ok(t, ['inspect', '-f', '{{.State.Running}}', 'life'])).trim(), 'true');
+  t.not((await h.ok(t, ['inspect', '-f', '{{.State.Pid}}', 'life'])).trim(), pid);
+  const killed = await h.run(['kill', 'nosuchbox']);
+  t.is(killed.code, 1);
+  t.regex(killed.stderr, /No such container: nosuchbox/);
 });
