@@ -4,16 +4,20 @@
 // The outer archive is first extracted to a private temp dir (file names are
 // checked; nothing outside it is written), then every blob is verified by
 // digest before it reaches the store. A corrupt archive leaves nothing behind.
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, createWriteStream } from 'node:fs';
+import {
+  closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync, rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { SkiffError } from '../util/errors.js';
 import { paths } from '../util/paths.js';
-import { decompressed } from '../util/stream.js';
-import { type ImageStore, parseConfig } from './store.js';
+import { decompressed, isGzip } from '../util/stream.js';
+import {
+  type Descriptor, hexOf, type ImageManifest, type ImageStore, makeManifest, MEDIA, parseConfig, parseManifest, sha256,
+} from './store.js';
 
 export interface LoadedImage {
   id: string;
@@ -88,11 +92,25 @@ function readJsonFrom<T>(root: string, name: string): T {
   }
 }
 
-function sha256File(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path).on('data', (d) => h.update(d)).on('end', () => resolve(`sha256:${h.digest('hex')}`)).on('error', reject);
-  });
+/** Copies a file of the archive into the blob store, verifying it when its digest is known. */
+async function importBlob(store: ImageStore, path: string, expected?: string): Promise<{ digest: string; size: number }> {
+  try {
+    return await store.putBlob(createReadStream(path), expected);
+  } catch (e) {
+    if (e instanceof SkiffError) throw new SkiffError(`invalid archive: ${e.message}`);
+    throw e;
+  }
+}
+
+function isGzipFile(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    readSync(fd, b, 0, 2, 0);
+    return isGzip(b);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 interface DockerManifestEntry { Config: string; RepoTags?: string[] | null; Layers: string[] }
@@ -102,60 +120,62 @@ async function loadDockerArchive(store: ImageStore, root: string): Promise<Loade
   if (!Array.isArray(manifest) || manifest.length === 0) throw new SkiffError('invalid archive: manifest.json lists no images');
   const loaded: LoadedImage[] = [];
   for (const entry of manifest) {
-    const configPath = archivePath(root, entry.Config);
-    const configBytes = readFileSync(configPath);
-    const configHex = createHash('sha256').update(configBytes).digest('hex');
+    const configBytes = readFileSync(archivePath(root, entry.Config));
+    const configDigest = sha256(configBytes);
     const named = posix.basename(entry.Config).match(/^(?:sha256:)?([0-9a-f]{64})(?:\.json)?$/);
-    if (named && named[1] !== configHex) throw new SkiffError(`invalid archive: config ${entry.Config} does not match its digest`);
+    if (named && `sha256:${named[1]}` !== configDigest) throw new SkiffError(`invalid archive: config ${entry.Config} does not match its digest`);
     const config = parseConfig(configBytes);
     if (config.rootfs.diff_ids.length !== entry.Layers.length) {
       throw new SkiffError(`invalid archive: ${entry.Layers.length} layers listed, config expects ${config.rootfs.diff_ids.length}`);
     }
+    const layers: Descriptor[] = [];
     for (const [i, layer] of entry.Layers.entries()) {
       const path = archivePath(root, layer);
-      await store.addLayer(config.rootfs.diff_ids[i], () => createReadStream(path));
+      const gz = isGzipFile(path);
+      // An uncompressed layer's digest is its diff_id: verify it on the way in.
+      const blob = await importBlob(store, path, gz ? undefined : config.rootfs.diff_ids[i]);
+      await store.unpackBlob(config.rootfs.diff_ids[i], blob.digest);
+      layers.push({ mediaType: gz ? MEDIA.ociLayerGzip : MEDIA.ociLayer, digest: blob.digest, size: blob.size });
     }
+    store.putBlobBytes(configBytes);
+    const manifestBytes = makeManifest({ mediaType: MEDIA.ociConfig, digest: configDigest, size: configBytes.length }, layers);
     const tags = entry.RepoTags ?? [];
-    loaded.push({ id: store.addImage(configBytes, tags), tags });
+    loaded.push({ id: store.addImage(manifestBytes, tags), tags });
   }
   return loaded;
 }
 
-interface Descriptor { mediaType?: string; digest: string; size?: number; annotations?: Record<string, string>; platform?: { architecture?: string; os?: string } }
 interface OciIndex { manifests: Descriptor[] }
-interface OciManifest { mediaType?: string; config: Descriptor; layers: Descriptor[]; manifests?: Descriptor[] }
 
-const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
-
-async function verifiedBlob(root: string, d: Descriptor): Promise<string> {
-  if (!/^sha256:[0-9a-f]{64}$/.test(d.digest)) throw new SkiffError(`invalid archive: unsupported digest "${d.digest}"`);
-  const path = archivePath(root, `blobs/sha256/${d.digest.slice(7)}`);
-  const actual = await sha256File(path);
-  if (actual !== d.digest) throw new SkiffError(`invalid archive: blob ${d.digest} does not match its digest (${actual})`);
-  return path;
-}
+const INDEX_TYPES = new Set<string>([MEDIA.ociIndex, MEDIA.dockerList]);
 
 async function loadOciLayout(store: ImageStore, root: string): Promise<LoadedImage[]> {
   const index = readJsonFrom<OciIndex>(root, 'index.json');
+  const blobFile = (d: Descriptor) => archivePath(root, `blobs/sha256/${hexOf(d.digest)}`);
   const loaded: LoadedImage[] = [];
   for (const desc of index.manifests ?? []) {
+    await importBlob(store, blobFile(desc), desc.digest);
     let manifestDesc = desc;
-    let manifest = JSON.parse(readFileSync(await verifiedBlob(root, desc), 'utf8')) as OciManifest;
-    if (INDEX_TYPES.has(desc.mediaType ?? '') || manifest.manifests) {
-      const pick = (manifest.manifests ?? []).find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
+    let raw = store.readBlob(desc.digest);
+    let parsed = JSON.parse(raw.toString('utf8')) as ImageManifest & { manifests?: Descriptor[] };
+    if (INDEX_TYPES.has(desc.mediaType ?? '') || parsed.manifests) {
+      const pick = (parsed.manifests ?? []).find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
       if (!pick) throw new SkiffError('invalid archive: the image index has no linux/amd64 manifest');
       manifestDesc = pick;
-      manifest = JSON.parse(readFileSync(await verifiedBlob(root, pick), 'utf8')) as OciManifest;
+      await importBlob(store, blobFile(pick), pick.digest);
+      raw = store.readBlob(pick.digest);
+      parsed = JSON.parse(raw.toString('utf8')) as ImageManifest;
     }
-    const configBytes = readFileSync(await verifiedBlob(root, manifest.config));
-    const config = parseConfig(configBytes);
+    const manifest = parseManifest(raw);
+    await importBlob(store, blobFile(manifest.config), manifest.config.digest);
+    const config = parseConfig(store.readBlob(manifest.config.digest));
     if (config.rootfs.diff_ids.length !== manifest.layers.length) throw new SkiffError('invalid archive: manifest and config disagree on the layer count');
     for (const [i, layer] of manifest.layers.entries()) {
-      const path = await verifiedBlob(root, layer);
-      await store.addLayer(config.rootfs.diff_ids[i], () => createReadStream(path));
+      await importBlob(store, blobFile(layer), layer.digest);
+      await store.unpackBlob(config.rootfs.diff_ids[i], layer.digest);
     }
     const tags = ociTags(desc.annotations ?? manifestDesc.annotations ?? {});
-    loaded.push({ id: store.addImage(configBytes, tags), tags });
+    loaded.push({ id: store.addImage(raw, tags), tags });
   }
   if (loaded.length === 0) throw new SkiffError('invalid archive: index.json lists no manifests');
   return loaded;

@@ -1,19 +1,27 @@
 // The local image store.
 //
-//   $SKIFF_ROOT/image/configs/<hex>.json   image config; <hex> = sha256 of its bytes = image ID
-//   $SKIFF_ROOT/image/layers/<hex>/        one unpacked layer, named by its diff_id
+//   $SKIFF_ROOT/image/blobs/sha256/<hex>   content-addressed blobs: manifests, configs, and layers
+//                                          exactly as distributed (gzip or plain tar), so push and
+//                                          save reproduce the same digests
+//   $SKIFF_ROOT/image/layers/<hex>/        one unpacked layer (an overlay lowerdir), named by diff_id
 //   $SKIFF_ROOT/image/layers/<hex>.json    {size} of that layer
-//   $SKIFF_ROOT/image/repositories.json    {"busybox:latest": "sha256:<id>"}
+//   $SKIFF_ROOT/image/images/<hex>.json    {manifest: digest}: one per image; <hex> = config digest = image ID
+//   $SKIFF_ROOT/image/repositories.json    {"busybox:latest": "sha256:<id>", "reg/x@sha256:..": "sha256:<id>"}
 //
-// Layers are unpacked once and shared by every image that lists them. A layer
-// directory only appears by rename() after it was fully unpacked and verified,
-// so a killed unpack never leaves a half layer visible.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// Everything appears by rename() only after it was written and verified, and
+// an image record is written last, after its blobs and layers: a pull or load
+// killed at any moment leaves no half image visible, and the next one reuses
+// the verified blobs and layers.
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { SkiffError } from '../util/errors.js';
-import { readJson, readJsonOr, writeJsonAtomic } from '../util/json.js';
+import { readJsonOr, writeJsonAtomic } from '../util/json.js';
 import { withLock } from '../util/lock.js';
 import { paths, skiffRoot } from '../util/paths.js';
 import { normalizeReference } from './reference.js';
@@ -37,16 +45,49 @@ export interface ImageConfig {
     Hostname?: string;
   };
   rootfs: { type: string; diff_ids: string[] };
-  history?: Array<{ created?: string; created_by?: string; empty_layer?: boolean; comment?: string }>;
+  history?: Array<{ created?: string; created_by?: string; author?: string; empty_layer?: boolean; comment?: string }>;
+}
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+  platform?: { architecture?: string; os?: string; variant?: string };
+}
+
+/** An image manifest (Docker schema2 or OCI): what push and save send. */
+export interface ImageManifest {
+  schemaVersion: 2;
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  annotations?: Record<string, string>;
 }
 
 export interface Image {
-  id: string; // sha256:<hex>
+  id: string; // sha256:<hex> of the config
   config: ImageConfig;
   repoTags: string[];
+  repoDigests: string[];
 }
 
-const hexOf = (digest: string) => digest.replace(/^sha256:/, '');
+export const MEDIA = {
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
+  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+} as const;
+
+export const hexOf = (digest: string) => digest.replace(/^sha256:/, '');
+export const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
 export class ImageStore {
   readonly dir: string;
@@ -54,13 +95,69 @@ export class ImageStore {
     this.dir = paths.images(root);
   }
 
-  private get configsDir() { return join(this.dir, 'configs'); }
   get layersDir() { return paths.layers(this.root); }
+  private get blobsDir() { return join(this.dir, 'blobs', 'sha256'); }
+  private get imagesDir() { return join(this.dir, 'images'); }
   private get reposFile() { return join(this.dir, 'repositories.json'); }
+  private tmpName(dir: string) { return join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`); }
 
-  repositories(): Record<string, string> {
-    return readJsonOr<Record<string, string>>(this.reposFile, {});
+  // ---- blobs -------------------------------------------------------------
+
+  blobPath(digest: string): string {
+    if (!DIGEST_RE.test(digest)) throw new SkiffError(`unsupported digest "${digest}"`);
+    return join(this.blobsDir, hexOf(digest));
   }
+
+  hasBlob(digest: string): boolean {
+    return existsSync(this.blobPath(digest));
+  }
+
+  readBlob(digest: string): Buffer {
+    return readFileSync(this.blobPath(digest));
+  }
+
+  blobSize(digest: string): number {
+    return statSync(this.blobPath(digest)).size;
+  }
+
+  /** Streams into the store; with `expected`, a mismatch stores nothing and throws. */
+  async putBlob(input: Readable, expected?: string, onBytes?: (n: number) => void): Promise<{ digest: string; size: number }> {
+    mkdirSync(this.blobsDir, { recursive: true });
+    const tmp = this.tmpName(this.blobsDir);
+    const hash = createHash('sha256');
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        hash.update(chunk);
+        size += chunk.length;
+        onBytes?.(chunk.length);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(input, meter, createWriteStream(tmp));
+      const digest = `sha256:${hash.digest('hex')}`;
+      if (expected && digest !== expected) throw new SkiffError(`digest mismatch: expected ${expected}, got ${digest}`);
+      renameSync(tmp, this.blobPath(digest));
+      return { digest, size };
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  }
+
+  putBlobBytes(bytes: Buffer, expected?: string): string {
+    const digest = sha256(bytes);
+    if (expected && digest !== expected) throw new SkiffError(`digest mismatch: expected ${expected}, got ${digest}`);
+    mkdirSync(this.blobsDir, { recursive: true });
+    if (!this.hasBlob(digest)) {
+      const tmp = this.tmpName(this.blobsDir);
+      writeFileSync(tmp, bytes);
+      renameSync(tmp, this.blobPath(digest));
+    }
+    return digest;
+  }
+
+  // ---- layers --------------------------------------------------------------
 
   layerPath(diffId: string): string {
     return join(this.layersDir, hexOf(diffId));
@@ -74,18 +171,16 @@ export class ImageStore {
     return readJsonOr<{ size: number }>(`${this.layerPath(diffId)}.json`, { size: 0 }).size;
   }
 
-  /** Unpacks a layer stream unless the store has it; verifies the diff_id. */
-  async addLayer(expectedDiffId: string, open: () => Readable): Promise<void> {
-    if (this.hasLayer(expectedDiffId)) return;
+  /** Unpacks a stored layer blob (gzip or plain tar) once; verifies its diff_id. */
+  async unpackBlob(diffId: string, blobDigest: string): Promise<void> {
+    if (this.hasLayer(diffId)) return;
     mkdirSync(this.layersDir, { recursive: true });
-    const tmp = join(this.layersDir, `.tmp-${hexOf(expectedDiffId).slice(0, 12)}-${process.pid}-${Date.now()}`);
+    const tmp = this.tmpName(this.layersDir);
     mkdirSync(tmp, { mode: 0o755 });
     try {
-      const { diffId, size } = await unpackLayer(open(), tmp);
-      if (diffId !== expectedDiffId) {
-        throw new SkiffError(`layer digest mismatch: expected ${expectedDiffId}, got ${diffId}`);
-      }
-      writeFileSync(`${tmp}.json`, JSON.stringify({ size }));
+      const got = await unpackLayer(createReadStream(this.blobPath(blobDigest)), tmp);
+      if (got.diffId !== diffId) throw new SkiffError(`layer ${blobDigest}: diff_id mismatch: config says ${diffId}, content is ${got.diffId}`);
+      writeFileSync(`${tmp}.json`, JSON.stringify({ size: got.size }));
       renameSync(`${tmp}.json`, `${this.layerPath(diffId)}.json`);
       try {
         renameSync(tmp, this.layerPath(diffId));
@@ -95,58 +190,92 @@ export class ImageStore {
       }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
+      rmSync(`${tmp}.json`, { force: true });
     }
   }
 
-  /** Stores a config (after its layers) and points the tags at it. Returns the image ID. */
-  addImage(configBytes: Buffer, tags: string[]): string {
-    const hex = createHash('sha256').update(configBytes).digest('hex');
-    const config = parseConfig(configBytes);
-    for (const d of config.rootfs.diff_ids) {
-      if (!this.hasLayer(d)) throw new SkiffError(`image config lists layer ${d}, which is not in the store`);
+  // ---- images --------------------------------------------------------------
+
+  /**
+   * Records an image whose manifest, config and layer blobs are stored and
+   * whose layers are unpacked. Returns the image ID (the config digest).
+   */
+  addImage(manifestBytes: Buffer, names: string[] = []): string {
+    const manifest = parseManifest(manifestBytes);
+    const config = parseConfig(this.readBlob(manifest.config.digest));
+    if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+      throw new SkiffError(`manifest lists ${manifest.layers.length} layers, config expects ${config.rootfs.diff_ids.length}`);
     }
-    mkdirSync(this.configsDir, { recursive: true });
-    const file = join(this.configsDir, `${hex}.json`);
-    if (!existsSync(file)) {
-      writeFileSync(`${file}.tmp`, configBytes);
-      renameSync(`${file}.tmp`, file);
+    for (const [i, l] of manifest.layers.entries()) {
+      if (!this.hasBlob(l.digest)) throw new SkiffError(`layer blob ${l.digest} is not in the store`);
+      if (!this.hasLayer(config.rootfs.diff_ids[i])) throw new SkiffError(`layer ${config.rootfs.diff_ids[i]} is not unpacked`);
     }
-    const id = `sha256:${hex}`;
-    if (tags.length) this.tag(id, tags);
+    const manifestDigest = this.putBlobBytes(manifestBytes);
+    const id = manifest.config.digest;
+    mkdirSync(this.imagesDir, { recursive: true });
+    writeJsonAtomic(join(this.imagesDir, `${hexOf(id)}.json`), { manifest: manifestDigest });
+    if (names.length) this.tag(id, names);
     return id;
   }
 
-  tag(id: string, tags: string[]): void {
+  /** Points names (repo:tag, or repo@digest) at an image. */
+  tag(id: string, names: string[]): void {
     withLock('images', () => {
       const repos = this.repositories();
-      for (const t of tags) repos[normalizeReference(t)] = id;
+      for (const n of names) repos[n.includes('@') ? n : normalizeReference(n)] = id;
       mkdirSync(this.dir, { recursive: true });
       writeJsonAtomic(this.reposFile, repos);
     });
   }
 
+  /** Removes names; returns the ones that existed. */
+  untag(names: string[]): string[] {
+    return withLock('images', () => {
+      const repos = this.repositories();
+      const removed = names.filter((n) => delete repos[n]);
+      writeJsonAtomic(this.reposFile, repos);
+      return removed;
+    });
+  }
+
+  repositories(): Record<string, string> {
+    return readJsonOr<Record<string, string>>(this.reposFile, {});
+  }
+
   ids(): string[] {
     try {
-      return readdirSync(this.configsDir).filter((f) => /^[0-9a-f]{64}\.json$/.test(f)).map((f) => `sha256:${f.slice(0, 64)}`);
+      return readdirSync(this.imagesDir).filter((f) => /^[0-9a-f]{64}\.json$/.test(f)).map((f) => `sha256:${f.slice(0, 64)}`);
     } catch {
       return [];
     }
   }
 
+  manifestDigest(id: string): string {
+    return readJsonOr<{ manifest: string }>(join(this.imagesDir, `${hexOf(id)}.json`), { manifest: '' }).manifest;
+  }
+
+  /** The manifest that describes an image, as stored (its bytes are what push sends). */
+  manifest(id: string): { digest: string; bytes: Buffer; manifest: ImageManifest } {
+    const digest = this.manifestDigest(id);
+    if (!digest) throw new SkiffError(`No such image: ${id}`);
+    const bytes = this.readBlob(digest);
+    return { digest, bytes, manifest: parseManifest(bytes) };
+  }
+
   get(id: string): Image {
-    const config = parseConfig(readFileSync(join(this.configsDir, `${hexOf(id)}.json`)));
-    const repoTags = Object.entries(this.repositories()).filter(([, v]) => v === id).map(([k]) => k).sort();
-    return { id, config, repoTags };
+    const config = parseConfig(this.readBlob(id));
+    const names = Object.entries(this.repositories()).filter(([, v]) => v === id).map(([k]) => k).sort();
+    return { id, config, repoTags: names.filter((n) => !n.includes('@')), repoDigests: names.filter((n) => n.includes('@')) };
   }
 
   list(): Image[] {
     return this.ids().map((id) => this.get(id));
   }
 
-  /** Finds an image by name[:tag], full ID, or unique ID prefix. Throws a "No such image" error. */
+  /** Finds an image by name[:tag], name@digest, full ID, or unique ID prefix. Throws "No such image". */
   resolve(ref: string): Image {
     const found = this.lookup(ref);
-    if (!found) throw new SkiffError(`Unable to find image '${ref}' locally; load it with 'skiff load -i FILE'`);
+    if (!found) throw new SkiffError(`Unable to find image '${ref}' locally`);
     return found;
   }
 
@@ -154,11 +283,11 @@ export class ImageStore {
     const repos = this.repositories();
     let name: string | undefined;
     try {
-      name = normalizeReference(ref);
+      name = ref.includes('@') ? ref : normalizeReference(ref);
     } catch {
       name = undefined;
     }
-    if (name && repos[name]) return this.get(repos[name]);
+    if (name && repos[name] && existsSync(join(this.imagesDir, `${hexOf(repos[name])}.json`))) return this.get(repos[name]);
     const prefix = hexOf(ref);
     if (/^[0-9a-f]{4,64}$/.test(prefix)) {
       const hits = this.ids().filter((id) => hexOf(id).startsWith(prefix));
@@ -175,7 +304,63 @@ export class ImageStore {
   created(image: Image): Date {
     const c = image.config.created ? new Date(image.config.created) : undefined;
     if (c && !Number.isNaN(c.getTime())) return c;
-    return statSync(join(this.configsDir, `${hexOf(image.id)}.json`)).mtime;
+    return statSync(join(this.imagesDir, `${hexOf(image.id)}.json`)).mtime;
+  }
+
+  /** Deletes an image record and its names (callers check that no container uses it). */
+  deleteImage(id: string): void {
+    withLock('images', () => {
+      const repos = this.repositories();
+      for (const [k, v] of Object.entries(repos)) if (v === id) delete repos[k];
+      writeJsonAtomic(this.reposFile, repos);
+      rmSync(join(this.imagesDir, `${hexOf(id)}.json`), { force: true });
+    });
+  }
+
+  /**
+   * Removes blobs and unpacked layers that no image references any more.
+   * `inUse` are diff_ids that containers still run on. Returns bytes freed.
+   */
+  collectGarbage(inUse: Set<string> = new Set()): { blobs: string[]; layers: string[] } {
+    return withLock('images', () => {
+      const keepBlobs = new Set<string>();
+      const keepLayers = new Set<string>(inUse);
+      for (const id of this.ids()) {
+        try {
+          const { digest, manifest } = this.manifest(id);
+          keepBlobs.add(digest);
+          keepBlobs.add(manifest.config.digest);
+          manifest.layers.forEach((l) => keepBlobs.add(l.digest));
+          parseConfig(this.readBlob(id)).rootfs.diff_ids.forEach((d) => keepLayers.add(d));
+        } catch {
+          // a broken record keeps nothing alive
+        }
+      }
+      const blobs: string[] = [];
+      const layers: string[] = [];
+      for (const f of safeReaddir(this.blobsDir)) {
+        if (/^[0-9a-f]{64}$/.test(f) && !keepBlobs.has(`sha256:${f}`)) {
+          rmSync(join(this.blobsDir, f), { force: true });
+          blobs.push(`sha256:${f}`);
+        }
+      }
+      for (const f of safeReaddir(this.layersDir)) {
+        if (/^[0-9a-f]{64}$/.test(f) && !keepLayers.has(`sha256:${f}`)) {
+          rmSync(join(this.layersDir, f), { recursive: true, force: true });
+          rmSync(join(this.layersDir, `${f}.json`), { force: true });
+          layers.push(`sha256:${f}`);
+        }
+      }
+      return { blobs, layers };
+    });
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }
 
@@ -190,7 +375,18 @@ export function parseConfig(bytes: Buffer): ImageConfig {
   return config;
 }
 
-/** Reads a whole image's config; convenience for callers that only hold an ID. */
-export function readImageConfig(store: ImageStore, id: string): ImageConfig {
-  return readJson<ImageConfig>(join(store.dir, 'configs', `${hexOf(id)}.json`));
+export function parseManifest(bytes: Buffer): ImageManifest {
+  let m: ImageManifest;
+  try {
+    m = JSON.parse(bytes.toString('utf8')) as ImageManifest;
+  } catch {
+    throw new SkiffError('manifest is not valid JSON');
+  }
+  if (m?.schemaVersion !== 2 || !m.config?.digest || !Array.isArray(m.layers)) throw new SkiffError('manifest is not a schema 2 image manifest');
+  return m;
+}
+
+/** An OCI manifest for an image that came without one (docker-archive, commit, build). */
+export function makeManifest(config: Descriptor, layers: Descriptor[]): Buffer {
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config, layers }));
 }
