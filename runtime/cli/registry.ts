@@ -14,5 +14,10 @@ export const COMMANDS: Record<string, string> = {
   exec: 'Execute a command in a running container',
   wait: 'Block until one or more containers stop, then print their exit codes',
   images: 'List images',
+  image: 'Manage images (ls, rm, inspect, tag, history, save, load, prune)',
   load: 'Load an image from a tar archive (docker-archive or OCI layout)',
+  save: 'Save one or more images to a tar archive (docker-archive)',
+  tag: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE',
+  rmi: 'Remove one or more images',
+  history: 'Show the history of an image',
 };

@@ -319,9 +319,9 @@ export class ImageStore {
 
   /**
    * Removes blobs and unpacked layers that no image references any more.
-   * `inUse` are diff_ids that containers still run on. Returns bytes freed.
+   * `inUse` are diff_ids that containers still run on. Reports what went and the bytes freed.
    */
-  collectGarbage(inUse: Set<string> = new Set()): { blobs: string[]; layers: string[] } {
+  collectGarbage(inUse: Set<string> = new Set()): { blobs: string[]; layers: string[]; bytes: number } {
     return withLock('images', () => {
       const keepBlobs = new Set<string>();
       const keepLayers = new Set<string>(inUse);
@@ -338,20 +338,23 @@ export class ImageStore {
       }
       const blobs: string[] = [];
       const layers: string[] = [];
+      let bytes = 0;
       for (const f of safeReaddir(this.blobsDir)) {
         if (/^[0-9a-f]{64}$/.test(f) && !keepBlobs.has(`sha256:${f}`)) {
+          bytes += statSync(join(this.blobsDir, f)).size;
           rmSync(join(this.blobsDir, f), { force: true });
           blobs.push(`sha256:${f}`);
         }
       }
       for (const f of safeReaddir(this.layersDir)) {
         if (/^[0-9a-f]{64}$/.test(f) && !keepLayers.has(`sha256:${f}`)) {
+          bytes += this.layerSize(`sha256:${f}`);
           rmSync(join(this.layersDir, f), { recursive: true, force: true });
           rmSync(join(this.layersDir, `${f}.json`), { force: true });
           layers.push(`sha256:${f}`);
         }
       }
-      return { blobs, layers };
+      return { blobs, layers, bytes };
     });
   }
 }

@@ -1,4 +1,6 @@
 // Loading images (docker-archive and OCI layout) and running what was loaded.
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixtures, harness, it } from './_harness.js';
 
@@ -20,4 +22,47 @@ it('layer whiteouts hide files and opaque dirs replace contents', async (t) => {
   const out = await h.ok(t, ['run', '--rm', 'layered', 'sh', '-c', 'ls /etc/old.txt 2>&1; ls /opt/stuff; cat /new.txt']);
   t.regex(out, /No such file or directory/);
   t.true(out.includes('\nc\nlayer2\n'));
+});
+
+it('save writes a docker-archive that skopeo reads and load round-trips', async (t) => {
+  const h = await harness(t, ['busybox', 'busybox-layered']);
+  const out = join(h.root, 'saved.tar');
+  await h.ok(t, ['save', '-o', out, 'layered', 'busybox']);
+  const info = JSON.parse(execFileSync('skopeo', ['inspect', `docker-archive:${out}:layered:latest`]).toString());
+  t.is(info.Layers.length, 2);
+  const h2 = await harness(t, []);
+  t.is(await h2.ok(t, ['load', '-i', out]), 'Loaded image: layered:latest\nLoaded image: busybox:latest\n');
+  t.is((await h2.ok(t, ['run', '--rm', 'layered', 'cat', '/new.txt'])).trim(), 'layer2');
+  t.is((await h.ok(t, ['inspect', '-f', '{{.Id}}', 'layered'])), (await h2.ok(t, ['inspect', '-f', '{{.Id}}', 'layered'])), 'same image ID after the round trip');
+});
+
+it('tag, history, rmi of a used image is refused, rmi frees layers, prune removes dangling', async (t) => {
+  const h = await harness(t, ['busybox', 'busybox-layered']);
+  await h.ok(t, ['tag', 'busybox', 'ouruser/sinatra:v2']);
+  t.regex(await h.ok(t, ['images']), /ouruser\/sinatra\s+v2\s+[0-9a-f]{12}/);
+  const hist = await h.ok(t, ['history', 'layered']);
+  t.regex(hist, /^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT\n[0-9a-f]{12}\s+/);
+  t.is(hist.trim().split('\n').length, 3);
+  t.is(await h.ok(t, ['rmi', 'ouruser/sinatra:v2']), 'Untagged: ouruser/sinatra:v2\n', 'one of two names: only untagged');
+  await h.ok(t, ['create', '--name', 'user', 'layered', 'true']);
+  const refused = await h.run(['rmi', 'layered']);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /container [0-9a-f]{12} \(user\) is using its referenced image/);
+  const layers = join(h.root, 'image', 'layers');
+  const before = readdirSync(layers).filter((f) => !f.endsWith('.json')).length;
+  await h.ok(t, ['rm', 'user']);
+  const removed = await h.ok(t, ['rmi', 'layered']);
+  t.regex(removed, /^Untagged: layered:latest\nDeleted: sha256:/);
+  const after = readdirSync(layers).filter((f) => !f.endsWith('.json')).length;
+  t.is(after, before - 2, 'both layers of the removed image are gone from disk');
+  t.is((await h.run(['rmi', 'nosuch'])).code, 1);
+  // A dangling image: moving its only tag to another image leaves it nameless.
+  await h.ok(t, ['load', '-i', join(fixtures, 'busybox-layered.tar')]);
+  await h.ok(t, ['tag', 'busybox', 'layered:latest']);
+  t.regex(await h.ok(t, ['images']), /<none>\s+<none>\s+7c39c70d13e5/);
+  const pruned = await h.ok(t, ['image', 'prune', '-f']);
+  t.regex(pruned, /^Deleted Images:\ndeleted: sha256:7c39c70d13e5/);
+  t.regex(pruned, /Total reclaimed space: [1-9][0-9.]*[kM]?B\n$/);
+  t.notRegex(await h.ok(t, ['images']), /<none>/);
+  t.regex(await h.ok(t, ['images']), /busybox\s+latest/);
 });

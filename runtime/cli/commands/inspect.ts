@@ -20,7 +20,7 @@ export function containerView(c: ContainerRecord) {
 export function imageView(store: ImageStore, img: Image) {
   const c = img.config;
   return {
-    Id: img.id, RepoTags: img.repoTags, RepoDigests: [], Parent: '', Comment: c.history?.at(-1)?.comment ?? '',
+    Id: img.id, RepoTags: img.repoTags, RepoDigests: img.repoDigests, Parent: '', Comment: c.history?.at(-1)?.comment ?? '',
     Created: c.created ?? '', Author: c.author ?? '', Config: c.config ?? {}, Architecture: c.architecture ?? '', Os: c.os ?? '',
     Size: store.size(img), GraphDriver: { Name: 'overlay', Data: { LowerDir: c.rootfs.diff_ids.map((d) => store.layerPath(d)).reverse().join(':') } },
     RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
