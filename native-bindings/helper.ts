@@ -34,6 +34,8 @@ export interface CloneRequest {
   flags: number;
   /** Read end of the sync pipe; the child blocks on it until the parent writes a byte. */
   syncFd: number;
+  /** A network namespace fd to join after the sync, or -1 (optional). */
+  netnsFd?: number;
   /** Descriptors that become 0, 1, 2 (and 3, the error pipe) in the child. */
   fds: number[];
   tty: boolean;
@@ -44,8 +46,8 @@ export interface CloneRequest {
 
 /** clone(2) into new namespaces, then execve. Returns the child's host pid. */
 export function cloneExec(r: CloneRequest): number {
-  _clone ??= load().func('int skiff_clone(unsigned long flags, int sync_fd, const int *fds, int nfds, int tty, const char *path, const char **argv, const char **envp)');
-  const pid = _clone(r.flags, r.syncFd, r.fds, r.fds.length, r.tty ? 1 : 0, r.path, [...r.argv, null], [...r.env, null]) as number;
+  _clone ??= load().func('int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, int nfds, int tty, const char *path, const char **argv, const char **envp)');
+  const pid = _clone(r.flags, r.syncFd, r.netnsFd ?? -1, r.fds, r.fds.length, r.tty ? 1 : 0, r.path, [...r.argv, null], [...r.env, null]) as number;
   if (pid < 0) throw new SyscallError('clone', r.path, -pid);
   return pid;
 }

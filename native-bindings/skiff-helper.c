@@ -117,11 +117,12 @@ static void wait_sync(int sync_fd, int err_fd) {
  *            the parent only moves the child into the container's cgroup
  *            during the sync window.
  * sync_fd:   read end of the sync pipe, or -1 for no sync.
+ * netns_fd:  a network namespace to join (--network container:NAME), or -1.
  * fds/nfds:  descriptors that become 0..nfds-1 in the child.
  * tty:       if set, fd 0 becomes the controlling terminal.
  * Returns the child's pid, or -errno.
  */
-int skiff_clone(unsigned long flags, int sync_fd, const int *fds, int nfds, int tty,
+int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, int nfds, int tty,
                 const char *path, char *const argv[], char *const envp[]) {
   unsigned long cflags = (flags & ~(unsigned long)CLONE_NEWCGROUP) | SIGCHLD;
   /* Raw clone with a NULL stack behaves like fork: the child runs on a
@@ -138,6 +139,8 @@ int skiff_clone(unsigned long flags, int sync_fd, const int *fds, int nfds, int 
   syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (sync_fd >= 0) wait_sync(sync_fd, err_fd);
   syscall(SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  if (netns_fd >= 0 && syscall(SYS_setns, netns_fd, CLONE_NEWNET) < 0)
+    die(err_fd, "setns(CLONE_NEWNET)", errno, EXIT_RUNTIME);
   if ((flags & CLONE_NEWCGROUP) && syscall(SYS_unshare, CLONE_NEWCGROUP) < 0)
     die(err_fd, "unshare(CLONE_NEWCGROUP)", errno, EXIT_RUNTIME);
   if (flags & CLONE_NEWUSER) {

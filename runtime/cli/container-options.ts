@@ -2,9 +2,10 @@
 import type { Argv } from 'yargs';
 import type { CreateOptions } from '../container/create.js';
 import { usernsByDefault } from '../container/userns.js';
+import { networkFlags, toNetworkOptions, type NetworkArgs } from './network-options.js';
 
 export function containerOptions<T>(y: Argv<T>) {
-  return y
+  return networkFlags(y)
     .positional('image', { type: 'string', describe: 'Image name or ID', demandOption: true })
     .option('interactive', { alias: 'i', type: 'boolean', default: false, describe: 'Keep STDIN open even if not attached' })
     .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'Allocate a pseudo-TTY' })
@@ -22,11 +23,10 @@ export function containerOptions<T>(y: Argv<T>) {
     .option('cpu-shares', { alias: 'c', type: 'number', describe: 'CPU shares (relative weight)' })
     .option('pids-limit', { type: 'number', describe: 'Tune container pids limit (-1 for unlimited)' })
     .option('userns-remap', { type: 'boolean', describe: 'Map container root to an unprivileged host uid range (default 100000:65536)' })
-    .option('network', { alias: 'net', type: 'string', default: 'none', describe: 'Connect a container to a network (only "none" for now)' })
     .option('label', { alias: 'l', type: 'string', array: true, describe: 'Set meta data on a container' });
 }
 
-export interface ContainerArgs {
+export interface ContainerArgs extends NetworkArgs {
   image: string;
   interactive: boolean;
   tty: boolean;
@@ -44,7 +44,6 @@ export interface ContainerArgs {
   'cpu-shares'?: number;
   'pids-limit'?: number;
   'userns-remap'?: boolean;
-  network: string;
   label?: string[];
 }
 
@@ -64,6 +63,6 @@ export function toCreateOptions(a: ContainerArgs): CreateOptions {
     name: a.name, hostname: a.hostname, env: a.env, envFile: a['env-file'], workdir: a.workdir, user: a.user,
     entrypoint: a.entrypoint, tty: a.tty, interactive: a.interactive, rm: a.rm, memory: a.memory,
     memorySwap: a['memory-swap'], cpus: a.cpus, cpuShares: a['cpu-shares'], pidsLimit: a['pids-limit'],
-    usernsRemap: a['userns-remap'] ?? usernsByDefault(), network: a.network, labels: a.label,
+    usernsRemap: a['userns-remap'] ?? usernsByDefault(), labels: a.label, net: toNetworkOptions(a),
   };
 }

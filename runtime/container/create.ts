@@ -9,6 +9,7 @@ import { initialState, shortId, type ContainerRecord } from './model.js';
 import { createRootfsDirs, rootfsDirs, lowerDirs } from './rootfs.js';
 import * as store from './store.js';
 import { usernsFor } from './userns.js';
+import { networkConfig, type NetworkOptions } from '../network/index.js';
 
 export interface CreateOptions {
   image: string;
@@ -30,7 +31,7 @@ export interface CreateOptions {
   cpuShares?: number;
   pidsLimit?: number;
   usernsRemap?: boolean;
-  network?: string;
+  net?: NetworkOptions;
   labels?: string[];
 }
 
@@ -84,8 +85,7 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
   validateLimits(limits);
   if (memorySwap > 0 && memory === 0) throw new SkiffError('You should always set the Memory limit when using Memoryswap limit, see usage.');
   if (memorySwap > 0 && memorySwap < memory) throw new SkiffError('Minimum memoryswap limit should be larger than memory limit, see usage.');
-  const network = opts.network ?? 'none';
-  if (network !== 'none') throw new SkiffError(`network mode "${network}" is not supported yet; use --network none`);
+  const net = networkConfig(opts.net ?? {}, ic.ExposedPorts);
 
   const { entrypoint, cmd, args } = commandOf(ic, opts);
   if (args.length === 0) throw new SkiffError('no command specified: the image has no Cmd or Entrypoint; give one after the image name');
@@ -125,10 +125,12 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
         Tty: !!opts.tty, OpenStdin: !!opts.interactive, StdinOnce: !!opts.interactive,
         Env: env, Cmd: cmd, Image: opts.image, WorkingDir: opts.workdir || ic.WorkingDir || '',
         Entrypoint: entrypoint, Labels: { ...(ic.Labels ?? {}), ...labels }, StopSignal: ic.StopSignal,
+        ExposedPorts: net.ExposedPorts,
       },
       HostConfig: {
         Memory: memory, MemorySwap: memorySwap, NanoCpus: nanoCpus, CpuShares: opts.cpuShares ?? 0,
-        PidsLimit: opts.pidsLimit ?? null, AutoRemove: !!opts.rm, NetworkMode: network,
+        PidsLimit: opts.pidsLimit ?? null, AutoRemove: !!opts.rm, NetworkMode: net.NetworkMode,
+        PortBindings: net.PortBindings, PublishAllPorts: net.PublishAllPorts, Links: net.Links,
         UsernsMode: opts.usernsRemap ? 'remap' : '',
       },
       GraphDriver: {

@@ -5,6 +5,7 @@ import { SkiffError } from '../util/errors.js';
 import { isSameProcess, sleep } from '../util/proc.js';
 import type { ContainerRecord } from './model.js';
 import { unmountRootfs } from './rootfs.js';
+import { releaseNetwork } from '../network/index.js';
 import { cgroupOf, finalize } from './start.js';
 import * as store from './store.js';
 
@@ -105,5 +106,6 @@ export async function remove(rec: ContainerRecord, force = false): Promise<void>
     // nothing to destroy
   }
   unmountRootfs(rec.Id);
+  releaseNetwork(rec.Id);
   store.removeDir(rec.Id);
 }

@@ -35,6 +35,7 @@ export interface ContainerConfig {
   Entrypoint: string[] | null;
   Labels: Record<string, string>;
   StopSignal?: string;
+  ExposedPorts?: Record<string, object>;
 }
 
 export interface HostConfig {
@@ -45,6 +46,9 @@ export interface HostConfig {
   PidsLimit: number | null;
   AutoRemove: boolean;
   NetworkMode: string;
+  PortBindings?: Record<string, Array<{ HostIp: string; HostPort: string }>>;
+  PublishAllPorts?: boolean;
+  Links?: string[];
   UsernsMode: string;
 }
 

@@ -9,6 +9,7 @@ import { loggedIo } from './io.js';
 import { remove } from './lifecycle.js';
 import { finalize, startContainer } from './start.js';
 import * as store from './store.js';
+import { startProxies } from '../network/index.js';
 
 export interface MonitorReport { ok: boolean; pid?: number; error?: string; code?: number }
 
@@ -34,8 +35,11 @@ async function main(id: string): Promise<number> {
     return 1;
   }
   io.started();
+  // Published ports' userland proxies live exactly as long as this monitor.
+  const proxies = startProxies(store.read(id));
   report({ ok: true, pid: started.pid });
   const code = await started.exited;
+  proxies.close();
   await io.finish();
   const done = finalize(id, code);
   if (done?.HostConfig.AutoRemove) await remove(done);

@@ -58,12 +58,13 @@ export function unmountRootfs(id: string): void {
 }
 
 /** Per-container /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted by init. */
-export function writeEtcFiles(rec: ContainerRecord): { hostname: string; hosts: string; resolvConf: string } {
+export function writeEtcFiles(rec: ContainerRecord, extraHosts: string[] = []): { hostname: string; hosts: string; resolvConf: string } {
   const base = paths.container(rec.Id);
   const files = { hostname: join(base, 'hostname'), hosts: join(base, 'hosts'), resolvConf: join(base, 'resolv.conf') };
   const host = rec.Config.Hostname;
   writeFileSync(files.hostname, `${host}\n`, { mode: 0o644 });
-  if (!existsSync(files.hosts)) {
+  // Rewritten at every start: addresses and links may have changed.
+  {
     writeFileSync(files.hosts, [
       '127.0.0.1\tlocalhost',
       '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -71,7 +72,7 @@ export function writeEtcFiles(rec: ContainerRecord): { hostname: string; hosts: 
       'ff00::0\tip6-mcastprefix',
       'ff02::1\tip6-allnodes',
       'ff02::2\tip6-allrouters',
-      `127.0.1.1\t${host}`,
+      ...(extraHosts.length ? extraHosts : [`127.0.1.1\t${host}`]),
       '',
     ].join('\n'), { mode: 0o644 });
   }

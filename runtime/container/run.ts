@@ -13,6 +13,7 @@ import { remove } from './lifecycle.js';
 import type { MonitorReport } from './monitor.js';
 import { finalize, startContainer } from './start.js';
 import * as store from './store.js';
+import { startProxies } from '../network/index.js';
 
 const monitorScript = stageScript('monitor');
 
@@ -34,6 +35,8 @@ export async function runAttached(id: string): Promise<number> {
     throw e;
   }
   io.started();
+  // Published ports' userland proxies live exactly as long as this monitor.
+  const proxies = startProxies(store.read(id));
   const handlers = PROXIED.filter((s) => !(rec.Config.Tty && s === 'SIGWINCH')).map((sig) => {
     const h = () => {
       try {
@@ -48,6 +51,7 @@ export async function runAttached(id: string): Promise<number> {
   const code = await started.exited;
   mark('exited');
   for (const [sig, h] of handlers) process.off(sig, h);
+  proxies.close();
   await io.finish();
   const done = finalize(id, code);
   if (done?.HostConfig.AutoRemove) await remove(done);

@@ -37,6 +37,7 @@ import * as store from './store.js';
 import { resolveUser } from './user.js';
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
+import { attachNetwork, prepareNetwork, releaseNetwork } from '../network/index.js';
 
 const initScript = stageScript('init');
 
@@ -166,8 +167,11 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
       mountRootfs(rec, lower);
     }
     mark('rootfs-mounted');
-    const etc = writeEtcFiles(rec);
+    const net = await prepareNetwork(rec);
+    undo.push(() => releaseNetwork(id));
+    const etc = writeEtcFiles(rec, net.hostsLines);
     const spec = buildSpec(rec, stdio, etc);
+    spec.process.env = mergeEnv(net.env, spec.process.env);
 
     // 2. cgroup, beneath the cgroup skiff itself runs in.
     const layout = detectHostLayout();
@@ -187,12 +191,13 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     const [syncR, syncW] = pipe();
     const [errR, errW] = pipe();
     const [execR, execW] = pipe();
-    let flags = CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET;
+    let flags = CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC;
+    if (net.newNetns) flags |= CLONE.NEWNET;
     if (map) flags |= CLONE.NEWUSER;
     let pid: number;
     try {
       pid = cloneExec({
-        flags, syncFd: syncR, fds: [...stdio.fds, errW, execR], tty: !!stdio.ttyPath,
+        flags, syncFd: syncR, netnsFd: net.joinNetnsFd, fds: [...stdio.fds, errW, execR], tty: !!stdio.ttyPath,
         path: process.execPath, argv: ['skiff-init', initScript, JSON.stringify(spec)], env: [],
       });
     } finally {
@@ -214,10 +219,13 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     // with Node's threads gone, does the process join the cgroup.
     mark('cloned');
     let failure = '';
+    let settings: ContainerRecord['NetworkSettings'] | undefined;
     try {
       if (map) writeIdMaps(pid, map);
       writeSync(syncW, 'x');
       close(syncW);
+      // While init boots: wire up the network namespace.
+      settings = await attachNetwork(rec, pid, net);
       const first = readSome(errR);
       if (first.startsWith('R')) {
         mark('init-done');
@@ -248,6 +256,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
       r.Skiff.MonitorPid = process.pid;
       r.Skiff.MonitorStartTime = procStartTime(process.pid);
       r.Skiff.CgroupPaths = cg.hierarchies.map((x) => x.dir);
+      if (settings) r.NetworkSettings = settings;
     });
     return { pid, exited: waitpidAsync(pid) };
   } catch (e) {
@@ -276,6 +285,7 @@ export function finalize(id: string, exitCode: number, error = ''): ContainerRec
     // processes that outlive PID 1 are killed by the kernel with the pid namespace
   }
   unmountRootfs(id);
+  releaseNetwork(id);
   try {
     return store.update(id, (r) => {
       r.State = {

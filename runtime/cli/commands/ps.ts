@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { refresh } from '../../container/lifecycle.js';
 import type { ContainerRecord } from '../../container/model.js';
 import * as store from '../../container/store.js';
+import { portsSummary } from '../../network/index.js';
 import { compileGoTemplate } from '../format.js';
 import { ago, humanDuration } from '../humanize.js';
 import { table } from '../table.js';
@@ -27,7 +28,7 @@ export function psRow(c: ContainerRecord, noTrunc: boolean) {
     RunningFor: ago(c.Created),
     Status: statusOf(c),
     State: c.State.Status,
-    Ports: '',
+    Ports: portsSummary(c),
     Names: c.Name.slice(1),
   };
 }
