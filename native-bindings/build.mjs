@@ -19,7 +19,8 @@ const targets = [
 for (const t of targets) {
   const src = join(here, t.src);
   const out = join(here, 'build', t.out);
-  if (mtime(out) >= mtime(src) && mtime(out) >= mtime(self)) continue;
+  const header = join(here, 'skiff-caps.h');
+  if (mtime(out) >= mtime(src) && mtime(out) >= mtime(self) && mtime(out) >= mtime(header)) continue;
   mkdirSync(dirname(out), { recursive: true });
   execFileSync('cc', ['-O2', '-Wall', '-Wextra', ...t.flags, '-o', out, src], { stdio: 'inherit' });
   console.log(`built ${out}`);

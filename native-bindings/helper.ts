@@ -66,13 +66,19 @@ export interface NsExecRequest {
   env: string[];
   /** Write end of the error pipe: "stage:errno" arrives here on failure. */
   errFd: number;
+  /** Capability mask (hex, bit N = capability N). */
+  caps: string;
+  /** seccomp program (sock_filter array), or null. */
+  seccomp: Buffer | null;
+  noNewPrivs: boolean;
 }
 
 /** setns into a running container and exec there. Returns the middle process's pid. */
 export function nsExec(r: NsExecRequest): number {
-  _nsexec ??= load().func('int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int nfds, int tty, uint32_t uid, uint32_t gid, const uint32_t *groups, int ngroups, const char *cwd, const char *file, const char **argv, const char **envp, int err_fd)');
+  _nsexec ??= load().func('int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int nfds, int tty, uint32_t uid, uint32_t gid, const uint32_t *groups, int ngroups, const char *cwd, const char *file, const char **argv, const char **envp, int err_fd, unsigned long long caps, const void *bpf, int bpf_len, int nnp)');
   const pid = _nsexec(r.nsFds, r.nsFds.length, r.syncFd, r.fds, r.fds.length, r.tty ? 1 : 0, r.uid, r.gid,
-    r.groups.length ? r.groups : null, r.groups.length, r.cwd, r.argv[0], [...r.argv, null], [...r.env, null], r.errFd) as number;
+    r.groups.length ? r.groups : null, r.groups.length, r.cwd, r.argv[0], [...r.argv, null], [...r.env, null], r.errFd,
+    BigInt(`0x${r.caps}`), r.seccomp, r.seccomp?.length ?? 0, r.noNewPrivs ? 1 : 0) as number;
   if (pid < 0) throw new SyscallError('clone', r.argv[0], -pid);
   return pid;
 }

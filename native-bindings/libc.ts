@@ -217,3 +217,20 @@ export function flock(fd: number, op: number, path?: string): void {
     if (e !== constants.errno.EINTR) throw new SyscallError('flock', path, e);
   }
 }
+
+// ---- no_new_privs and seccomp --------------------------------------------
+const _prctl = libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
+const PR_SET_NO_NEW_PRIVS = 38;
+export function setNoNewPrivs(): void {
+  check(_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 'prctl(PR_SET_NO_NEW_PRIVS)');
+}
+/**
+ * seccomp(SECCOMP_SET_MODE_FILTER) for the calling thread; `program` is a
+ * sock_filter array. (Per-thread: whatever this thread execs inherits it.)
+ */
+export function installSeccomp(program: Buffer): void {
+  const prog = Buffer.alloc(16); // struct sock_fprog { u16 len; (pad) ; struct sock_filter *filter; }
+  prog.writeUInt16LE(program.length / 8, 0);
+  prog.writeBigUInt64LE(BigInt(koffi.address(program)), 8);
+  check(Number(_syscall(317 /* SYS_seccomp */, 'unsigned int', 1 /* SECCOMP_SET_MODE_FILTER */, 'unsigned int', 0, 'void *', prog)), 'seccomp(SECCOMP_SET_MODE_FILTER)');
+}

@@ -11,12 +11,15 @@
  *   1. writes "R" on fd 3 (the error pipe): "Node is gone, join me now";
  *   2. waits for one byte on fd 4 while the parent puts it in the cgroup;
  *   3. unshares the cgroup namespace (rooted at the cgroup it is now in);
- *   4. drops to the container user and chdirs;
- *   5. execs the command. fd 3 is close-on-exec, so the parent sees EOF.
+ *   4. narrows the capability bounding set to the container's set, drops to
+ *      the container user, sets the remaining capabilities, clears ambient;
+ *   5. chdirs and execs the command. fd 3 is close-on-exec, so the parent
+ *      sees EOF. (The seccomp filter was installed by init and covers this
+ *      stub too, which is why it allows unshare(CLONE_NEWCGROUP).)
  *
  * On failure it writes "stage:errno" on fd 3 and exits 125/126/127.
  *
- * usage: skiff-exec UID GID GROUPS(comma list or -) NEWCGROUP(0|1) CWD PATH ARGV0 [ARGS...]
+ * usage: skiff-exec UID GID GROUPS(comma list or -) NEWCGROUP(0|1) CAPMASK(hex) CWD PATH ARGV0 [ARGS...]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +32,10 @@
 #include <unistd.h>
 
 extern char **environ;
+
+static void fail(const char *stage, int err, int code);
+#define CAPS_FAIL(stage, err) fail(stage, err, 125)
+#include "skiff-caps.h"
 
 static void fail(const char *stage, int err, int code) {
   char buf[64];
@@ -44,7 +51,7 @@ static void fail(const char *stage, int err, int code) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 8) fail("usage", EINVAL, 125);
+  if (argc < 9) fail("usage", EINVAL, 125);
   uid_t uid = (uid_t)strtoul(argv[1], NULL, 10);
   gid_t gid = (gid_t)strtoul(argv[2], NULL, 10);
   gid_t groups[64];
@@ -64,15 +71,18 @@ int main(int argc, char **argv) {
   close(4);
 
   if (argv[4][0] == '1' && unshare(CLONE_NEWCGROUP) < 0) fail("unshare(CLONE_NEWCGROUP)", errno, 125);
+  unsigned long long caps = strtoull(argv[5], NULL, 16);
+  caps_drop_bounding(caps);
   /* Raw syscalls: this process is single-threaded, and the ids must change
    * for this thread only, right before exec. */
   if (syscall(SYS_setgroups, ngroups, groups) < 0) fail("setgroups", errno, 125);
   if (syscall(SYS_setresgid, gid, gid, gid) < 0) fail("setresgid", errno, 125);
   if (syscall(SYS_setresuid, uid, uid, uid) < 0) fail("setresuid", errno, 125);
-  if (chdir(argv[5]) < 0) fail("chdir", errno, 125);
+  caps_set(caps, uid);
+  if (chdir(argv[6]) < 0) fail("chdir", errno, 125);
 
   if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0) fail("fcntl", errno, 125);
-  execve(argv[6], argv + 7, environ);
+  execve(argv[7], argv + 8, environ);
   fail("exec", errno, errno == ENOENT ? 127 : 126);
   return 127;
 }

@@ -35,6 +35,11 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
+static void die(int err_fd, const char *stage, int err, int code);
+static int nsexec_err_fd = -1;
+#define CAPS_FAIL(stage, err) die(nsexec_err_fd, stage, err, 125)
+#include "skiff-caps.h"
+
 /* Exit codes of the helper itself, chosen to match Docker's meaning. */
 #define EXIT_RUNTIME 125
 #define EXIT_CANNOT_INVOKE 126
@@ -201,11 +206,13 @@ static void exec_search(const char *file, char *const argv[], char *const envp[]
  * execs must be a grandchild.  The middle process waits for it and exits
  * with the same status, so the caller waits for one pid as usual.
  * err_fd receives "stage:errno" if anything fails before execve.
+ * caps/bpf/nnp: the container's capability mask, seccomp program and
+ * no_new_privs, applied to the new process as skiff-exec does for PID 1.
  */
 int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int nfds, int tty,
                  uint32_t uid, uint32_t gid, const uint32_t *groups, int ngroups,
                  const char *cwd, const char *file, char *const argv[], char *const envp[],
-                 int err_fd) {
+                 int err_fd, unsigned long long caps, const void *bpf, int bpf_len, int nnp) {
   long pid = syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid < 0) return -errno;
   if (pid > 0) return (int)pid;
@@ -235,8 +242,14 @@ int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int n
   }
 
   /* ---- grandchild: inside every namespace, including pid ---- */
+  /* The same powers as the container's command: bounding set, seccomp
+   * (while still privileged enough to install it), ids, capabilities. */
+  nsexec_err_fd = err_fd;
+  caps_drop_bounding(caps);
+  seccomp_install(bpf, bpf_len, nnp);
   int r = switch_ids(uid, gid, groups, ngroups);
   if (r < 0) die(err_fd, "setresuid", -r, EXIT_RUNTIME);
+  caps_set(caps, uid);
   if (cwd && syscall(SYS_chdir, cwd) < 0) die(err_fd, "chdir", errno, EXIT_RUNTIME);
   int all[8];
   if (nfds > 7) die(err_fd, "dup2", EINVAL, EXIT_RUNTIME);

@@ -5,3 +5,4 @@ export * from './freeze.js';
 export * from './destroy.js';
 export * from './status.js';
 export * from './units.js';
+export * from './devices.js';

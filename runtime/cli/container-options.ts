@@ -23,7 +23,14 @@ export function containerOptions<T>(y: Argv<T>) {
     .option('cpu-shares', { alias: 'c', type: 'number', describe: 'CPU shares (relative weight)' })
     .option('pids-limit', { type: 'number', describe: 'Tune container pids limit (-1 for unlimited)' })
     .option('userns-remap', { type: 'boolean', describe: 'Map container root to an unprivileged host uid range (default 100000:65536)' })
-    .option('label', { alias: 'l', type: 'string', array: true, describe: 'Set meta data on a container' });
+    .option('label', { alias: 'l', type: 'string', array: true, describe: 'Set meta data on a container' })
+    .option('privileged', { type: 'boolean', default: false, describe: 'Give extended privileges: all capabilities, no seccomp, no masked paths, all devices' })
+    .option('cap-add', { type: 'string', array: true, describe: 'Add Linux capabilities (or ALL)' })
+    .option('cap-drop', { type: 'string', array: true, describe: 'Drop Linux capabilities (or ALL)' })
+    .option('security-opt', { type: 'string', array: true, describe: 'Security options: seccomp=unconfined|PROFILE.json, no-new-privileges' })
+    .option('read-only', { type: 'boolean', default: false, describe: "Mount the container's root filesystem as read only" })
+    .option('volume', { alias: 'v', type: 'string', array: true, describe: 'Bind mount a host path: HOST:CONTAINER[:ro]' })
+    .option('tmpfs', { type: 'string', array: true, describe: 'Mount a tmpfs directory: PATH[:OPTIONS]' });
 }
 
 export interface ContainerArgs extends NetworkArgs {
@@ -45,6 +52,13 @@ export interface ContainerArgs extends NetworkArgs {
   'pids-limit'?: number;
   'userns-remap'?: boolean;
   label?: string[];
+  privileged: boolean;
+  'cap-add'?: string[];
+  'cap-drop'?: string[];
+  'security-opt'?: string[];
+  'read-only': boolean;
+  volume?: string[];
+  tmpfs?: string[];
 }
 
 let commandWords: string[] = [];
@@ -64,5 +78,7 @@ export function toCreateOptions(a: ContainerArgs): CreateOptions {
     entrypoint: a.entrypoint, tty: a.tty, interactive: a.interactive, rm: a.rm, memory: a.memory,
     memorySwap: a['memory-swap'], cpus: a.cpus, cpuShares: a['cpu-shares'], pidsLimit: a['pids-limit'],
     usernsRemap: a['userns-remap'] ?? usernsByDefault(), labels: a.label, net: toNetworkOptions(a),
+    privileged: a.privileged, capAdd: a['cap-add'], capDrop: a['cap-drop'], securityOpt: a['security-opt'],
+    readOnly: a['read-only'], volumes: a.volume, tmpfs: a.tmpfs,
   };
 }

@@ -20,4 +20,5 @@ export const COMMANDS: Record<string, string> = {
   tag: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE',
   rmi: 'Remove one or more images',
   history: 'Show the history of an image',
+  registry: 'Serve an OCI distribution registry (skiff registry serve)',
 };

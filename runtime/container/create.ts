@@ -10,6 +10,7 @@ import { createRootfsDirs, rootfsDirs, lowerDirs } from './rootfs.js';
 import * as store from './store.js';
 import { usernsFor } from './userns.js';
 import { networkConfig, type NetworkOptions } from '../network/index.js';
+import { parseTmpfs, validateSecurity } from './security.js';
 
 export interface CreateOptions {
   image: string;
@@ -33,6 +34,13 @@ export interface CreateOptions {
   usernsRemap?: boolean;
   net?: NetworkOptions;
   labels?: string[];
+  privileged?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  securityOpt?: string[];
+  readOnly?: boolean;
+  volumes?: string[];
+  tmpfs?: string[];
 }
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -86,6 +94,12 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
   if (memorySwap > 0 && memory === 0) throw new SkiffError('You should always set the Memory limit when using Memoryswap limit, see usage.');
   if (memorySwap > 0 && memorySwap < memory) throw new SkiffError('Minimum memoryswap limit should be larger than memory limit, see usage.');
   const net = networkConfig(opts.net ?? {}, ic.ExposedPorts);
+  const security = {
+    Privileged: !!opts.privileged, CapAdd: opts.capAdd ?? null, CapDrop: opts.capDrop ?? null, SecurityOpt: opts.securityOpt ?? null,
+    ReadonlyRootfs: !!opts.readOnly, Binds: opts.volumes ?? null,
+    Tmpfs: Object.fromEntries((opts.tmpfs ?? []).map((t) => { const p = parseTmpfs(t); return [p.target, p.options]; })),
+  };
+  validateSecurity({ ...security, Memory: 0, MemorySwap: 0, NanoCpus: 0, CpuShares: 0, PidsLimit: null, AutoRemove: false, NetworkMode: '', UsernsMode: '' });
 
   const { entrypoint, cmd, args } = commandOf(ic, opts);
   if (args.length === 0) throw new SkiffError('no command specified: the image has no Cmd or Entrypoint; give one after the image name');
@@ -131,6 +145,7 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
         Memory: memory, MemorySwap: memorySwap, NanoCpus: nanoCpus, CpuShares: opts.cpuShares ?? 0,
         PidsLimit: opts.pidsLimit ?? null, AutoRemove: !!opts.rm, NetworkMode: net.NetworkMode,
         PortBindings: net.PortBindings, PublishAllPorts: net.PublishAllPorts, Links: net.Links,
+        ...security,
         UsernsMode: opts.usernsRemap ? 'remap' : '',
       },
       GraphDriver: {

@@ -17,6 +17,7 @@ import { attachedIo } from './io.js';
 import { findLive } from './lifecycle.js';
 import { cgroupOf } from './start.js';
 import { resolveUser } from './user.js';
+import { securitySpec } from './security.js';
 
 export interface ExecOptions {
   cmd: string[];
@@ -65,6 +66,7 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
   const io = opts.detach
     ? { stdio: { fds: [openSync('/dev/null', 'r'), openSync('/dev/null', 'w'), openSync('/dev/null', 'w')] as [number, number, number] }, started() {}, async finish() {} }
     : attachedIo({ tty: !!opts.tty, interactive: !!opts.interactive });
+  const security = securitySpec(rec.HostConfig);
   const [syncR, syncW] = pipe();
   const [errR, errW] = pipe();
   let middle: number;
@@ -72,6 +74,7 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
     middle = nsExec({
       nsFds, syncFd: syncR, fds: io.stdio.fds, tty: !!io.stdio.ttyPath, uid: user.uid, gid: user.gid, groups: user.groups,
       cwd, argv: opts.cmd, env, errFd: errW,
+      caps: security.caps, seccomp: security.seccomp ? Buffer.from(security.seccomp, 'base64') : null, noNewPrivs: security.noNewPrivs,
     });
   } finally {
     close(syncR);

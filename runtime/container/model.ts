@@ -50,6 +50,13 @@ export interface HostConfig {
   PublishAllPorts?: boolean;
   Links?: string[];
   UsernsMode: string;
+  Privileged?: boolean;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  SecurityOpt?: string[] | null;
+  ReadonlyRootfs?: boolean;
+  Binds?: string[] | null;
+  Tmpfs?: Record<string, string>;
 }
 
 export interface UsernsMap {

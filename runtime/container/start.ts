@@ -16,11 +16,12 @@
 // The process that calls startContainer() is the container's monitor: it
 // waits for PID 1 to exit and records the exit status (see finalize()).
 import { existsSync, readFileSync, readSync, statSync, mkdirSync, writeSync } from 'node:fs';
+import { posix } from 'node:path';
 import { CLONE, cloneExec, execStub } from '../../native-bindings/helper.js';
 import { constants } from 'node:os';
 import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import {
-  applyLimits, containerCgroup, createCgroup, destroyCgroup, detectHostLayout, joinCgroup, oomKilled, planLimits,
+  applyLimits, containerCgroup, createCgroup, planDevices, destroyCgroup, detectHostLayout, joinCgroup, oomKilled, planLimits,
   type ContainerCgroup,
 } from '../cgroups/index.js';
 import { ImageStore } from '../image/store.js';
@@ -37,6 +38,7 @@ import * as store from './store.js';
 import { resolveUser } from './user.js';
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
+import { ensureVolumeSources, securitySpec, userMounts } from './security.js';
 import { attachNetwork, prepareNetwork, releaseNetwork } from '../network/index.js';
 
 const initScript = stageScript('init');
@@ -67,6 +69,9 @@ function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof wr
   const { merged } = rootfsDirs(rec.Id);
   const user = resolveUser(rec.Config.User, readPasswdFile(merged, '/etc/passwd'), readPasswdFile(merged, '/etc/group'));
   const cwd = rec.Config.WorkingDir || '/';
+  // /proc and /sys are mounted later, over whatever the image has there: a
+  // workdir inside them could point at a descriptor of this process.
+  if (/^\/(proc|sys)(\/|$)/.test(posix.normalize(cwd))) throw new SkiffError(`invalid workdir ${cwd}: must not be inside /proc or /sys`);
   const wd = secureJoin(merged, cwd);
   if (existsSync(wd)) {
     if (!statSync(wd).isDirectory()) throw new SkiffError(`failed to create workdir ${cwd}: not a directory`);
@@ -74,12 +79,15 @@ function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof wr
     mkdirSync(wd, { recursive: true, mode: 0o755 }); // Docker creates a missing workdir
   }
   const hasHome = rec.Config.Env.some((e) => e.startsWith('HOME='));
+  const mounts = userMounts(rec.HostConfig);
+  ensureVolumeSources(mounts);
   return {
+    security: securitySpec(rec.HostConfig),
     execStub,
     cgroupns: true,
     rootfs: merged,
     hostname: rec.Config.Hostname,
-    mounts: mountPlan(etc, stdio.ttyPath),
+    mounts: mountPlan(etc, stdio.ttyPath, mounts),
     process: {
       args: [rec.Path, ...rec.Args],
       env: hasHome ? rec.Config.Env : mergeEnv(rec.Config.Env, [`HOME=${user.home}`]),
@@ -178,6 +186,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     const cg = createCgroup(layout, id);
     undo.push(() => destroyCgroup(cg));
     const h = rec.HostConfig;
+    applyLimits(cg, planDevices(layout, !!rec.HostConfig.Privileged));
     applyLimits(cg, planLimits({
       memory: h.Memory, memorySwap: h.MemorySwap || undefined, nanoCpus: h.NanoCpus, cpuShares: h.CpuShares || undefined,
       pidsLimit: h.PidsLimit ?? undefined,

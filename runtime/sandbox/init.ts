@@ -9,9 +9,9 @@
 // anything fails here; skiff-exec speaks on it afterwards.
 import { accessSync, constants, openSync, statSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
-import { execveatFd, resetSignals, sethostname, setCloexec, umask } from '../../native-bindings/libc.js';
+import { execveatFd, installSeccomp, resetSignals, sethostname, setCloexec, setNoNewPrivs, umask } from '../../native-bindings/libc.js';
 import { EXIT } from '../util/errors.js';
-import { applyMounts, enterRootfs, isolateRootfs } from './mounts.js';
+import { applyMounts, enterRootfs, isolateRootfs, readonlyRootfs } from './mounts.js';
 import type { InitFailure, SandboxSpec } from './spec.js';
 
 class InitError extends Error {
@@ -54,6 +54,7 @@ function main(spec: SandboxSpec): never {
   const stub = openSync(spec.execStub, 'r');
   isolateRootfs(spec.rootfs);
   applyMounts(spec.rootfs, spec.mounts);
+  if (spec.security.readonlyRootfs) readonlyRootfs(spec.rootfs);
   sethostname(spec.hostname);
   enterRootfs(spec.rootfs);
   umask(0o022);
@@ -63,10 +64,14 @@ function main(spec: SandboxSpec): never {
   // and skiff-exec needs the error pipe (3) and its sync pipe (4).
   for (const fd of [0, 1, 2, 3, 4]) setCloexec(fd, false);
   resetSignals();
+  // Both are per-thread and inherited across execve: this thread is the one
+  // that execs skiff-exec, which execs the command.
+  if (spec.security.noNewPrivs) setNoNewPrivs();
+  if (spec.security.seccomp) installSeccomp(Buffer.from(spec.security.seccomp, 'base64'));
   // Hand over to skiff-exec: it joins the cgroup without Node's threads
   // and memory, drops privileges and execs the command.
   const groups = p.groups.length ? p.groups.join(',') : '-';
-  return execveatFd(stub, ['skiff-exec', String(p.uid), String(p.gid), groups, spec.cgroupns ? '1' : '0', p.cwd, path, ...p.args], p.env);
+  return execveatFd(stub, ['skiff-exec', String(p.uid), String(p.gid), groups, spec.cgroupns ? '1' : '0', spec.security.caps, p.cwd, path, ...p.args], p.env);
 }
 
 try {

@@ -1,6 +1,6 @@
 // The container's mount table, as a plan (pure data, unit-tested) and the
 // code that carries it out inside the container's new mount namespace.
-import { closeSync, existsSync, mkdirSync, openSync, symlinkSync, lstatSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, symlinkSync, lstatSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MS, MNT_DETACH, mount, pivotRoot, umount2, chdir } from '../../native-bindings/libc.js';
 import { secureJoin } from './securejoin.js';
@@ -10,7 +10,11 @@ export type MountOp =
   | { kind: 'fs'; fstype: string; source: string; target: string; flags: number; data?: string }
   /** A bind mount of a host path (device node or per-container /etc file). */
   | { kind: 'bind'; source: string; target: string; file: boolean; readonly?: boolean }
-  | { kind: 'symlink'; target: string; linkTo: string };
+  | { kind: 'symlink'; target: string; linkTo: string }
+  /** Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory. Skipped if absent. */
+  | { kind: 'mask'; target: string }
+  /** Make an existing path read-only (bind onto itself, remount ro). Skipped if absent. */
+  | { kind: 'readonly'; target: string };
 
 export interface EtcFiles {
   hostname: string;
@@ -20,8 +24,21 @@ export interface EtcFiles {
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 
-/** Docker's default mount set, in the order it must be applied. */
-export function mountPlan(etc: EtcFiles, consolePath?: string): MountOp[] {
+/** Docker's defaults: kernel interfaces a container must not read or write. */
+export const MASKED_PATHS = ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
+  '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'];
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+export interface UserMounts {
+  privileged?: boolean;
+  /** -v HOST:CTR[:ro] */
+  volumes?: Array<{ source: string; target: string; readonly: boolean }>;
+  /** --tmpfs PATH[:opts] */
+  tmpfs?: Array<{ target: string; options: string }>;
+}
+
+/** Docker's default mount set, then the user's, then masks: in the order they must be applied. */
+export function mountPlan(etc: EtcFiles, consolePath?: string, user: UserMounts = {}): MountOp[] {
   const nsx = MS.NOSUID | MS.NODEV | MS.NOEXEC;
   const ops: MountOp[] = [
     { kind: 'fs', fstype: 'proc', source: 'proc', target: '/proc', flags: nsx },
@@ -46,6 +63,12 @@ export function mountPlan(etc: EtcFiles, consolePath?: string): MountOp[] {
     { kind: 'bind', source: etc.resolvConf, target: '/etc/resolv.conf', file: true },
   ];
   if (consolePath) ops.push({ kind: 'bind', source: consolePath, target: '/dev/console', file: true });
+  for (const t of user.tmpfs ?? []) ops.push({ kind: 'fs', fstype: 'tmpfs', source: 'tmpfs', target: t.target, flags: nsx, data: t.options });
+  for (const v of user.volumes ?? []) ops.push({ kind: 'bind', source: v.source, target: v.target, file: false, readonly: v.readonly });
+  if (!user.privileged) {
+    ops.push(...MASKED_PATHS.map((target): MountOp => ({ kind: 'mask', target })));
+    ops.push(...READONLY_PATHS.map((target): MountOp => ({ kind: 'readonly', target })));
+  }
   return ops;
 }
 
@@ -68,12 +91,24 @@ export function applyMounts(rootfs: string, ops: MountOp[]): void {
         mount(op.source, target, op.fstype, op.flags, op.data ?? null);
         break;
       case 'bind':
-        makeTarget(target, op.file);
+        makeTarget(target, op.file || !statSync(op.source).isDirectory());
         mount(op.source, target, null, MS.BIND | MS.REC);
         if (op.readonly) mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC);
         break;
       case 'symlink':
         if (!lstatSync(target, { throwIfNoEntry: false })) symlinkSync(op.linkTo, target);
+        break;
+      case 'mask': {
+        const st = lstatSync(target, { throwIfNoEntry: false });
+        if (!st) break;
+        if (st.isDirectory()) mount('tmpfs', target, 'tmpfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, 'size=0');
+        else mount('/dev/null', target, null, MS.BIND);
+        break;
+      }
+      case 'readonly':
+        if (!lstatSync(target, { throwIfNoEntry: false })) break;
+        mount(target, target, null, MS.BIND | MS.REC);
+        mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | MS.NOSUID | MS.NODEV | MS.NOEXEC);
         break;
     }
   }
@@ -85,6 +120,11 @@ export function isolateRootfs(rootfs: string): void {
   mount(null, '/', null, MS.REC | MS.PRIVATE);
   // pivot_root needs the new root to be a mount point of this namespace.
   mount(rootfs, rootfs, null, MS.BIND | MS.REC);
+}
+
+/** --read-only: the rootfs mount itself (not the mounts on it) becomes read-only. */
+export function readonlyRootfs(rootfs: string): void {
+  mount(null, rootfs, null, MS.BIND | MS.REMOUNT | MS.RDONLY);
 }
 
 /**

@@ -11,7 +11,17 @@ export interface ProcessSpec {
   groups: number[];
 }
 
+export interface SecuritySpec {
+  /** Capability mask in hex (bit N = capability N), applied by skiff-exec. */
+  caps: string;
+  /** The seccomp BPF program (base64 of a sock_filter array), or null for unconfined. */
+  seccomp: string | null;
+  noNewPrivs: boolean;
+  readonlyRootfs: boolean;
+}
+
 export interface SandboxSpec {
+  security: SecuritySpec;
   /** Host path of skiff-exec, opened by init before pivot_root. */
   execStub: string;
   /** Whether skiff-exec unshares a cgroup namespace once it is in the container's cgroup. */

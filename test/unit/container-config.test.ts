@@ -45,7 +45,17 @@ test('the mount plan has Docker defaults, in order, with read-only sysfs', (t) =
   t.true(targets.indexOf('/dev/pts') > targets.indexOf('/dev'), '/dev/pts after the /dev tmpfs');
   const sys = plan.find((o) => o.target === '/sys');
   t.true(sys?.kind === 'fs' && (sys.flags & MS.RDONLY) !== 0);
-  t.deepEqual(plan.at(-1), { kind: 'bind', source: '/dev/pts/7', target: '/dev/console', file: true });
+  t.deepEqual(plan.find((o) => o.target === '/dev/console'), { kind: 'bind', source: '/dev/pts/7', target: '/dev/console', file: true });
+  for (const p of ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/proc/acpi', '/proc/scsi', '/sys/firmware']) {
+    t.truthy(plan.find((o) => o.kind === 'mask' && o.target === p), `${p} is masked`);
+  }
+  for (const p of ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus']) t.truthy(plan.find((o) => o.kind === 'readonly' && o.target === p));
+  t.true(targets.indexOf('/proc/kcore') > targets.indexOf('/proc'), 'masks after /proc is mounted');
+  const privileged = mountPlan({ hostname: 'a', hosts: 'b', resolvConf: 'c' }, undefined, { privileged: true });
+  t.false(privileged.some((o) => o.kind === 'mask' || o.kind === 'readonly'), '--privileged masks nothing');
+  const user = mountPlan({ hostname: 'a', hosts: 'b', resolvConf: 'c' }, undefined, { volumes: [{ source: '/h', target: '/data', readonly: true }], tmpfs: [{ target: '/t', options: 'size=1m' }] });
+  t.truthy(user.find((o) => o.kind === 'bind' && o.target === '/data' && o.readonly));
+  t.truthy(user.find((o) => o.kind === 'fs' && o.target === '/t' && o.data === 'size=1m'));
   t.truthy(plan.find((o) => o.kind === 'bind' && o.target === '/etc/hosts' && o.source === '/c/hosts'));
   t.truthy(plan.find((o) => o.kind === 'fs' && o.target === '/dev/pts' && o.data?.includes('newinstance')));
   t.false(mountPlan({ hostname: 'a', hosts: 'b', resolvConf: 'c' }).some((o) => o.target === '/dev/console'));

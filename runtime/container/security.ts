@@ -1,0 +1,75 @@
+// What a container is allowed: capabilities, seccomp, no_new_privs, and the
+// user's extra mounts — parsed from Docker's flags at create (so bad input
+// fails before anything is made) and turned into the sandbox spec at start.
+import { existsSync, mkdirSync } from 'node:fs';
+import { isAbsolute, posix } from 'node:path';
+import { capabilityMask, capabilitySet } from '../sandbox/capabilities.js';
+import type { UserMounts } from '../sandbox/mounts.js';
+import { compile, defaultProfile, loadProfile } from '../sandbox/seccomp.js';
+import type { SecuritySpec } from '../sandbox/spec.js';
+import { SkiffError } from '../util/errors.js';
+import type { HostConfig } from './model.js';
+
+export interface SecurityOpts { seccomp: 'default' | 'unconfined' | { file: string }; noNewPrivs: boolean }
+
+export function parseSecurityOpts(opts: string[] = []): SecurityOpts {
+  const out: SecurityOpts = { seccomp: 'default', noNewPrivs: false };
+  for (const o of opts) {
+    const [key, value] = o.includes('=') ? [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)] : o.split(':', 2);
+    if (key === 'seccomp') out.seccomp = value === 'unconfined' ? 'unconfined' : { file: value ?? '' };
+    else if (key === 'no-new-privileges') out.noNewPrivs = value === undefined || value === 'true';
+    else throw new SkiffError(`invalid --security-opt: ${o} (skiff knows seccomp=unconfined|FILE and no-new-privileges)`);
+  }
+  return out;
+}
+
+/** -v HOST:CTR[:ro|rw]. Named volumes are not supported: the host side must be an absolute path. */
+export function parseVolume(spec: string): { source: string; target: string; readonly: boolean } {
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts.length > 3) throw new SkiffError(`invalid volume specification: '${spec}' (use HOST:CONTAINER[:ro])`);
+  const [source, target, mode = 'rw'] = parts;
+  if (!isAbsolute(source)) throw new SkiffError(`invalid volume specification: '${spec}': named volumes are not supported; the host path must be absolute`);
+  if (!isAbsolute(target)) throw new SkiffError(`invalid volume specification: '${spec}': mount path must be absolute`);
+  if (!['ro', 'rw'].includes(mode)) throw new SkiffError(`invalid volume specification: '${spec}': invalid mode: ${mode}`);
+  return { source: posix.normalize(source), target: posix.normalize(target), readonly: mode === 'ro' };
+}
+
+/** --tmpfs PATH[:opts]; Docker's defaults are noexec,nosuid,nodev (the flags) and size=65536k unless given. */
+export function parseTmpfs(spec: string): { target: string; options: string } {
+  const i = spec.indexOf(':');
+  const target = i < 0 ? spec : spec.slice(0, i);
+  const options = i < 0 ? '' : spec.slice(i + 1);
+  if (!isAbsolute(target)) throw new SkiffError(`invalid tmpfs mount: '${spec}': path must be absolute`);
+  return { target, options: options || 'size=65536k' };
+}
+
+/** Validates all of it once at create: bad capabilities, profiles or mounts fail with 125 before anything exists. */
+export function validateSecurity(h: HostConfig): void {
+  securitySpec(h);
+  userMounts(h);
+}
+
+export function securitySpec(h: HostConfig): SecuritySpec {
+  const caps = capabilitySet({ add: h.CapAdd ?? [], drop: h.CapDrop ?? [], privileged: h.Privileged });
+  const so = parseSecurityOpts(h.SecurityOpt ?? []);
+  // Docker runs --privileged containers without seccomp.
+  let seccomp: string | null = null;
+  if (!h.Privileged && so.seccomp !== 'unconfined') {
+    const profile = so.seccomp === 'default' ? defaultProfile(caps) : loadProfile(so.seccomp.file);
+    seccomp = compile(profile, caps).toString('base64');
+  }
+  return { caps: capabilityMask(caps), seccomp, noNewPrivs: so.noNewPrivs, readonlyRootfs: !!h.ReadonlyRootfs };
+}
+
+export function userMounts(h: HostConfig): UserMounts {
+  return {
+    privileged: !!h.Privileged,
+    volumes: (h.Binds ?? []).map(parseVolume),
+    tmpfs: Object.entries(h.Tmpfs ?? {}).map(([target, options]) => ({ target, options: options || 'size=65536k' })),
+  };
+}
+
+/** Docker creates a missing host directory for -v. */
+export function ensureVolumeSources(m: UserMounts): void {
+  for (const v of m.volumes ?? []) if (!existsSync(v.source)) mkdirSync(v.source, { recursive: true });
+}
