@@ -6,26 +6,33 @@ import { join } from 'node:path';
 import { flock, LOCK_EX } from '../../native-bindings/libc.js';
 import { paths } from './paths.js';
 
-export function withLock<T>(name: string, fn: () => T): T {
+/** Blocks until the named lock is ours; closing the returned fd releases it. */
+function acquire(name: string): number {
   const dir = paths.locks();
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}.lock`);
   const fd = openSync(file, 'a');
   try {
     flock(fd, LOCK_EX, file);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  return fd;
+}
+
+export function withLock<T>(name: string, fn: () => T): T {
+  const fd = acquire(name);
+  try {
     return fn();
   } finally {
-    closeSync(fd); // closing the last fd drops the flock
+    closeSync(fd);
   }
 }
 
 export async function withLockAsync<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const dir = paths.locks();
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.lock`);
-  const fd = openSync(file, 'a');
+  const fd = acquire(name);
   try {
-    flock(fd, LOCK_EX, file);
     return await fn();
   } finally {
     closeSync(fd);
