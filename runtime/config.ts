@@ -1,5 +1,7 @@
 // skiff's own settings: $SKIFF_ROOT/config.json, else /etc/skiff/config.json.
-//   { "userns-remap": "100000:65536" | true | false }
+//   { "userns-remap": "100000:65536" | true | false,
+//     "registry": "registry.example.com:5000",          (where short names like "busybox" are pulled from)
+//     "insecure-registries": ["registry.lan:5000"] }    (allowed over plain HTTP)
 import { join } from 'node:path';
 import { readJsonOr } from './util/json.js';
 import { skiffRoot } from './util/paths.js';
@@ -7,6 +9,18 @@ import { skiffRoot } from './util/paths.js';
 export interface SkiffConfig {
   /** true or "HOSTID:SIZE" turns on user namespaces for every container. */
   'userns-remap'?: boolean | string;
+  /** The default registry for short names (built-in: docker.io). SKIFF_REGISTRY overrides it. */
+  registry?: string;
+  /** Registries that may be reached over plain HTTP (loopback registries always may). */
+  'insecure-registries'?: string[];
+  /** Linux bridge of the default `bridge` network (default skiff0). SKIFF_BRIDGE overrides it. */
+  bridge?: string;
+  /** IPv4 subnet of that bridge, e.g. "172.30.0.0/16" (default: the first of 172.30/16, 172.31/16, ... that no host route overlaps). SKIFF_SUBNET overrides it. */
+  subnet?: string;
+  /** Host ports for -P and IP::CPORT, "LOW-HIGH" (default 49000-49900; Docker uses the kernel's ephemeral range). SKIFF_PORT_RANGE overrides it. */
+  'port-range'?: string;
+  /** false: loopback clients of published ports go through DNAT too, instead of skiff's userland proxy (Docker's --userland-proxy). */
+  'userland-proxy'?: boolean;
 }
 
 let cached: SkiffConfig | undefined;

@@ -21,4 +21,9 @@ export const COMMANDS: Record<string, string> = {
   rmi: 'Remove one or more images',
   history: 'Show the history of an image',
   registry: 'Serve an OCI distribution registry (skiff registry serve)',
+  pull: 'Download an image from a registry',
+  push: 'Upload an image to a registry',
+  login: 'Log in to a registry',
+  logout: 'Log out from a registry',
+  search: 'Search a registry for images',
 };

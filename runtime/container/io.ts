@@ -30,6 +30,21 @@ function masterReader(master: number): Readable {
   return createReadStream('', { fd: master, autoClose: false, highWaterMark: 64 * 1024 });
 }
 
+/**
+ * The pty delivers a writer's bytes to the master through a kernel work
+ * queue, so right after the command exits some output can still be in
+ * flight; closing the slave then would hang the line up and drop it. So: wait
+ * until the master has been quiet for a moment (slave still open), then close.
+ */
+async function quiesce(s: Readable, quietMs = 25, maxMs = 2000): Promise<void> {
+  let last = Date.now();
+  const onData = () => { last = Date.now(); };
+  s.on('data', onData);
+  const start = Date.now();
+  while (Date.now() - last < quietMs && Date.now() - start < maxMs) await new Promise((r) => setTimeout(r, 5));
+  s.off('data', onData);
+}
+
 function ended(s: Readable): Promise<void> {
   return new Promise((resolve) => {
     s.on('end', resolve);
@@ -69,7 +84,8 @@ export function attachedIo({ tty, interactive }: AttachMode): ContainerIo {
     },
     async finish() {
       // The parent held the slave open so that no output is lost when a fast
-      // command exits; closing it now makes the master drain, then EIO.
+      // command exits; once the master is quiet, closing it ends the stream (EIO).
+      if (out) await quiesce(out);
       closeSync(pty.slave);
       if (out) await ended(out);
       process.stdout.off('resize', resize);
@@ -88,14 +104,17 @@ export function loggedIo(rec: ContainerRecord): ContainerIo {
   if (rec.Config.Tty) {
     const pty = openPty();
     let out: Readable | undefined;
+    let following: Promise<void> = Promise.resolve();
     return {
       stdio: { fds: [rec.Config.OpenStdin ? inR : pty.slave, pty.slave, pty.slave], ttyPath: pty.slavePath },
       started() {
         out = masterReader(pty.master);
+        following = log.follow('stdout', out);
       },
       async finish() {
+        if (out) await quiesce(out);
         closeSync(pty.slave);
-        if (out) await log.follow('stdout', out);
+        await following;
         close(pty.master);
         if (inW >= 0) close(inW);
         log.close();

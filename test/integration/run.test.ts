@@ -41,7 +41,7 @@ it('IPC objects of the host are invisible inside', async (t) => {
 
 it('the container has its own mounts and only a loopback interface', async (t) => {
   const h = await harness(t);
-  const out = await h.ok(t, ['run', '--rm', 'busybox', 'sh', '-c', 'ls /sys/class/net; echo ---; cat /proc/self/mountinfo']);
+  const out = await h.ok(t, ['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net; echo ---; cat /proc/self/mountinfo']);
   const [nets, mounts] = out.split('---\n');
   t.deepEqual(nets.trim().split(/\s+/), ['lo']);
   t.regex(mounts.split('\n')[0], / \/ .* - overlay overlay /, 'the root is the overlay');
@@ -90,7 +90,7 @@ it('exit codes: 0, 3, 125, 126, 127 with one-line errors', async (t) => {
   t.is(r125.code, 125);
   t.regex(r125.stderr, /unknown flag: --bogus/);
   const r126 = await h.run(['run', '--rm', 'busybox', '/etc/passwd']);
-  t.is(r126.code, 126);
+  t.is(r126.code, 126, r126.stderr);
   t.is(r126.stderr.trim(), 'skiff: exec: "/etc/passwd": permission denied');
   const r127 = await h.run(['run', '--rm', 'busybox', 'nosuch']);
   t.is(r127.code, 127);
@@ -264,4 +264,13 @@ it('kill -s, restart, inspect {{json}}, --env-file, and exec lands in the contai
   const killed = await h.run(['kill', 'nosuchbox']);
   t.is(killed.code, 1);
   t.regex(killed.stderr, /No such container: nosuchbox/);
+});
+
+it('a detached container with -t keeps running past a full pty buffer and logs everything', async (t) => {
+  const h = await harness(t);
+  const id = (await h.ok(t, ['run', '-d', '-t', 'busybox', 'sh', '-c', 'seq 1 20000; echo done'])).trim();
+  t.is((await h.ok(t, ['wait', id])).trim(), '0');
+  const logs = (await h.ok(t, ['logs', id])).split('\r\n');
+  t.is(logs[19999], '20000');
+  t.is(logs[20000], 'done');
 });

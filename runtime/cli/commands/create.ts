@@ -1,12 +1,15 @@
 import type { CommandModule } from 'yargs';
+import { ImageStore } from '../../image/store.js';
+import { ensureImage } from '../../registry/pull.js';
 import { createContainer } from '../../container/create.js';
 import { containerOptions, toCreateOptions, type ContainerArgs } from '../container-options.js';
 
 const create: CommandModule<object, ContainerArgs> = {
-  command: 'create [options] <image> [command..]',
+  command: 'create <image> [command..]',
   describe: 'Create a new container',
   builder: (y) => containerOptions(y) as never,
-  handler: (a) => {
+  handler: async (a) => {
+    await ensureImage(new ImageStore(), a.image, { out: process.stderr });
     process.stdout.write(`${createContainer(toCreateOptions(a)).Id}\n`);
   },
 };

@@ -5,7 +5,7 @@ import { getCommandWords } from '../container-options.js';
 interface Args { container: string; interactive: boolean; tty: boolean; detach: boolean; env?: string[]; workdir?: string; user?: string }
 
 const cmd: CommandModule<object, Args> = {
-  command: 'exec [options] <container> [command..]',
+  command: 'exec <container> [command..]',
   describe: 'Execute a command in a running container',
   builder: (y) => y
     .positional('container', { type: 'string', demandOption: true })

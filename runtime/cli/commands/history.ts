@@ -8,7 +8,7 @@ interface Args { image: string; 'no-trunc': boolean; quiet: boolean; human: bool
 const ellipsis = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 const cmd: CommandModule<object, Args> = {
-  command: 'history [options] <image>',
+  command: 'history <image>',
   describe: 'Show the history of an image',
   builder: (y) => y
     .positional('image', { type: 'string', demandOption: true })

@@ -14,7 +14,7 @@ import tag from './tag.js';
 const renamed = <T>(m: CommandModule<object, T>, command: string): CommandModule<object, T> => ({ ...m, command });
 
 const prune: CommandModule<object, { all: boolean; force: boolean }> = {
-  command: 'prune [options]',
+  command: 'prune',
   describe: 'Remove unused images (dangling ones; with -a, all that no container uses)',
   builder: (y) => y
     .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'Remove all unused images, not just dangling ones' })
@@ -44,9 +44,9 @@ const cmd: CommandModule = {
   command: 'image <command>',
   describe: 'Manage images',
   builder: (y: Argv) => y
-    .command(renamed(images, 'ls [options] [repository]'))
-    .command(renamed(rmi, 'rm [options] <images..>'))
-    .command(renamed(inspect, 'inspect [options] <names..>'))
+    .command(renamed(images, 'ls [repository]'))
+    .command(renamed(rmi, 'rm <images..>'))
+    .command(renamed(inspect, 'inspect <names..>'))
     .command(tag)
     .command(history)
     .command(save)

@@ -7,7 +7,7 @@ import { table } from '../table.js';
 interface Args { quiet: boolean; 'no-trunc': boolean; all: boolean; digests: boolean; repository?: string }
 
 const cmd: CommandModule<object, Args> = {
-  command: 'images [options] [repository]',
+  command: 'images [repository]',
   describe: 'List images',
   builder: (y) => y
     .positional('repository', { type: 'string', describe: 'Only images of this repository (name[:tag])' })

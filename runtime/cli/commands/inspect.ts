@@ -28,7 +28,7 @@ export function imageView(store: ImageStore, img: Image) {
 }
 
 const cmd: CommandModule<object, Args> = {
-  command: 'inspect [options] <names..>',
+  command: 'inspect <names..>',
   describe: 'Return low-level information on containers or images',
   builder: (y) => y
     .positional('names', { type: 'string', array: true, demandOption: true })

@@ -3,7 +3,7 @@ import { kill } from '../../container/lifecycle.js';
 import { eachContainer } from '../each.js';
 
 const cmd: CommandModule<object, { containers: string[]; signal: string }> = {
-  command: 'kill [options] <containers..>',
+  command: 'kill <containers..>',
   describe: 'Kill one or more running containers',
   builder: (y) => y
     .positional('containers', { type: 'string', array: true, demandOption: true })

@@ -5,7 +5,7 @@ import { ImageStore } from '../../image/store.js';
 import { SkiffError } from '../../util/errors.js';
 
 const cmd: CommandModule<object, { input?: string; quiet: boolean }> = {
-  command: 'load [options]',
+  command: 'load',
   describe: 'Load an image from a tar archive or STDIN (docker-archive or OCI layout, optionally gzipped)',
   builder: (y) => y
     .option('input', { alias: 'i', type: 'string', describe: 'Read from tar archive file, instead of STDIN' })

@@ -7,7 +7,7 @@ import { SkiffError } from '../../util/errors.js';
 interface Args { container: string; follow: boolean; tail: string; timestamps: boolean }
 
 const cmd: CommandModule<object, Args> = {
-  command: 'logs [options] <container>',
+  command: 'logs <container>',
   describe: 'Fetch the logs of a container',
   builder: (y) => y
     .positional('container', { type: 'string', demandOption: true })

@@ -34,7 +34,7 @@ export function psRow(c: ContainerRecord, noTrunc: boolean) {
 }
 
 const cmd: CommandModule<object, Args> = {
-  command: 'ps [options]',
+  command: 'ps',
   describe: 'List containers',
   builder: (y) => y
     .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'Show all containers (default shows just running)' })

@@ -4,7 +4,7 @@ import { runDetached } from '../../container/run.js';
 import { eachContainer } from '../each.js';
 
 const cmd: CommandModule<object, { containers: string[]; time: number }> = {
-  command: 'restart [options] <containers..>',
+  command: 'restart <containers..>',
   describe: 'Restart one or more containers',
   builder: (y) => y
     .positional('containers', { type: 'string', array: true, demandOption: true })

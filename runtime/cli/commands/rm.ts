@@ -3,7 +3,7 @@ import { remove } from '../../container/lifecycle.js';
 import { eachContainer } from '../each.js';
 
 const cmd: CommandModule<object, { containers: string[]; force: boolean }> = {
-  command: 'rm [options] <containers..>',
+  command: 'rm <containers..>',
   describe: 'Remove one or more containers',
   builder: (y) => y
     .positional('containers', { type: 'string', array: true, demandOption: true })

@@ -3,7 +3,7 @@ import { removeImage } from '../../image/remove.js';
 import { ImageStore } from '../../image/store.js';
 
 const cmd: CommandModule<object, { images: string[]; force: boolean }> = {
-  command: 'rmi [options] <images..>',
+  command: 'rmi <images..>',
   describe: 'Remove one or more images',
   builder: (y) => y
     .positional('images', { type: 'string', array: true, demandOption: true })

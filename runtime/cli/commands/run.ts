@@ -1,4 +1,6 @@
 import type { CommandModule } from 'yargs';
+import { ImageStore } from '../../image/store.js';
+import { ensureImage } from '../../registry/pull.js';
 import { mark } from '../../util/trace.js';
 import { createContainer } from '../../container/create.js';
 import { remove } from '../../container/lifecycle.js';
@@ -7,11 +9,13 @@ import * as store from '../../container/store.js';
 import { containerOptions, toCreateOptions, type ContainerArgs } from '../container-options.js';
 
 const run: CommandModule<object, ContainerArgs & { detach: boolean }> = {
-  command: 'run [options] <image> [command..]',
+  command: 'run <image> [command..]',
   describe: 'Create and run a new container from an image',
   builder: (y) => containerOptions(y).option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'Run container in background and print container ID' }) as never,
   handler: async (a) => {
     mark('cli-parsed');
+    // As Docker's run: a missing image is pulled first (progress on stderr).
+    await ensureImage(new ImageStore(), a.image, { out: process.stderr });
     const rec = createContainer(toCreateOptions(a));
     mark('created');
     try {

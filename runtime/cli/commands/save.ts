@@ -5,7 +5,7 @@ import { ImageStore } from '../../image/store.js';
 import { SkiffError } from '../../util/errors.js';
 
 const cmd: CommandModule<object, { images: string[]; output?: string }> = {
-  command: 'save [options] <images..>',
+  command: 'save <images..>',
   describe: 'Save one or more images to a tar archive (docker-archive, streamed to STDOUT by default)',
   builder: (y) => y
     .positional('images', { type: 'string', array: true, demandOption: true })

@@ -6,7 +6,7 @@ import { eachContainer } from '../each.js';
 interface Args { containers: string[]; attach: boolean; interactive: boolean }
 
 const start: CommandModule<object, Args> = {
-  command: 'start [options] <containers..>',
+  command: 'start <containers..>',
   describe: 'Start one or more stopped containers',
   builder: (y) => y
     .positional('containers', { type: 'string', array: true, demandOption: true })

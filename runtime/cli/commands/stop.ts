@@ -3,7 +3,7 @@ import { stop } from '../../container/lifecycle.js';
 import { eachContainer } from '../each.js';
 
 const cmd: CommandModule<object, { containers: string[]; time: number }> = {
-  command: 'stop [options] <containers..>',
+  command: 'stop <containers..>',
   describe: 'Stop one or more running containers (SIGTERM, then SIGKILL after a grace period)',
   builder: (y) => y
     .positional('containers', { type: 'string', array: true, demandOption: true })
