@@ -15,6 +15,7 @@ import * as tar from 'tar-stream';
 import { SkiffError } from '../util/errors.js';
 import { paths } from '../util/paths.js';
 import { decompressed, isGzip } from '../util/stream.js';
+import { normalizeReference } from './reference.js';
 import {
   type Descriptor, hexOf, type ImageManifest, type ImageStore, makeManifest, MEDIA, parseConfig, parseManifest, sha256,
 } from './store.js';
@@ -139,7 +140,7 @@ async function loadDockerArchive(store: ImageStore, root: string): Promise<Loade
     }
     store.putBlobBytes(configBytes);
     const manifestBytes = makeManifest({ mediaType: MEDIA.ociConfig, digest: configDigest, size: configBytes.length }, layers);
-    const tags = entry.RepoTags ?? [];
+    const tags = (entry.RepoTags ?? []).map(normalizeReference);
     loaded.push({ id: store.addImage(manifestBytes, tags), tags });
   }
   return loaded;
@@ -184,5 +185,5 @@ async function loadOciLayout(store: ImageStore, root: string): Promise<LoadedIma
 /** An OCI ref.name may be a full reference or a bare tag; a bare tag names no repository. */
 function ociTags(annotations: Record<string, string>): string[] {
   const name = annotations['io.containerd.image.name'] ?? annotations['org.opencontainers.image.ref.name'];
-  return name && /[/:]/.test(name) ? [name] : [];
+  return name && /[/:]/.test(name) ? [normalizeReference(name)] : [];
 }

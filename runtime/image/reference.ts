@@ -51,10 +51,17 @@ export function parseReference(ref: string): Reference {
   return { domain, path: parts.join('/'), tag, digest };
 }
 
-/** "busybox" -> "busybox:latest"; keeps registry and digest as given. */
+const DOCKER_HUB = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/**
+ * The local, familiar form Docker shows: "busybox" -> "busybox:latest",
+ * "docker.io/library/busybox" -> "busybox:latest"; other registries and
+ * digests are kept as given.
+ */
 export function normalizeReference(ref: string): string {
   const r = parseReference(ref);
-  const name = r.domain ? `${r.domain}/${r.path}` : r.path;
+  let name = r.domain ? `${r.domain}/${r.path}` : r.path;
+  if (r.domain && DOCKER_HUB.has(r.domain)) name = r.path.replace(/^library\/(?=[^/]+$)/, '');
   if (r.digest) return `${name}${r.tag ? `:${r.tag}` : ''}@${r.digest}`;
   return `${name}:${r.tag ?? 'latest'}`;
 }

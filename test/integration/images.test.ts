@@ -66,3 +66,15 @@ it('tag, history, rmi of a used image is refused, rmi frees layers, prune remove
   t.notRegex(await h.ok(t, ['images']), /<none>/);
   t.regex(await h.ok(t, ['images']), /busybox\s+latest/);
 });
+
+it('images that skopeo writes (oci-archive, docker-archive) load and run', async (t) => {
+  const h = await harness(t, []);
+  const oci = join(h.root, 'skopeo-oci.tar');
+  const dockerArchive = join(h.root, 'skopeo-docker.tar');
+  execFileSync('skopeo', ['copy', '-q', `docker-archive:${join(fixtures, 'busybox-layered.tar')}`, `oci-archive:${oci}:skopeo/layered:oci`]);
+  execFileSync('skopeo', ['copy', '-q', `docker-archive:${join(fixtures, 'busybox-layered.tar')}`, `docker-archive:${dockerArchive}:skopeo/layered:docker`]);
+  t.is(await h.ok(t, ['load', '-i', oci]), 'Loaded image: skopeo/layered:oci\n');
+  t.is(await h.ok(t, ['load', '-i', dockerArchive]), 'Loaded image: skopeo/layered:docker\n');
+  t.is((await h.ok(t, ['run', '--rm', 'skopeo/layered:oci', 'cat', '/new.txt'])).trim(), 'layer2');
+  t.is((await h.ok(t, ['run', '--rm', 'skopeo/layered:docker', 'sh', '-c', 'ls /opt/stuff'])).trim(), 'c');
+});

@@ -25,6 +25,9 @@ test('entry names cannot escape the layer', (t) => {
 test('references follow Docker grammar', (t) => {
   t.is(normalizeReference('busybox'), 'busybox:latest');
   t.is(normalizeReference('ouruser/sinatra:v2'), 'ouruser/sinatra:v2');
+  t.is(normalizeReference('docker.io/library/busybox'), 'busybox:latest');
+  t.is(normalizeReference('docker.io/skopeo/layered:docker'), 'skopeo/layered:docker');
+  t.is(normalizeReference('127.0.0.1:5000/library/busybox:1'), '127.0.0.1:5000/library/busybox:1');
   t.deepEqual(parseReference('localhost:5000/a/b:1'), { domain: 'localhost:5000', path: 'a/b', tag: '1', digest: undefined });
   t.throws(() => parseReference('Busybox'), { message: /must be lowercase/ });
   t.throws(() => parseReference('a:b:c'), { message: /invalid reference format/ });
