@@ -234,3 +234,17 @@ export function installSeccomp(program: Buffer): void {
   prog.writeBigUInt64LE(BigInt(koffi.address(program)), 8);
   check(Number(_syscall(317 /* SYS_seccomp */, 'unsigned int', 1 /* SECCOMP_SET_MODE_FILTER */, 'unsigned int', 0, 'void *', prog)), 'seccomp(SECCOMP_SET_MODE_FILTER)');
 }
+
+// ---- extended attributes (reading) ------------------------------------------
+const _lgetxattr = libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)');
+/** The value of one xattr, or undefined when the file has none by that name. */
+export function lgetxattr(path: string, name: string): Buffer | undefined {
+  const buf = Buffer.alloc(256);
+  const n = Number(_lgetxattr(path, name, buf, buf.length));
+  if (n < 0) {
+    const e = koffi.errno();
+    if (e === constants.errno.ENODATA || e === constants.errno.ENOTSUP) return undefined;
+    throw new SyscallError(`lgetxattr(${name})`, path, e);
+  }
+  return buf.subarray(0, n);
+}

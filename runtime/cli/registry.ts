@@ -20,6 +20,7 @@ export const COMMANDS: Record<string, string> = {
   tag: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE',
   rmi: 'Remove one or more images',
   history: 'Show the history of an image',
+  commit: "Create a new image from a container's changes",
   registry: 'Serve an OCI distribution registry (skiff registry serve)',
   pull: 'Download an image from a registry',
   push: 'Upload an image to a registry',
