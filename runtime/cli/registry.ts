@@ -21,6 +21,7 @@ export const COMMANDS: Record<string, string> = {
   rmi: 'Remove one or more images',
   history: 'Show the history of an image',
   commit: "Create a new image from a container's changes",
+  build: 'Build an image from a Dockerfile',
   registry: 'Serve an OCI distribution registry (skiff registry serve)',
   pull: 'Download an image from a registry',
   push: 'Upload an image to a registry',
