@@ -10,8 +10,8 @@ import { join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { createContainer } from '../container/create.js';
-import { remove } from '../container/lifecycle.js';
-import { runAttached } from '../container/run.js';
+import { remove, waitStopped } from '../container/lifecycle.js';
+import { runAttached, runDetached } from '../container/run.js';
 import * as containers from '../container/store.js';
 import { resolveUser } from '../container/user.js';
 import { type Descriptor, type ImageConfig, type ImageStore, makeManifest, MEDIA } from '../image/store.js';
@@ -271,7 +271,7 @@ async function runStep(images: ImageStore, id: string, cmd: string[], args: Reco
   }, images);
   try {
     say(` ---> Running in ${short(rec.Id)}`);
-    const code = await runAttached(rec.Id);
+    const code = opts.quiet ? await runQuietly(rec.Id) : await runAttached(rec.Id);
     if (code !== 0) throw new SkiffError(`The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, 1);
     return await commitContainer(images, rec.Id);
   } finally {
@@ -279,6 +279,13 @@ async function runStep(images: ImageStore, id: string, cmd: string[], args: Reco
     const still = (() => { try { return containers.read(rec.Id); } catch { return undefined; } })();
     if (still) await remove(still, true);
   }
+}
+
+/** For -q: the RUN's output goes to the container's log instead of our terminal. */
+async function runQuietly(id: string): Promise<number> {
+  await runDetached(id);
+  await waitStopped(id);
+  return containers.read(id).State.ExitCode;
 }
 
 /** COPY/ADD: a layer written straight from the sources, no container needed. */

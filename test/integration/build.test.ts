@@ -58,11 +58,12 @@ it('the seed\'s build flow: FROM, MAINTAINER, RUNs, ENV, WORKDIR, COPY, EXPOSE, 
 it('a rebuild uses the cache for every step and runs nothing; a changed COPY source re-runs from there on', async (t) => {
   const h = await harness(t);
   const ctx = context(h, {
-    Dockerfile: 'FROM busybox\nRUN echo one > /one\nCOPY data.txt /data.txt\nRUN cat /data.txt > /copy\nCMD ["cat", "/copy"]\n',
+    Dockerfile: 'FROM busybox\nRUN echo one | tee /one\nCOPY data.txt /data.txt\nRUN cat /data.txt > /copy\nCMD ["cat", "/copy"]\n',
     'data.txt': 'v1\n',
   });
   const first = await h.ok(t, ['build', '-t', 'cached', ctx]);
   t.is(count(first, /Running in/), 2);
+  t.regex(first, /Running in \w+\none\n/, 'RUN output is streamed');
   const again = await h.ok(t, ['build', '-t', 'cached', ctx]);
   t.is(count(again, /Running in/), 0, 'no RUN executed on the rebuild');
   t.is(count(again, /---> Using cache/), steps(again) - 1, 'every step after FROM hit the cache');
@@ -74,6 +75,8 @@ it('a rebuild uses the cache for every step and runs nothing; a changed COPY sou
   t.is(await h.ok(t, ['run', '--rm', 'cached']), 'v2\n');
   const noCache = await h.ok(t, ['build', '--no-cache', '-t', 'cached', ctx]);
   t.is(count(noCache, /Using cache/), 0);
+  const quiet = await h.ok(t, ['build', '-q', '--no-cache', '--build-arg', 'UNUSED=1', ctx]);
+  t.regex(quiet, /^sha256:[0-9a-f]{64}\n$/, '-q prints only the image ID, not even RUN output');
   await noLeftovers(t, h);
 });
 
