@@ -2,13 +2,19 @@
 import koffi, { type LibraryHandle } from 'koffi';
 
 type Fn = ReturnType<LibraryHandle['func']>;
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SyscallError } from './libc.js';
 
-// dist/native-bindings/helper.js and native-bindings/helper.ts both sit one
-// level below the package root; the library is built in the source tree.
-const pkgRoot = join(dirname(fileURLToPath(import.meta.url)), fileURLToPath(import.meta.url).includes('/dist/') ? '../..' : '..');
+/** The package root: the nearest directory above this file that holds package.json (works from source, tsc output and bundle chunks alike). */
+function findPackageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+export const packageRoot = findPackageRoot();
+const pkgRoot = packageRoot;
 export const helperLibrary = join(pkgRoot, 'native-bindings', 'build', 'libskiff.so');
 /** The static exec stub (skiff-exec.c) that init hands over to. */
 export const execStub = join(pkgRoot, 'native-bindings', 'build', 'skiff-exec');

@@ -2,15 +2,14 @@
 // (dist/bin/*.mjs, made by esbuild: one file loads much faster than ~50
 // modules); tests and readers may also run the plain tsc output in
 // dist/runtime/. Both must find the stage scripts they spawn.
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../native-bindings/helper.js';
 
 declare const __SKIFF_BUNDLE__: boolean | undefined;
 const bundled = typeof __SKIFF_BUNDLE__ !== 'undefined' && __SKIFF_BUNDLE__;
-const here = dirname(fileURLToPath(import.meta.url));
 
 /** The script a stage runs from: init (inside the container) or the detached monitor. */
 export function stageScript(stage: 'init' | 'monitor'): string {
-  if (bundled) return join(here, `${stage}.mjs`);
-  return join(here, '..', stage === 'init' ? 'sandbox/init.js' : 'container/monitor.js');
+  if (bundled) return join(packageRoot, 'dist', 'bin', `${stage}.mjs`);
+  return join(packageRoot, 'dist', 'runtime', stage === 'init' ? 'sandbox/init.js' : 'container/monitor.js');
 }
