@@ -297,6 +297,11 @@ export class ImageStore {
     return undefined;
   }
 
+  /** Images the build cache keeps (intermediate steps): `images` hides them unless -a. */
+  buildCacheIds(): Set<string> {
+    return new Set(Object.values(readJsonOr<Record<string, string>>(join(this.dir, 'build-cache.json'), {})));
+  }
+
   size(image: Image): number {
     return image.config.rootfs.diff_ids.reduce((n, d) => n + this.layerSize(d), 0);
   }

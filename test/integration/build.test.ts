@@ -64,6 +64,8 @@ it('a rebuild uses the cache for every step and runs nothing; a changed COPY sou
   const first = await h.ok(t, ['build', '-t', 'cached', ctx]);
   t.is(count(first, /Running in/), 2);
   t.regex(first, /Running in \w+\none\n/, 'RUN output is streamed');
+  t.notRegex(await h.ok(t, ['images']), /<none>/, 'intermediate images are hidden');
+  t.regex(await h.ok(t, ['images', '-a']), /<none>\s+<none>/, 'and shown with -a');
   const again = await h.ok(t, ['build', '-t', 'cached', ctx]);
   t.is(count(again, /Running in/), 0, 'no RUN executed on the rebuild');
   t.is(count(again, /---> Using cache/), steps(again) - 1, 'every step after FROM hit the cache');

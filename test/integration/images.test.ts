@@ -1,6 +1,8 @@
 // Loading images (docker-archive and OCI layout) and running what was loaded.
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as tar from 'tar-stream';
 import { join } from 'node:path';
 import { fixtures, harness, it } from './_harness.js';
 
@@ -77,4 +79,46 @@ it('images that skopeo writes (oci-archive, docker-archive) load and run', async
   t.is(await h.ok(t, ['load', '-i', dockerArchive]), 'Loaded image: skopeo/layered:docker\n');
   t.is((await h.ok(t, ['run', '--rm', 'skopeo/layered:oci', 'cat', '/new.txt'])).trim(), 'layer2');
   t.is((await h.ok(t, ['run', '--rm', 'skopeo/layered:docker', 'sh', '-c', 'ls /opt/stuff'])).trim(), 'c');
+});
+
+/** A docker-archive whose only layer holds `entries` (built with tar-stream). */
+async function archiveWith(dir: string, name: string, entries: Array<{ header: Parameters<tar.Pack['entry']>[0]; body?: string }>): Promise<string> {
+  const layer: Buffer = await new Promise((resolve) => {
+    const pack = tar.pack();
+    const parts: Buffer[] = [];
+    pack.on('data', (d) => parts.push(d as Buffer));
+    pack.on('end', () => resolve(Buffer.concat(parts)));
+    for (const e of entries) pack.entry(e.header, e.body ?? '');
+    pack.finalize();
+  });
+  const diff = createHash('sha256').update(layer).digest('hex');
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [`sha256:${diff}`] } }));
+  const cfgName = `${createHash('sha256').update(config).digest('hex')}.json`;
+  const base = join(dir, `arch-${name}`);
+  mkdirSync(join(base, diff), { recursive: true });
+  writeFileSync(join(base, diff, 'layer.tar'), layer);
+  writeFileSync(join(base, cfgName), config);
+  writeFileSync(join(base, 'manifest.json'), JSON.stringify([{ Config: cfgName, RepoTags: [`${name}:latest`], Layers: [`${diff}/layer.tar`] }]));
+  const out = join(dir, `${name}.tar`);
+  execFileSync('tar', ['-cf', out, '-C', base, 'manifest.json', cfgName, `${diff}/layer.tar`]);
+  return out;
+}
+
+it('hostile layers (../ escapes, writes through symlinks, hardlinks out) are refused and the host is untouched', async (t) => {
+  const h = await harness(t, []);
+  const canary = join(h.root, 'canary');
+  writeFileSync(canary, 'original\n');
+  const cases: Array<[string, Array<{ header: Parameters<tar.Pack['entry']>[0]; body?: string }>, RegExp]> = [
+    ['dotdot', [{ header: { name: '../../../../../../..' + canary, type: 'file' }, body: 'pwned\n' }], /escapes the layer/],
+    ['symlink', [{ header: { name: 'evil', type: 'symlink', linkname: h.root } }, { header: { name: 'evil/canary', type: 'file' }, body: 'pwned\n' }], /through the symlink/],
+    ['hardlink', [{ header: { name: 'link', type: 'link', linkname: '../../../../../../..' + canary } }], /escapes the layer/],
+  ];
+  for (const [name, entries, message] of cases) {
+    const r = await h.run(['load', '-i', await archiveWith(h.root, name, entries)]);
+    t.is(r.code, 125, name);
+    t.regex(r.stderr, message, name);
+  }
+  t.is(readFileSync(canary, 'utf8'), 'original\n', 'the canary on the host is untouched');
+  t.is(await h.ok(t, ['images', '-q']), '', 'no half image is visible');
+  t.deepEqual(readdirSync(join(h.root, 'image', 'layers')).filter((f) => !f.startsWith('.')), [], 'no layer was kept');
 });

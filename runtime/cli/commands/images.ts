@@ -18,7 +18,10 @@ const cmd: CommandModule<object, Args> = {
   handler: (a) => {
     const store = new ImageStore();
     const rows: string[][] = [];
-    const images = store.list().sort((x, y) => store.created(y).getTime() - store.created(x).getTime());
+    const intermediate = a.all ? new Set<string>() : store.buildCacheIds();
+    const images = store.list()
+      .filter((img) => img.repoTags.length > 0 || !intermediate.has(img.id))
+      .sort((x, y) => store.created(y).getTime() - store.created(x).getTime());
     for (const img of images) {
       const id = a['no-trunc'] ? img.id : img.id.slice(7, 19);
       const names = img.repoTags.length ? img.repoTags.map(splitRepoTag) : [{ repository: '<none>', tag: '<none>' }];
