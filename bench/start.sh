@@ -196,7 +196,7 @@ log "skiff root $SKIFF_ROOT, podman store $PODMAN_DIR"
 # --- 3. timed runs -------------------------------------------------------------
 # One run of a tool; prints its wall time in microseconds. Stderr goes to a
 # file (skiff's holds its SKIFF_TRACE marks); a failed run stops the bench.
-run_skiff() { SKIFF_TRACE=1 "${SKIFF_CLI[@]}" run --rm busybox true; }
+run_skiff() { SKIFF_TRACE=1 "${SKIFF_CLI[@]}" run --rm --network none busybox true; }
 run_podman() { "${PODMAN[@]}" "${PODMAN_RUN[@]}" busybox true; }
 time_one() { # time_one TOOL ERRFILE
   local t0 t1 rc=0
@@ -230,7 +230,7 @@ done
 if ((RSS_RUNS > 0)); then
   log "peak RSS: $RSS_RUNS runs each"
   for ((i = 1; i <= RSS_RUNS; i++)); do
-    /usr/bin/time -f %M -o "$WORK/rss.tmp" "${SKIFF_CLI[@]}" run --rm busybox true >/dev/null 2>&1
+    /usr/bin/time -f %M -o "$WORK/rss.tmp" "${SKIFF_CLI[@]}" run --rm --network none busybox true >/dev/null 2>"${SKIFF_CLI[@]}" run --rm busybox true >/dev/null 2>&11
     cat "$WORK/rss.tmp" >>"$WORK/skiff.rss"
     /usr/bin/time -f %M -o "$WORK/rss.tmp" "${PODMAN[@]}" "${PODMAN_RUN[@]}" busybox true >/dev/null 2>&1
     cat "$WORK/rss.tmp" >>"$WORK/podman.rss"

@@ -19,7 +19,7 @@ export interface SkiffConfig {
   subnet?: string;
   /** Host ports for -P and IP::CPORT, "LOW-HIGH" (default 49000-49900; Docker uses the kernel's ephemeral range). SKIFF_PORT_RANGE overrides it. */
   'port-range'?: string;
-  /** false: loopback clients of published ports go through DNAT too, instead of skiff's userland proxy (Docker's --userland-proxy). */
+  /** true: loopback clients of published ports go through a userland proxy (Docker's default) instead of DNAT (skiff's default). */
   'userland-proxy'?: boolean;
 }
 

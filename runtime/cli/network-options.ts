@@ -4,10 +4,10 @@ import type { NetworkOptions } from '../network/index.js';
 
 export function networkFlags<T>(y: Argv<T>) {
   return y
-    .option('network', { alias: 'net', type: 'string', default: 'none', describe: 'Connect a container to a network: none, host (bridge comes with the networking issue)' })
-    .option('ip', { type: 'string', describe: 'IPv4 address (e.g. 172.30.100.104)' })
-    .option('publish', { alias: 'p', type: 'string', array: true, describe: "Publish a container's port(s) to the host" })
-    .option('publish-all', { alias: 'P', type: 'boolean', default: false, describe: 'Publish all exposed ports to random ports' })
+    .option('network', { alias: 'net', type: 'string', default: 'bridge', describe: 'Connect a container to a network: bridge, none, host or container:NAME' })
+    .option('ip', { type: 'string', describe: "IPv4 address on the bridge (e.g. 172.30.100.104); without it an address is leased at each start" })
+    .option('publish', { alias: 'p', type: 'string', array: true, describe: "Publish a container's port(s) to the host: [IP:][HOSTPORT:]CPORT[/udp], ranges allowed" })
+    .option('publish-all', { alias: 'P', type: 'boolean', default: false, describe: 'Publish all exposed ports to random ports (config "port-range", default 49000-49900)' })
     .option('expose', { type: 'string', array: true, describe: 'Expose a port or a range of ports' })
     .option('link', { type: 'string', array: true, describe: 'Add link to another container (name[:alias])' });
 }

@@ -28,4 +28,6 @@ export const COMMANDS: Record<string, string> = {
   login: 'Log in to a registry',
   logout: 'Log out from a registry',
   search: 'Search a registry for images',
+  port: 'List port mappings or a specific mapping for the container',
+  network: 'Manage networks (ls, inspect, prune)',
 };

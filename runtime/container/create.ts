@@ -9,7 +9,7 @@ import { initialState, shortId, type ContainerRecord } from './model.js';
 import { createRootfsDirs, rootfsDirs, lowerDirs } from './rootfs.js';
 import * as store from './store.js';
 import { usernsFor } from './userns.js';
-import { networkConfig, type NetworkOptions } from '../network/index.js';
+import { initialNetworkSettings, networkConfig, type NetworkOptions } from '../network/index.js';
 import { parseTmpfs, validateSecurity } from './security.js';
 
 export interface CreateOptions {
@@ -152,7 +152,7 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
         Name: 'overlay',
         Data: { LowerDir: lowerDirs(images, image.config.rootfs.diff_ids).join(':'), UpperDir: dirs.upper, MergedDir: dirs.merged, WorkDir: dirs.work },
       },
-      NetworkSettings: { IPAddress: '', Gateway: '', MacAddress: '', IPPrefixLen: 0, Ports: {}, Networks: {} },
+      NetworkSettings: initialNetworkSettings(net),
       Mounts: [],
       Skiff: { PidStartTime: 0, MonitorPid: 0, MonitorStartTime: 0, Userns: opts.usernsRemap ? usernsFor() : null, CgroupPaths: [] },
     };

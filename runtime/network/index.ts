@@ -1,18 +1,51 @@
 // Container networking: the seams the container lifecycle calls.
 //
 // create  -> networkConfig()   validate flags, record NetworkMode, ports, links
-// start   -> prepareNetwork()  before clone: lease an IP, decide namespace flags,
-//                              /etc/hosts lines and link env vars
-//         -> attachNetwork()   after clone, before the command runs: veth, addresses,
-//                              routes, NAT rules inside/around the new netns
-// monitor -> startProxies()    userland proxies for published ports, living as long
-//                              as the container's monitor
-// exit/rm -> releaseNetwork()  idempotent: veth, lease, rules
+// start   -> prepareNetwork()  before clone: lease an IP, bind the published
+//                              ports, /etc/hosts lines and link env vars
+//         -> attachNetwork()   after clone, while init boots: veth pair, eth0's
+//                              address, MAC and default route, lo up
+// monitor -> startProxies()    the userland proxies (bound by prepareNetwork in
+//                              this same process) live as long as the monitor
+// exit/rm -> releaseNetwork()  idempotent: proxies, veth, lease, rules
 //
-// This file implements --network none and host; the bridge lives in the
-// networking issue.
+// Modes: none (own empty netns with lo), host (no netns), container:NAME
+// (joins NAME's netns), bridge (the default; Docker's docker0 model):
+//
+//   container netns            host
+//   eth0 172.30.0.2/16  <-veth->  vethXXXXXXXXXXX -- skiff0 172.30.0.1/16 (gateway)
+//   default via 172.30.0.1         nft table ip skiff-skiff0: DNAT for published
+//                                  ports, MASQUERADE for egress; ip_forward on
+//
+// Published ports take two paths, as in Docker with its userland proxy:
+// traffic to a host address from outside or from this host's processes is
+// DNAT'd in the kernel; loopback clients (127.0.0.1:HOSTPORT) and containers
+// dialing a host address reach a proxy socket the monitor holds on the host
+// port. That socket is bound before the container exists, so it is also the
+// port's reservation (see proxy.ts). Config "userland-proxy": false sends
+// loopback clients through DNAT as well (route_localnet on the bridge).
+//
+// Addresses: a lease per container start, the lowest free address of the
+// subnet (or --ip), released at stop and rm. A container gets no fixed IP
+// across restarts unless it was created with --ip, as in Docker.
+import { createHash } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { SkiffError } from '../util/errors.js';
+import { isSameProcess, procState } from '../util/proc.js';
+import { skiffRoot } from '../util/paths.js';
 import type { ContainerRecord } from '../container/model.js';
+import * as store from '../container/store.js';
+import {
+  applyRules, applyRulesAsync, bridgeLock, deleteLink, ensureBridge, forwardingAcquire, forwardingRelease, ipAsync, knownBridges, readState,
+  staleLeases, vethName, withFileLock, withFileLockAsync, writeState, deleteTable, type BridgeState, type Lease,
+} from './host.js';
+import { broadcast, contains, formatIPv4, macFor, parseCidr, parseIPv4 } from './ipv4.js';
+import { dockerLinks, linkEnv, linkHostsLine, namesOf, parseStoredLink } from './links.js';
+import { apiPorts, displayablePorts, parseExpose, parsePublish, splitKey, type Binding, type PortBinding } from './ports.js';
+import { bindPorts, closePorts, type BindRequest } from './proxy.js';
+import { netSettings } from './settings.js';
+
+export { dockerLinks, namesOf };
 
 export interface NetworkOptions {
   network?: string;
@@ -26,11 +59,23 @@ export interface NetworkOptions {
 /** What create records about networking (HostConfig fields, Docker's names). */
 export interface NetworkConfig {
   NetworkMode: string;
-  PortBindings: Record<string, Array<{ HostIp: string; HostPort: string }>>;
+  PortBindings: Record<string, PortBinding[]>;
   PublishAllPorts: boolean;
+  /** "target:alias"; `inspect` shows Docker's "/target:/name/alias" (see dockerLinks). */
   Links: string[];
   ExposedPorts: Record<string, object>;
+  /** --ip: kept in NetworkSettings.Networks.bridge.IPAMConfig (see initialNetworkSettings). */
   IPAddress?: string;
+}
+
+export interface BridgeEndpoint {
+  bridge: string;
+  ip: string;
+  mac: string;
+  gateway: string;
+  prefixLen: number;
+  veth: string;
+  ports: Binding[];
 }
 
 export interface PreparedNetwork {
@@ -42,37 +87,377 @@ export interface PreparedNetwork {
   hostsLines: string[];
   /** Extra environment (link variables). */
   env: string[];
+  /** Set on the bridge network: what prepareNetwork leased and bound. */
+  endpoint?: BridgeEndpoint;
 }
 
+type NetworkSettings = ContainerRecord['NetworkSettings'];
+
+const isRunning = (r: ContainerRecord) => r.State.Running && isSameProcess(r.State.Pid, r.Skiff.PidStartTime);
+const networkId = (name: string) => createHash('sha256').update(`skiff-network:${name}`).digest('hex');
+
+/** Normalizes --network: Docker's "default" is the bridge. */
+function modeOf(network: string | undefined): string {
+  const m = network === undefined || network === '' || network === 'default' ? 'bridge' : network;
+  return m;
+}
+
+// ---- create ------------------------------------------------------------------
+
 export function networkConfig(opts: NetworkOptions, imageExposed: Record<string, object> = {}): NetworkConfig {
-  const mode = opts.network ?? 'none';
-  if (mode !== 'none' && mode !== 'host') {
-    throw new SkiffError(`network mode "${mode}" is not supported yet; use --network none or host`);
+  let mode = modeOf(opts.network);
+  if (mode.startsWith('container:')) {
+    const ref = mode.slice('container:'.length);
+    if (!ref) throw new SkiffError('invalid network mode: container: needs a container name or ID');
+    let target: ContainerRecord;
+    try {
+      target = store.find(ref);
+    } catch {
+      throw new SkiffError(`No such container: ${ref}`);
+    }
+    mode = `container:${target.Id}`;
+    if (opts.publish?.length || opts.publishAll) throw new SkiffError('conflicting options: port publishing and the container type network mode');
+    if (opts.links?.length) throw new SkiffError("conflicting options: container type network can't be used with links. This would result in undefined behavior");
+    if (opts.ip) throw new SkiffError('conflicting options: --ip and the container type network mode');
+  } else if (mode !== 'bridge' && mode !== 'host' && mode !== 'none') {
+    throw new SkiffError(`network ${mode} not found (skiff has the networks bridge, host and none, and container:NAME)`);
   }
-  if (opts.publish?.length || opts.publishAll || opts.links?.length || opts.ip) {
-    throw new SkiffError('-p, -P, --link and --ip need the bridge network, which is not supported yet');
+  if (mode === 'host' && opts.links?.length) {
+    throw new SkiffError("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
   }
-  const exposed = { ...imageExposed };
-  for (const e of opts.expose ?? []) exposed[e.includes('/') ? e : `${e}/tcp`] = {};
-  return { NetworkMode: mode, PortBindings: {}, PublishAllPorts: false, Links: [], ExposedPorts: exposed };
+  if (opts.ip) {
+    if (parseIPv4(opts.ip) === undefined) throw new SkiffError(`invalid IPv4 address: ${opts.ip}`);
+    if (mode !== 'bridge') throw new SkiffError(`--ip needs the bridge network (not ${mode})`);
+  }
+  // Ports: published ones are exposed too (Docker adds them to Config.ExposedPorts).
+  const bindings = parsePublish(opts.publish ?? []);
+  const exposed: Record<string, object> = { ...imageExposed };
+  for (const e of opts.expose ?? []) for (const k of parseExpose(e)) exposed[k] = {};
+  for (const k of Object.keys(bindings)) exposed[k] = {};
+  if (mode === 'host' && (opts.publish?.length || opts.publishAll)) {
+    process.stderr.write('WARNING: Published ports are discarded when using host network mode\n');
+  }
+  // Links: the target must exist now; it must run when this container starts.
+  const links: string[] = [];
+  for (const l of opts.links ?? []) {
+    const [name, alias = '', ...rest] = l.split(':');
+    if (!name || rest.length || (l.includes(':') && !alias)) throw new SkiffError(`invalid link format: ${l} (want NAME[:ALIAS])`);
+    let target: ContainerRecord;
+    try {
+      target = store.find(name);
+    } catch {
+      throw new SkiffError(`could not get container for ${name}: No such container: ${name}`);
+    }
+    const tname = target.Name.slice(1);
+    const a = alias || tname;
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) throw new SkiffError(`invalid link alias: ${a}`);
+    if (links.some((x) => parseStoredLink(x).alias === a)) throw new SkiffError(`conflicting link alias: ${a}`);
+    links.push(`${tname}:${a}`);
+  }
+  return {
+    NetworkMode: mode, PortBindings: bindings, PublishAllPorts: !!opts.publishAll, Links: links, ExposedPorts: exposed,
+    ...(opts.ip ? { IPAddress: opts.ip } : {}),
+  };
+}
+
+/** The NetworkSettings a new record starts with; it carries --ip as Docker does (Networks.bridge.IPAMConfig). */
+export function initialNetworkSettings(net: NetworkConfig): NetworkSettings {
+  return {
+    IPAddress: '', Gateway: '', MacAddress: '', IPPrefixLen: 0, Ports: {},
+    Networks: net.IPAddress ? { bridge: { IPAMConfig: { IPv4Address: net.IPAddress } } } : {},
+  };
+}
+
+function requestedIp(rec: ContainerRecord): string | undefined {
+  const b = rec.NetworkSettings?.Networks?.bridge as { IPAMConfig?: { IPv4Address?: string } | null } | undefined;
+  return b?.IPAMConfig?.IPv4Address || undefined;
+}
+
+// ---- start ---------------------------------------------------------------------
+
+function resolveLinks(rec: ContainerRecord): { env: string[]; hosts: string[] } {
+  const env: string[] = [];
+  const hosts: string[] = [];
+  for (const l of rec.HostConfig.Links ?? []) {
+    const { target, alias } = parseStoredLink(l);
+    let child: ContainerRecord;
+    try {
+      child = store.find(target);
+    } catch {
+      throw new SkiffError(`could not get container for ${target}: No such container: ${target}`);
+    }
+    if (!isRunning(child)) throw new SkiffError(`Cannot link to a non running container: ${child.Name} AS ${rec.Name}/${alias}`);
+    const ip = child.NetworkSettings?.IPAddress;
+    if (!ip) throw new SkiffError(`Cannot link to ${child.Name}, as it does not belong to the default network`);
+    env.push(...linkEnv(alias, child, ip, rec.Name));
+    hosts.push(linkHostsLine(alias, child, ip));
+  }
+  return { env, hosts };
+}
+
+/** Ports to bind at start: -p bindings, plus every exposed port when -P. */
+function bindRequests(rec: ContainerRecord): BindRequest[] {
+  const reqs: BindRequest[] = [];
+  const pb = rec.HostConfig.PortBindings ?? {};
+  const keys = new Set(Object.keys(pb));
+  if (rec.HostConfig.PublishAllPorts) for (const k of Object.keys(rec.Config.ExposedPorts ?? {})) keys.add(k);
+  for (const key of [...keys].sort((a, b) => splitKey(a).port - splitKey(b).port || a.localeCompare(b))) {
+    const { port, proto } = splitKey(key);
+    const list = pb[key]?.length ? pb[key] : [{ HostIp: '', HostPort: '' }];
+    for (const b of list) {
+      let lo = 0;
+      let hi = 0;
+      if (b.HostPort && b.HostPort !== '0') {
+        const [a, z = a] = b.HostPort.split('-').map(Number);
+        lo = a;
+        hi = z;
+      }
+      reqs.push({ proto, hostIp: b.HostIp, lo, hi, containerPort: port });
+    }
+  }
+  return reqs;
+}
+
+/** Ports published by other leases (their DNAT rules exist even when their proxy died). */
+function takenPorts(exceptId: string): (proto: string, port: number, hostIp: string) => boolean {
+  const taken: Binding[] = [];
+  for (const b of knownBridges()) {
+    for (const l of Object.values(readState(b)?.leases ?? {})) if (l.id !== exceptId) taken.push(...l.ports);
+  }
+  const any = (ip: string) => !ip || ip === '0.0.0.0';
+  return (proto, port, hostIp) => taken.some((p) => p.proto === proto && p.hostPort === port && (any(p.hostIp) || any(hostIp) || p.hostIp === hostIp));
+}
+
+function pickAddress(s: BridgeState, rec: ContainerRecord): number {
+  const subnet = parseCidr(s.subnet);
+  const gw = parseIPv4(s.gateway)!;
+  const used = new Set(Object.values(s.leases).filter((l) => l.id !== rec.Id).map((l) => parseIPv4(l.ip)!));
+  const bcast = broadcast(subnet);
+  const want = requestedIp(rec);
+  if (want) {
+    const ip = parseIPv4(want);
+    if (ip === undefined) throw new SkiffError(`invalid IPv4 address: ${want}`);
+    if (!contains(subnet, ip)) throw new SkiffError(`requested IP ${want} is not in the bridge's subnet ${s.subnet}`);
+    if (ip === subnet.base || ip === bcast || ip === gw) throw new SkiffError(`requested IP ${want} is the network, broadcast or gateway address of ${s.subnet}`);
+    if (used.has(ip)) {
+      const holder = Object.values(s.leases).find((l) => l.ip === want);
+      throw new SkiffError(`Address already in use: ${want} is leased to container ${holder?.name.slice(1) ?? '?'}`);
+    }
+    return ip;
+  }
+  for (let ip = subnet.base + 1; ip < bcast; ip++) {
+    if (ip !== gw && !used.has(ip)) return ip;
+  }
+  throw new SkiffError(`no free address left in ${s.subnet} (bridge ${s.bridge})`);
 }
 
 export async function prepareNetwork(rec: ContainerRecord): Promise<PreparedNetwork> {
-  return { newNetns: rec.HostConfig.NetworkMode !== 'host', joinNetnsFd: -1, hostsLines: [], env: [] };
+  const mode = rec.HostConfig.NetworkMode;
+  if (mode === 'host') return { newNetns: false, joinNetnsFd: -1, hostsLines: [], env: [] };
+  if (mode === 'none') return { newNetns: true, joinNetnsFd: -1, hostsLines: [], env: [] };
+  if (mode.startsWith('container:')) {
+    const ref = mode.slice('container:'.length);
+    let target: ContainerRecord;
+    try {
+      target = store.find(ref);
+    } catch {
+      throw new SkiffError(`No such container: ${ref}`);
+    }
+    if (!isRunning(target)) throw new SkiffError(`cannot join network of a non running container: ${target.Id}`);
+    let fd: number;
+    try {
+      fd = openSync(`/proc/${target.State.Pid}/ns/net`, 'r');
+    } catch (e) {
+      throw new SkiffError(`cannot join network of container ${target.Name.slice(1)}: ${(e as Error).message}`);
+    }
+    // The shared namespace's address, under this container's own hostname.
+    const ip = target.NetworkSettings?.IPAddress;
+    return { newNetns: false, joinNetnsFd: fd, hostsLines: ip ? [`${ip}\t${rec.Config.Hostname}`] : [], env: [] };
+  }
+  if (mode !== 'bridge') throw new SkiffError(`network ${mode} not found`);
+
+  // Links first: a failure here leaves nothing behind.
+  const links = resolveLinks(rec);
+  const settings = netSettings();
+  let endpoint: BridgeEndpoint;
+  try {
+    endpoint = await withFileLockAsync(bridgeLock(settings.bridge), async () => {
+      const s = ensureBridge(settings);
+      let rulesChanged = false;
+      for (const stale of staleLeases(s)) {
+        deleteLink(stale.veth);
+        delete s.leases[stale.id];
+        rulesChanged = true;
+      }
+      if (s.leases[rec.Id]) {
+        // A previous start of this container that nobody released.
+        deleteLink(s.leases[rec.Id].veth);
+        delete s.leases[rec.Id];
+        rulesChanged = true;
+      }
+      const ip = formatIPv4(pickAddress(s, rec));
+      const ports = await bindPorts(rec.Id, bindRequests(rec), (port) => ({ host: ip, port }), settings.portRange, takenPorts(rec.Id));
+      const lease: Lease = { id: rec.Id, name: rec.Name, root: skiffRoot(), ip, mac: macFor(parseIPv4(ip)!), veth: vethName(rec.Id), ports };
+      const first = Object.keys(s.leases).length === 0;
+      s.leases[rec.Id] = lease;
+      s.userlandProxy = settings.userlandProxy;
+      writeState(s);
+      if (first) forwardingAcquire(s.bridge);
+      // The nftables table is brought up to date by attachNetwork, while init boots.
+      if (rulesChanged) applyRules(s, settings.userlandProxy);
+      return { bridge: s.bridge, ip, mac: lease.mac, gateway: s.gateway, prefixLen: parseCidr(s.subnet).prefix, veth: lease.veth, ports };
+    });
+  } catch (e) {
+    releaseNetwork(rec.Id);
+    throw e;
+  }
+  return {
+    newNetns: true, joinNetnsFd: -1, env: links.env,
+    hostsLines: [...links.hosts, `${endpoint.ip}\t${rec.Config.Hostname}`],
+    endpoint,
+  };
 }
 
-export async function attachNetwork(_rec: ContainerRecord, _pid: number, _net: PreparedNetwork): Promise<ContainerRecord['NetworkSettings'] | undefined> {
-  return undefined;
+/** NetworkSettings.Ports in Docker's map form: every exposed port, null unless published. */
+function portsMap(rec: ContainerRecord, ports: Binding[]): Record<string, PortBinding[] | null> {
+  const out: Record<string, PortBinding[] | null> = {};
+  for (const k of Object.keys(rec.Config.ExposedPorts ?? {})) out[k] = null;
+  for (const p of ports) {
+    const key = `${p.containerPort}/${p.proto}`;
+    (out[key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
+  }
+  return out;
 }
 
-export function startProxies(_rec: ContainerRecord): { close(): void } {
-  return { close() {} };
+function endpointSettings(fields: { ip?: string; gateway?: string; mac?: string; prefixLen?: number; networkId?: string; endpointId?: string; ipam?: unknown }) {
+  return {
+    IPAMConfig: fields.ipam ?? null, Links: null, Aliases: null, MacAddress: fields.mac ?? '', DriverOpts: null,
+    NetworkID: fields.networkId ?? '', EndpointID: fields.endpointId ?? '', Gateway: fields.gateway ?? '', IPAddress: fields.ip ?? '',
+    IPPrefixLen: fields.prefixLen ?? 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
+  };
 }
+
+export async function attachNetwork(rec: ContainerRecord, pid: number, net: PreparedNetwork): Promise<NetworkSettings | undefined> {
+  if (net.joinNetnsFd >= 0) {
+    closeSync(net.joinNetnsFd); // the child has its own copy
+    return undefined;
+  }
+  const mode = rec.HostConfig.NetworkMode;
+  const e = net.endpoint;
+  if (!e) {
+    return {
+      IPAddress: '', Gateway: '', MacAddress: '', IPPrefixLen: 0, Ports: {},
+      Networks: { [mode]: endpointSettings({ networkId: networkId(mode) }) },
+    };
+  }
+  // The container end is created inside the container's netns, already named eth0 and with its MAC.
+  const links = (async () => {
+    await ipAsync([
+      `link add ${e.veth} type veth peer name eth0 address ${e.mac} netns ${pid}`,
+      `link set ${e.veth} master ${e.bridge} up`,
+    ]);
+    await ipAsync([
+      'link set lo up',
+      `addr add ${e.ip}/${e.prefixLen} brd + dev eth0`,
+      'link set eth0 up',
+      `route add default via ${e.gateway} dev eth0`,
+    ], pid);
+  })();
+  // Meanwhile: this bridge's nftables table, rendered from the leases (ours included).
+  const rules = withFileLockAsync(bridgeLock(e.bridge), async () => {
+    const s = readState(e.bridge);
+    if (s) await applyRulesAsync(s, s.userlandProxy !== false);
+  });
+  const results = await Promise.allSettled([links, rules]);
+  for (const r of results) {
+    if (r.status !== 'rejected') continue;
+    // init failed and exited meanwhile (e.g. command not found): its own error, read by start, is the one to report.
+    if (r.reason instanceof SkiffError && ['Z', 'X', ''].includes(procState(pid))) return undefined;
+    throw r.reason;
+  }
+  const want = requestedIp(rec);
+  const endpointId = createHash('sha256').update(`${rec.Id}:${e.ip}:${pid}`).digest('hex');
+  const settings = {
+    Bridge: '', SandboxID: '', SandboxKey: `/proc/${pid}/ns/net`, HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
+    Ports: portsMap(rec, e.ports), EndpointID: endpointId, Gateway: e.gateway, GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+    IPAddress: e.ip, IPPrefixLen: e.prefixLen, IPv6Gateway: '', MacAddress: e.mac,
+    Networks: {
+      bridge: endpointSettings({
+        ip: e.ip, gateway: e.gateway, mac: e.mac, prefixLen: e.prefixLen, networkId: networkId(e.bridge), endpointId,
+        ipam: want ? { IPv4Address: want } : null,
+      }),
+    },
+  };
+  return settings;
+}
+
+export function startProxies(rec: ContainerRecord): { close(): void } {
+  // The sockets were bound (and already relay) since prepareNetwork, in this process.
+  return { close: () => closePorts(rec.Id) };
+}
+
+// ---- exit / rm -------------------------------------------------------------------
 
 /** Synchronous on purpose: it runs from finalize(), also inside `ps`'s orphan check. */
-export function releaseNetwork(_id: string): void {}
+export function releaseNetwork(id: string): void {
+  closePorts(id);
+  let rec: ContainerRecord | undefined;
+  try {
+    rec = store.read(id);
+  } catch {
+    // removed meanwhile
+  }
+  const pid1Dead = !rec || !isSameProcess(rec.State.Pid, rec.Skiff.PidStartTime);
+  for (const bridge of knownBridges()) {
+    if (!readState(bridge)?.leases[id]) continue;
+    const veth = withFileLock(bridgeLock(bridge), () => {
+      const s = readState(bridge);
+      const lease = s?.leases[id];
+      if (!s || !lease) return undefined;
+      delete s.leases[id];
+      writeState(s);
+      if (Object.keys(s.leases).length === 0) {
+        // The last container: no rules, no forwarding (the bridge stays until `network prune`).
+        deleteTable(bridge);
+        forwardingRelease(bridge);
+      } else if (lease.ports.length) {
+        applyRules(s, s.userlandProxy !== false);
+      }
+      return lease.veth;
+    });
+    // Its name is this container's alone, so this needs no lock.
+    if (veth) deleteLink(veth, pid1Dead ? 30 : 0);
+  }
+  // Docker clears the address once the endpoint is gone; --ip (IPAMConfig) stays.
+  try {
+    if (rec && (rec.NetworkSettings?.IPAddress || Object.keys(rec.NetworkSettings?.Ports ?? {}).length)) {
+      store.update(id, (r) => {
+        const bridge = r.NetworkSettings.Networks?.bridge as Record<string, unknown> | undefined;
+        r.NetworkSettings = {
+          ...r.NetworkSettings, IPAddress: '', Gateway: '', MacAddress: '', IPPrefixLen: 0, Ports: {}, SandboxKey: '', EndpointID: '',
+          Networks: bridge ? { bridge: { ...bridge, IPAddress: '', Gateway: '', MacAddress: '', IPPrefixLen: 0, EndpointID: '' } } : r.NetworkSettings.Networks,
+        } as NetworkSettings;
+      });
+    }
+  } catch {
+    // removed meanwhile
+  }
+}
 
-/** The PORTS column of `ps`, Docker's format ("0.0.0.0:49153->80/tcp"). */
-export function portsSummary(_rec: ContainerRecord): string {
-  return '';
+// ---- views ---------------------------------------------------------------------------
+
+/** The PORTS column of `ps`, Docker's format ("0.0.0.0:49153->80/tcp"): running containers only. */
+export function portsSummary(rec: ContainerRecord): string {
+  if (!rec.State.Running) return '';
+  return displayablePorts(apiPorts(rec.NetworkSettings?.Ports));
+}
+
+/** Published ports of a running container: [private "5000/tcp", HostIp, HostPort]. */
+export function publishedPorts(rec: ContainerRecord): Array<[string, PortBinding]> {
+  if (!rec.State.Running) return [];
+  const out: Array<[string, PortBinding]> = [];
+  for (const [key, v] of Object.entries(rec.NetworkSettings?.Ports ?? {})) {
+    if (Array.isArray(v)) for (const b of v as PortBinding[]) out.push([key, b]);
+  }
+  return out;
 }

@@ -3,6 +3,7 @@
 // everything it made in a teardown that also runs when the test fails.
 import test, { type ExecutionContext } from 'ava';
 import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = join(here, '..', '..', '..'); // dist/test/integration -> repo
 // The bundle users run (package.json "bin"), not the plain tsc output.
-export const cli = join(repo, 'dist', 'bin', 'main.mjs');
+// SKIFF_TEST_CLI points the tests at another bundle (PKG/dist/bin/main.mjs, with PKG/package.json beside it).
+export const cli = process.env.SKIFF_TEST_CLI || join(repo, 'dist', 'bin', 'main.mjs');
 export const fixtures = join(repo, 'rootfs-fixtures', 'out');
 
 export const isRoot = process.getuid?.() === 0;
@@ -26,11 +28,91 @@ export interface Result { code: number; stdout: string; stderr: string }
 
 export interface RunOpts { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number }
 
+/** A system tool by absolute path: under npm/npx, PATH starts with node_modules/.bin, whose `nft` is @vercel/nft. */
+export function sysTool(name: string): string {
+  return ['/usr/sbin', '/sbin', '/usr/bin', '/bin'].map((d) => join(d, name)).find((f) => existsSync(f)) ?? name;
+}
+
+/** A bridge name and /24 subnet of the test's own, so that no test touches skiff0 or another test's bridge. */
+export interface TestNet { bridge: string; subnet: string; gateway: string }
+
+function usedSubnets(): string[] {
+  const out: string[] = [];
+  try {
+    const routes = JSON.parse(execFileSync(sysTool('ip'), ['-4', '-j', 'route', 'show', 'table', 'all'], { encoding: 'utf8' })) as Array<{ dst: string }>;
+    for (const r of routes) out.push(r.dst);
+  } catch {
+    // no iproute2: skiff will say so when a test needs the bridge
+  }
+  try {
+    for (const b of readdirSync('/run/skiff/net')) {
+      try {
+        out.push((JSON.parse(readFileSync(join('/run/skiff/net', b, 'state.json'), 'utf8')) as { subnet: string }).subnet);
+      } catch {
+        // not a bridge directory
+      }
+    }
+  } catch {
+    // no skiff bridge yet
+  }
+  return out;
+}
+
+const ipNum = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+
+/** A random 10.200-254.x.0/24 that no host route (or other skiff bridge) overlaps, and a bridge name "skt" + 8 hex digits. */
+export function testNet(): TestNet {
+  const used = usedSubnets().filter((d) => d !== 'default' && /^\d+\.\d+\.\d+\.\d+(\/\d+)?$/.test(d)).map((d) => {
+    const [a, len = '32'] = d.split('/');
+    return { base: ipNum(a), prefix: Number(len) };
+  });
+  const overlaps = (base: number, prefix: number) => used.some((u) => {
+    const p = Math.min(prefix, u.prefix);
+    const block = 2 ** (32 - p);
+    return Math.floor(base / block) === Math.floor(u.base / block);
+  });
+  for (;;) {
+    const prefix = `10.${200 + randomInt(55)}.${randomInt(256)}`;
+    if (overlaps(ipNum(`${prefix}.0`), 24)) continue;
+    return { bridge: `skt${randomBytes(4).toString('hex')}`, subnet: `${prefix}.0/24`, gateway: `${prefix}.1` };
+  }
+}
+
+/** What a test network left in the kernel and in skiff's host state: [] when nothing. */
+export function netLeftovers(net: TestNet): string[] {
+  const left: string[] = [];
+  if (existsSync(`/sys/class/net/${net.bridge}`)) left.push(`bridge ${net.bridge}`);
+  if (existsSync(join('/run/skiff/net', net.bridge))) left.push(`state /run/skiff/net/${net.bridge}`);
+  try {
+    execFileSync(sysTool('nft'), ['list', 'table', 'ip', `skiff-${net.bridge}`], { stdio: 'ignore' });
+    left.push(`nft table ip skiff-${net.bridge}`);
+  } catch {
+    // absent, as it should be
+  }
+  return left;
+}
+
+/** Removes whatever netLeftovers reports, so a failed test leaves the machine clean. */
+export function removeNet(net: TestNet): void {
+  const quiet = { stdio: 'ignore' as const };
+  try {
+    execFileSync(sysTool('nft'), ['delete', 'table', 'ip', `skiff-${net.bridge}`], quiet);
+  } catch {
+    // absent
+  }
+  try {
+    execFileSync(sysTool('ip'), ['link', 'del', net.bridge], quiet);
+  } catch {
+    // absent
+  }
+  rmSync(join('/run/skiff/net', net.bridge), { recursive: true, force: true });
+}
+
 export class Harness {
-  constructor(readonly root: string) {}
+  constructor(readonly root: string, readonly net: TestNet = testNet()) {}
 
   env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-    return { ...process.env, SKIFF_ROOT: this.root, ...extra };
+    return { ...process.env, SKIFF_ROOT: this.root, SKIFF_BRIDGE: this.net.bridge, SKIFF_SUBNET: this.net.subnet, ...extra };
   }
 
   /** Runs `skiff ARGS` and collects its output. Never throws on a non-zero exit. */
@@ -116,6 +198,11 @@ export async function harness(t: ExecutionContext, images: string[] = ['busybox'
   t.teardown(async () => {
     const ids = h.containerIds();
     if (ids.length) await h.run(['rm', '-f', ...ids]);
+    // The test's own bridge, if it made one: `network prune` removes it; anything it could not, goes here.
+    if (netLeftovers(h.net).length) {
+      await h.run(['network', 'prune', '-f']);
+      if (netLeftovers(h.net).length) removeNet(h.net);
+    }
     // Belt and braces: whatever a failing test left, so the machine stays clean.
     for (const m of mountsUnder(root).reverse()) {
       try {

@@ -4,6 +4,7 @@ import type { ContainerRecord } from '../../container/model.js';
 import { ImageStore, type Image } from '../../image/store.js';
 import { SkiffError } from '../../util/errors.js';
 import { compileGoTemplate } from '../format.js';
+import { dockerLinks } from '../../network/index.js';
 
 interface Args { names: string[]; format?: string; type?: string }
 
@@ -11,8 +12,9 @@ interface Args { names: string[]; format?: string; type?: string }
 export function containerView(c: ContainerRecord) {
   const { Skiff: _private, ...rest } = c;
   const dir = c.LogPath.slice(0, c.LogPath.lastIndexOf('/'));
+  const links = dockerLinks(c);
   return {
-    ...rest, Platform: 'linux', Driver: 'overlay', RestartCount: 0,
+    ...rest, HostConfig: { ...rest.HostConfig, Links: links.length ? links : null }, Platform: 'linux', Driver: 'overlay', RestartCount: 0,
     ResolvConfPath: `${dir}/resolv.conf`, HostnamePath: `${dir}/hostname`, HostsPath: `${dir}/hosts`,
   };
 }

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { refresh } from '../../container/lifecycle.js';
 import type { ContainerRecord } from '../../container/model.js';
 import * as store from '../../container/store.js';
-import { portsSummary } from '../../network/index.js';
+import { namesOf, portsSummary } from '../../network/index.js';
 import { compileGoTemplate } from '../format.js';
 import { ago, humanDuration } from '../humanize.js';
 import { table } from '../table.js';
@@ -18,7 +18,8 @@ export function statusOf(c: ContainerRecord, now = Date.now()): string {
   return `Exited (${s.ExitCode}) ${ago(s.FinishedAt, now)}`;
 }
 
-export function psRow(c: ContainerRecord, noTrunc: boolean) {
+/** `all` lets NAMES show link names too ("db,web/db"), as in Docker. */
+export function psRow(c: ContainerRecord, noTrunc: boolean, all: ContainerRecord[] = []) {
   const command = [c.Path, ...c.Args].join(' ');
   return {
     ID: noTrunc ? c.Id : c.Id.slice(0, 12),
@@ -29,7 +30,7 @@ export function psRow(c: ContainerRecord, noTrunc: boolean) {
     Status: statusOf(c),
     State: c.State.Status,
     Ports: portsSummary(c),
-    Names: c.Name.slice(1),
+    Names: namesOf(c, all).join(','),
   };
 }
 
@@ -43,10 +44,11 @@ const cmd: CommandModule<object, Args> = {
     .option('no-trunc', { type: 'boolean', default: false, describe: "Don't truncate output" })
     .option('format', { type: 'string', describe: 'Format output using a Go template' }) as never,
   handler: (a) => {
-    let list = store.list().map(refresh).sort((x, y) => y.Created.localeCompare(x.Created));
+    const all = store.list().map(refresh);
+    let list = [...all].sort((x, y) => y.Created.localeCompare(x.Created));
     if (a.latest) list = list.slice(0, 1);
     else if (!a.all) list = list.filter((c) => c.State.Running);
-    const rows = list.map((c) => psRow(c, a['no-trunc']));
+    const rows = list.map((c) => psRow(c, a['no-trunc'], all));
     if (a.quiet) {
       process.stdout.write(rows.map((r) => `${r.ID}\n`).join(''));
       return;

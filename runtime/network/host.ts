@@ -1,0 +1,463 @@
+// The host side of the bridge network: its state (leases, published ports),
+// the bridge interface, skiff's nftables table, ip_forward, and veth pairs.
+//
+// The bridge, its nftables table and ip_forward belong to the host, not to one
+// SKIFF_ROOT, so their bookkeeping lives with the host too, on tmpfs:
+//
+//   /run/skiff/net/<bridge>/state.json   subnet, gateway, one lease per container
+//   /run/skiff/net/<bridge>/lock         flock(2) around every read-modify-write
+//   /run/skiff/net/forward.json          ip_forward as found, and which bridges need it
+//   /run/skiff/net/forward.lock
+//
+// tmpfs is the right lifetime: after a reboot no veth, bridge or rule exists
+// either. Two skiff roots sharing one bridge therefore never hand out the same
+// address. State files are written atomically (write-file-atomic).
+//
+// Everything in the kernel is derived from state.json: the nftables table
+// `ip skiff-<bridge>` is rewritten as a whole, in one nft transaction, from the
+// leases whenever they change, and deleted with the last lease.
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { flock, LOCK_EX } from '../../native-bindings/libc.js';
+import { SkiffError } from '../util/errors.js';
+import { readJsonOr, writeJsonAtomic } from '../util/json.js';
+import { cidrString, formatIPv4, gatewayOf, overlaps, parseCidr, parseIPv4, type Cidr } from './ipv4.js';
+import type { Binding } from './ports.js';
+import { DEFAULT_SUBNETS, type NetSettings } from './settings.js';
+
+export function netDir(): string {
+  return '/run/skiff/net';
+}
+
+export interface Lease {
+  id: string;
+  /** "/name", for messages and `network inspect`. */
+  name: string;
+  /** The SKIFF_ROOT the container lives in: a lease whose container is gone is reclaimed. */
+  root: string;
+  ip: string;
+  mac: string;
+  /** Host end of the veth pair. */
+  veth: string;
+  /** Published ports, as bound. */
+  ports: Binding[];
+}
+
+export interface BridgeState {
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  leases: Record<string, Lease>;
+  /** The setting of the last container started: whether loopback clients use the proxy (see settings.ts). */
+  userlandProxy?: boolean;
+}
+
+export const tableName = (bridge: string) => `skiff-${bridge}`;
+export const vethName = (id: string) => `veth${id.slice(0, 11)}`;
+const stateDir = (bridge: string) => join(netDir(), bridge);
+const stateFile = (bridge: string) => join(stateDir(bridge), 'state.json');
+
+// ---- locks and state ---------------------------------------------------------
+
+/**
+ * flock(2) on `file`. `network prune` deletes a bridge's directory, lock file
+ * included, while holding the lock; a waiter then holds a lock on a deleted
+ * file, notices (the path is gone or is another inode) and starts over.
+ */
+function lockFd(file: string): number {
+  for (;;) {
+    mkdirSync(join(file, '..'), { recursive: true, mode: 0o755 });
+    const fd = openSync(file, 'a');
+    try {
+      flock(fd, LOCK_EX, file);
+      let same = false;
+      try {
+        same = statSync(file).ino === fstatSync(fd).ino;
+      } catch {
+        // deleted while we waited
+      }
+      if (same) return fd;
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    closeSync(fd);
+  }
+}
+
+export function withFileLock<T>(file: string, fn: () => T): T {
+  const fd = lockFd(file);
+  try {
+    return fn();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function withFileLockAsync<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const fd = lockFd(file);
+  try {
+    return await fn();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export const bridgeLock = (bridge: string) => join(stateDir(bridge), 'lock');
+
+export function readState(bridge: string): BridgeState | undefined {
+  return readJsonOr<BridgeState | undefined>(stateFile(bridge), undefined);
+}
+
+export function writeState(s: BridgeState): void {
+  mkdirSync(stateDir(s.bridge), { recursive: true, mode: 0o755 });
+  writeJsonAtomic(stateFile(s.bridge), s);
+}
+
+/** Bridges skiff has state for. */
+export function knownBridges(): string[] {
+  try {
+    return readdirSync(netDir()).filter((d) => existsSync(stateFile(d)));
+  } catch {
+    return [];
+  }
+}
+
+/** Leases whose container no longer exists on disk (its root was deleted, or a crash skipped rm). */
+export function staleLeases(s: BridgeState): Lease[] {
+  return Object.values(s.leases).filter((l) => !existsSync(join(l.root, 'containers', l.id, 'state.json')));
+}
+
+// ---- commands ----------------------------------------------------------------
+
+// System tools by absolute path: under `npm test`/npx, PATH starts with
+// node_modules/.bin, where `nft` is @vercel/nft's file tracer (an ava dependency).
+const SYSTEM_DIRS = ['/usr/sbin', '/sbin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
+const toolPaths = new Map<string, string>();
+export function tool(name: string): string {
+  let p = toolPaths.get(name);
+  if (!p) {
+    p = SYSTEM_DIRS.map((d) => join(d, name)).find((f) => existsSync(f)) ?? name;
+    toolPaths.set(name, p);
+  }
+  return p;
+}
+
+function missingTool(tool: string, pkg: string): SkiffError {
+  return new SkiffError(`the bridge network needs '${tool}' (Debian package ${pkg}); install it or use --network none|host`);
+}
+
+function runSync(cmd: string, args: string[], input: string, pkg: string): void {
+  try {
+    execFileSync(tool(cmd), args, { input, stdio: ['pipe', 'ignore', 'pipe'] });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (err.code === 'ENOENT') throw missingTool(cmd, pkg);
+    throw new SkiffError(`${cmd} ${args.join(' ')} failed: ${err.stderr?.toString().trim() || err.message}\n${input.trim()}`);
+  }
+}
+
+function runAsync(cmd: string, args: string[], input: string, pkg: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool(cmd), args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? missingTool(cmd, pkg) : e));
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new SkiffError(`${cmd} ${args.join(' ')} failed: ${stderr.trim()}`));
+    });
+    // The child may exit before reading (e.g. nsenter when the container already died): no EPIPE crash.
+    child.stdin.on('error', () => {});
+    child.stdin.end(input);
+  });
+}
+
+/** `ip -batch -` on the host. */
+export function ipSync(lines: string[]): void {
+  runSync('ip', ['-batch', '-'], lines.join('\n') + '\n', 'iproute2');
+}
+
+export function ipAsync(lines: string[], netnsPid?: number): Promise<void> {
+  const input = lines.join('\n') + '\n';
+  if (netnsPid === undefined) return runAsync('ip', ['-batch', '-'], input, 'iproute2');
+  return runAsync('nsenter', [`--net=/proc/${netnsPid}/ns/net`, tool('ip'), '-batch', '-'], input, 'util-linux');
+}
+
+export function linkExists(name: string): boolean {
+  return existsSync(`/sys/class/net/${name}`);
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Deletes an interface if it exists. `graceMs`: a veth whose container just
+ * died goes away with its network namespace within a few milliseconds; waiting
+ * for that is cheaper than deleting it (which waits for RCU grace periods).
+ */
+export function deleteLink(name: string, graceMs = 0): void {
+  for (const end = Date.now() + graceMs; linkExists(name) && Date.now() < end;) Atomics.wait(sleeper, 0, 0, 2);
+  if (!linkExists(name)) return;
+  try {
+    ipSync([`link del ${name}`]);
+  } catch {
+    // gone meanwhile (the kernel removes a veth with its namespace)
+  }
+}
+
+// ---- subnet choice -------------------------------------------------------------
+
+interface HostRoute { dst: Cidr; dev: string; text: string }
+
+/** Every IPv4 route of the host, in all tables (local addresses included), except default routes. */
+export function hostRoutes(): HostRoute[] {
+  let out: string;
+  try {
+    out = execFileSync(tool('ip'), ['-4', '-j', 'route', 'show', 'table', 'all'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw missingTool('ip', 'iproute2');
+    throw e;
+  }
+  const routes: HostRoute[] = [];
+  for (const r of JSON.parse(out || '[]') as Array<{ type?: string; dst: string; dev?: string; table?: string }>) {
+    if (!r.dst || r.dst === 'default' || r.type === 'multicast') continue;
+    const [addr, len] = r.dst.split('/');
+    const base = parseIPv4(addr);
+    if (base === undefined) continue;
+    const prefix = len === undefined ? 32 : Number(len);
+    routes.push({ dst: { base, prefix }, dev: r.dev ?? '', text: `${r.type && r.type !== 'unicast' ? `${r.type} ` : ''}${r.dst}${r.dev ? ` dev ${r.dev}` : ''}${r.table ? ` table ${r.table}` : ''}` });
+  }
+  return routes;
+}
+
+function collision(subnet: Cidr, bridge: string, routes: HostRoute[]): HostRoute | undefined {
+  return routes.find((r) => r.dev !== bridge && overlaps(r.dst, subnet));
+}
+
+/** The subnet to create the bridge with: the configured one (an error if it collides), else the first free default. */
+export function chooseSubnet(settings: NetSettings, routes = hostRoutes()): Cidr {
+  if (settings.subnet) {
+    const c = parseCidr(settings.subnet);
+    const hit = collision(c, settings.bridge, routes);
+    if (hit) {
+      throw new SkiffError(`subnet ${cidrString(c)} for bridge ${settings.bridge} overlaps the host route "${hit.text}"; ` +
+        'choose another with "subnet" in config.json or SKIFF_SUBNET');
+    }
+    return c;
+  }
+  for (const s of DEFAULT_SUBNETS) {
+    const c = parseCidr(s);
+    if (!collision(c, settings.bridge, routes)) return c;
+  }
+  throw new SkiffError(`every default subnet (${DEFAULT_SUBNETS.join(', ')}) overlaps a host route; set "subnet" in config.json or SKIFF_SUBNET`);
+}
+
+// ---- the bridge ------------------------------------------------------------------
+
+/** The bridge's IPv4 address as the kernel has it ("10.1.2.1/24"), or undefined. */
+function bridgeAddress(bridge: string): string | undefined {
+  try {
+    const out = execFileSync(tool('ip'), ['-4', '-j', 'addr', 'show', 'dev', bridge], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const info = (JSON.parse(out) as Array<{ addr_info?: Array<{ local: string; prefixlen: number }> }>)[0]?.addr_info?.[0];
+    return info ? `${info.local}/${info.prefixlen}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Under the bridge lock: the bridge's state, creating the bridge (and its
+ * state) on first use, and re-creating the interface if someone deleted it.
+ */
+export function ensureBridge(settings: NetSettings): BridgeState {
+  const name = settings.bridge;
+  let s = readState(name);
+  if (s && settings.subnet && parseCidr(settings.subnet).base !== parseCidr(s.subnet).base) {
+    throw new SkiffError(`bridge ${name} exists with subnet ${s.subnet}, but ${settings.subnet} is configured; ` +
+      `remove its containers and run 'skiff network prune' to re-create it`);
+  }
+  if (linkExists(name)) {
+    if (!existsSync(`/sys/class/net/${name}/bridge`)) throw new SkiffError(`interface ${name} exists and is not a bridge; configure another "bridge" name`);
+    if (!s) {
+      // A bridge skiff did not record (e.g. made by hand): adopt its address if it has one.
+      const addr = bridgeAddress(name);
+      let subnet: Cidr;
+      let gateway: string;
+      if (addr) {
+        const [ip, len] = addr.split('/');
+        const prefix = Number(len);
+        subnet = parseCidr(`${formatIPv4((parseIPv4(ip)! & (prefix === 0 ? 0 : (0xffffffff << (32 - prefix)))) >>> 0)}/${prefix}`);
+        gateway = ip;
+      } else {
+        subnet = chooseSubnet(settings);
+        gateway = formatIPv4(gatewayOf(subnet));
+        ipSync([`addr add ${gateway}/${subnet.prefix} brd + dev ${name}`, `link set ${name} up`]);
+      }
+      s = { bridge: name, subnet: cidrString(subnet), gateway, leases: {} };
+      writeState(s);
+    }
+    return s;
+  }
+  // Create it: with a fresh subnet check (routes may have changed since the state was written).
+  const subnet = s ? parseCidr(s.subnet) : chooseSubnet(settings);
+  if (s) {
+    const hit = collision(subnet, name, hostRoutes());
+    if (hit) throw new SkiffError(`subnet ${s.subnet} of bridge ${name} now overlaps the host route "${hit.text}"; run 'skiff network prune' and configure another subnet`);
+  }
+  const gateway = formatIPv4(gatewayOf(subnet));
+  ipSync([`link add ${name} type bridge`, `addr add ${gateway}/${subnet.prefix} brd + dev ${name}`, `link set ${name} up`]);
+  s = { bridge: name, subnet: cidrString(subnet), gateway, leases: s?.leases ?? {} };
+  writeState(s);
+  return s;
+}
+
+/** Deletes the bridge, its table and its state (its leases must be gone). */
+export function removeBridge(bridge: string): void {
+  deleteTable(bridge);
+  deleteLink(bridge);
+  forwardingRelease(bridge);
+  rmSync(stateDir(bridge), { recursive: true, force: true });
+}
+
+// ---- nftables --------------------------------------------------------------------------
+
+function nft(script: string): void {
+  runSync('nft', ['-f', '-'], script, 'nftables');
+}
+
+export function tableExists(bridge: string): boolean {
+  try {
+    execFileSync(tool('nft'), ['list', 'table', 'ip', tableName(bridge)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function deleteTable(bridge: string): void {
+  const t = tableName(bridge);
+  try {
+    nft(`table ip ${t} {}\ndelete table ip ${t}\n`);
+  } catch (e) {
+    if (!(e instanceof SkiffError) || !/No such file|does not exist/.test(e.message)) throw e;
+  }
+}
+
+/** The whole table for a bridge's leases, as one nft script. */
+export function renderTable(s: BridgeState, userlandProxy: boolean): string {
+  const t = tableName(s.bridge);
+  const br = JSON.stringify(s.bridge);
+  const rules: string[] = [];
+  for (const l of Object.values(s.leases).sort((a, b) => a.id.localeCompare(b.id))) {
+    for (const p of l.ports) {
+      const loopback = p.hostIp.startsWith('127.');
+      // Loopback clients reach the userland proxy unless it is turned off.
+      if (loopback && userlandProxy) continue;
+      const daddr = p.hostIp && p.hostIp !== '0.0.0.0' ? `ip daddr ${p.hostIp} ` : '';
+      rules.push(`    ${daddr}${p.proto} dport ${p.hostPort} counter dnat to ${l.ip}:${p.containerPort} comment "${l.id.slice(0, 12)}"`);
+    }
+  }
+  return [
+    `table ip ${t} {}`,
+    `delete table ip ${t}`,
+    `table ip ${t} {`,
+    // Published ports, for traffic to any address of this host that does not come from the bridge itself
+    // (containers reach published ports through the proxy, which also makes hairpin traffic work).
+    '  chain prerouting {',
+    '    type nat hook prerouting priority dstnat; policy accept;',
+    `    iifname != ${br} fib daddr type local jump published`,
+    '  }',
+    // ... and for this host's own processes.
+    '  chain output {',
+    '    type nat hook output priority -100; policy accept;',
+    `    ${userlandProxy ? 'ip daddr != 127.0.0.0/8 ' : ''}fib daddr type local jump published`,
+    '  }',
+    '  chain postrouting {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    // Egress: containers leave with the host's address, as Docker's MASQUERADE rule does.
+    `    ip saddr ${s.subnet} oifname != ${br} masquerade`,
+    ...(userlandProxy ? [] : [`    ip saddr 127.0.0.0/8 oifname ${br} masquerade`]),
+    '  }',
+    '  chain published {',
+    ...rules,
+    '  }',
+    // Without the proxy, route_localnet is on for the bridge; packets that containers address to 127/8
+    // themselves must still not reach the host's loopback services (CVE-2020-8558).
+    ...(userlandProxy ? [] : [
+      '  chain martians {',
+      '    type filter hook prerouting priority raw; policy accept;',
+      `    iifname ${br} ip daddr 127.0.0.0/8 drop`,
+      '  }',
+    ]),
+    '}',
+    '',
+  ].join('\n');
+}
+
+function setRouteLocalnet(s: BridgeState, userlandProxy: boolean): void {
+  // route_localnet lets DNAT'd loopback traffic leave through the bridge (only without the proxy).
+  try {
+    writeFileSync(`/proc/sys/net/ipv4/conf/${s.bridge}/route_localnet`, userlandProxy ? '0' : '1');
+  } catch {
+    // the bridge is gone; the nft script still applies
+  }
+}
+
+/** Makes the kernel match the state: the table while there are leases, nothing after the last. */
+export function applyRules(s: BridgeState, userlandProxy: boolean): void {
+  if (Object.keys(s.leases).length === 0) {
+    deleteTable(s.bridge);
+    return;
+  }
+  setRouteLocalnet(s, userlandProxy);
+  nft(renderTable(s, userlandProxy));
+}
+
+/** applyRules without blocking: for attachNetwork, which runs while the container's init boots. */
+export async function applyRulesAsync(s: BridgeState, userlandProxy: boolean): Promise<void> {
+  if (Object.keys(s.leases).length === 0) {
+    deleteTable(s.bridge);
+    return;
+  }
+  setRouteLocalnet(s, userlandProxy);
+  await runAsync('nft', ['-f', '-'], renderTable(s, userlandProxy), 'nftables');
+}
+
+// ---- ip_forward ------------------------------------------------------------------------
+
+const FORWARD = '/proc/sys/net/ipv4/ip_forward';
+interface ForwardState { original: string; bridges: string[] }
+const forwardFile = () => join(netDir(), 'forward.json');
+const forwardLock = () => join(netDir(), 'forward.lock');
+
+function readForward(): string {
+  return readFileSync(FORWARD, 'utf8').trim();
+}
+
+/** Turns ip_forward on for this bridge, remembering the value found when the first bridge needed it. */
+export function forwardingAcquire(bridge: string): void {
+  withFileLock(forwardLock(), () => {
+    let f = readJsonOr<ForwardState | undefined>(forwardFile(), undefined);
+    if (!f) f = { original: readForward(), bridges: [] };
+    if (readForward() !== '1') writeFileSync(FORWARD, '1');
+    if (!f.bridges.includes(bridge)) f.bridges.push(bridge);
+    writeJsonAtomic(forwardFile(), f);
+  });
+}
+
+/** This bridge no longer needs forwarding; the last one out restores the value found. */
+export function forwardingRelease(bridge: string): void {
+  if (!existsSync(forwardFile())) return;
+  withFileLock(forwardLock(), () => {
+    const f = readJsonOr<ForwardState | undefined>(forwardFile(), undefined);
+    if (!f) return;
+    f.bridges = f.bridges.filter((b) => b !== bridge);
+    if (f.bridges.length) {
+      writeJsonAtomic(forwardFile(), f);
+      return;
+    }
+    if (f.original !== '1' && readForward() === '1') writeFileSync(FORWARD, f.original || '0');
+    rmSync(forwardFile(), { force: true });
+  });
+}
