@@ -138,7 +138,7 @@ it('-d prints the full ID; logs, stop and rm work', async (t) => {
   t.regex(rm.stderr, /container is running/);
   const t0 = Date.now();
   t.is((await h.ok(t, ['stop', '-t', '1', 'ticker'])).trim(), 'ticker');
-  t.true(Date.now() - t0 < 5000);
+  t.true(Date.now() - t0 < 9000, 'stop -t 1 returns within seconds');
   t.regex(await h.ok(t, ['ps', '-a']), /Exited \(137\)/);
   t.is((await h.ok(t, ['ps', '-q'])), '');
   await h.ok(t, ['rm', 'ticker']);
