@@ -18,7 +18,7 @@ const cmd: CommandModule<object, Args> = {
     .option('cache', { type: 'boolean', default: true, describe: 'Use the build cache (--no-cache: do not)' })
     .option('target', { type: 'string', describe: 'Set the target build stage to build' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Suppress the build output and print image ID on success' })
-    .option('network', { type: 'string', default: 'none', describe: 'Networking mode for the RUN instructions: none, host (bridge with the networking issue)' }) as never,
+    .option('network', { type: 'string', default: 'none', describe: 'Networking mode for the RUN instructions: none (default), bridge or host' }) as never,
   handler: async (a) => {
     const buildArgs = Object.fromEntries((a['build-arg'] ?? []).map((kv) => {
       const i = kv.indexOf('=');
