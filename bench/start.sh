@@ -230,7 +230,7 @@ done
 if ((RSS_RUNS > 0)); then
   log "peak RSS: $RSS_RUNS runs each"
   for ((i = 1; i <= RSS_RUNS; i++)); do
-    /usr/bin/time -f %M -o "$WORK/rss.tmp" "${SKIFF_CLI[@]}" run --rm --network none busybox true >/dev/null 2>"${SKIFF_CLI[@]}" run --rm busybox true >/dev/null 2>&11
+    /usr/bin/time -f %M -o "$WORK/rss.tmp" "${SKIFF_CLI[@]}" run --rm --network none busybox true >/dev/null 2>&1
     cat "$WORK/rss.tmp" >>"$WORK/skiff.rss"
     /usr/bin/time -f %M -o "$WORK/rss.tmp" "${PODMAN[@]}" "${PODMAN_RUN[@]}" busybox true >/dev/null 2>&1
     cat "$WORK/rss.tmp" >>"$WORK/podman.rss"

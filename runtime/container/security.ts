@@ -49,6 +49,8 @@ export function validateSecurity(h: HostConfig): void {
   userMounts(h);
 }
 
+const compiled = new Map<string, string>();
+
 export function securitySpec(h: HostConfig): SecuritySpec {
   const caps = capabilitySet({ add: h.CapAdd ?? [], drop: h.CapDrop ?? [], privileged: h.Privileged });
   const so = parseSecurityOpts(h.SecurityOpt ?? []);
@@ -56,7 +58,10 @@ export function securitySpec(h: HostConfig): SecuritySpec {
   let seccomp: string | null = null;
   if (!h.Privileged && so.seccomp !== 'unconfined') {
     const profile = so.seccomp === 'default' ? defaultProfile(caps) : loadProfile(so.seccomp.file);
-    seccomp = compile(profile, caps).toString('base64');
+    // create validates and start uses the same program: compile it once per process.
+    const key = JSON.stringify([profile, caps]);
+    seccomp = compiled.get(key) ?? compile(profile, caps).toString('base64');
+    compiled.set(key, seccomp);
   }
   return { caps: capabilityMask(caps), seccomp, noNewPrivs: so.noNewPrivs, readonlyRootfs: !!h.ReadonlyRootfs };
 }

@@ -16,6 +16,11 @@ export function readJsonOr<T>(file: string, fallback: T): T {
   }
 }
 
+/**
+ * The rename makes the write atomic; fsync would also make it durable across
+ * a power cut, which costs milliseconds per write on the start path and buys
+ * little for state that describes processes that die with the machine anyway.
+ */
 export function writeJsonAtomic(file: string, value: unknown, mode = 0o644): void {
-  writeFileAtomic.sync(file, JSON.stringify(value, null, 2) + '\n', { mode });
+  writeFileAtomic.sync(file, JSON.stringify(value, null, 2) + '\n', { mode, fsync: false });
 }

@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { ImageStore } from '../../image/store.js';
-import { ensureImage } from '../../registry/pull.js';
+import { ensureLocal } from '../pull-missing.js';
 import { createContainer } from '../../container/create.js';
 import { containerOptions, toCreateOptions, type ContainerArgs } from '../container-options.js';
 
@@ -9,7 +8,7 @@ const create: CommandModule<object, ContainerArgs> = {
   describe: 'Create a new container',
   builder: (y) => containerOptions(y) as never,
   handler: async (a) => {
-    await ensureImage(new ImageStore(), a.image, { out: process.stderr });
+    await ensureLocal(a.image);
     process.stdout.write(`${createContainer(toCreateOptions(a)).Id}\n`);
   },
 };

@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { ImageStore } from '../../image/store.js';
-import { ensureImage } from '../../registry/pull.js';
+import { ensureLocal } from '../pull-missing.js';
 import { mark } from '../../util/trace.js';
 import { createContainer } from '../../container/create.js';
 import { remove } from '../../container/lifecycle.js';
@@ -15,7 +14,7 @@ const run: CommandModule<object, ContainerArgs & { detach: boolean }> = {
   handler: async (a) => {
     mark('cli-parsed');
     // As Docker's run: a missing image is pulled first (progress on stderr).
-    await ensureImage(new ImageStore(), a.image, { out: process.stderr });
+    await ensureLocal(a.image);
     const rec = createContainer(toCreateOptions(a));
     mark('created');
     try {
