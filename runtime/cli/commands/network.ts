@@ -4,7 +4,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { inspectNetwork, NETWORKS, networkId, pruneBridge } from '../../network/manage.js';
 import { compileGoTemplate } from '../format.js';
-import { table } from '../table.js';
+import { writeListing } from '../listing.js';
 
 const ls: CommandModule<object, { quiet: boolean; 'no-trunc': boolean; format?: string }> = {
   command: 'ls',
@@ -19,16 +19,7 @@ const ls: CommandModule<object, { quiet: boolean; 'no-trunc': boolean; format?: 
       const id = networkId(n.name);
       return { ID: a['no-trunc'] ? id : id.slice(0, 12), Name: n.name, Driver: n.driver, Scope: 'local' };
     });
-    if (a.quiet) {
-      process.stdout.write(rows.map((r) => `${r.ID}\n`).join(''));
-      return;
-    }
-    if (a.format && !a.format.startsWith('table')) {
-      const t = compileGoTemplate(a.format.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
-      process.stdout.write(rows.map((r) => `${t.execute(r)}\n`).join(''));
-      return;
-    }
-    process.stdout.write(table([['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], ...rows.map((r) => [r.ID, r.Name, r.Driver, r.Scope])]));
+    writeListing(rows, { quiet: a.quiet, format: a.format, columns: [['NETWORK ID', 'ID'], ['NAME', 'Name'], ['DRIVER', 'Driver'], ['SCOPE', 'Scope']] });
   },
 };
 

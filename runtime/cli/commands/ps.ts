@@ -3,9 +3,8 @@ import { refresh } from '../../container/lifecycle.js';
 import type { ContainerRecord } from '../../container/model.js';
 import * as store from '../../container/store.js';
 import { namesOf, portsSummary } from '../../network/index.js';
-import { compileGoTemplate } from '../format.js';
 import { ago, humanDuration } from '../humanize.js';
-import { table } from '../table.js';
+import { writeListing } from '../listing.js';
 
 interface Args { all: boolean; latest: boolean; quiet: boolean; 'no-trunc': boolean; format?: string }
 
@@ -49,19 +48,10 @@ const cmd: CommandModule<object, Args> = {
     if (a.latest) list = list.slice(0, 1);
     else if (!a.all) list = list.filter((c) => c.State.Running);
     const rows = list.map((c) => psRow(c, a['no-trunc'], all));
-    if (a.quiet) {
-      process.stdout.write(rows.map((r) => `${r.ID}\n`).join(''));
-      return;
-    }
-    if (a.format && !a.format.startsWith('table')) {
-      const t = compileGoTemplate(a.format.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
-      process.stdout.write(rows.map((r) => `${t.execute(r)}\n`).join(''));
-      return;
-    }
-    process.stdout.write(table([
-      ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
-      ...rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names]),
-    ]));
+    writeListing(rows, {
+      quiet: a.quiet, format: a.format,
+      columns: [['CONTAINER ID', 'ID'], ['IMAGE', 'Image'], ['COMMAND', 'Command'], ['CREATED', 'RunningFor'], ['STATUS', 'Status'], ['PORTS', 'Ports'], ['NAMES', 'Names']],
+    });
   },
 };
 export default cmd;
