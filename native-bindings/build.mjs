@@ -15,6 +15,8 @@ const self = fileURLToPath(import.meta.url);
 const targets = [
   { src: 'skiff-helper.c', out: 'libskiff.so', flags: ['-shared', '-fPIC'] },
   { src: 'skiff-exec.c', out: 'skiff-exec', flags: ['-static'] },
+  // skiff-shim: what a detached monitor becomes (static: small and self-contained).
+  { src: 'skiff-shim.c', out: 'skiff-shim', flags: ['-static'] },
 ];
 for (const t of targets) {
   const src = join(here, t.src);

@@ -18,6 +18,8 @@ const pkgRoot = packageRoot;
 export const helperLibrary = join(pkgRoot, 'native-bindings', 'build', 'libskiff.so');
 /** The static exec stub (skiff-exec.c) that init hands over to. */
 export const execStub = join(pkgRoot, 'native-bindings', 'build', 'skiff-exec');
+/** The static log-and-wait program a detached monitor execs into (skiff-shim.c). */
+export const monitorShim = join(pkgRoot, 'native-bindings', 'build', 'skiff-shim');
 
 let lib: LibraryHandle | undefined;
 function load(): LibraryHandle {

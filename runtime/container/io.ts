@@ -4,13 +4,18 @@
 //  - logged: a detached monitor collects stdout/stderr into the json log.
 import { closeSync, createReadStream, createWriteStream, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { close, O_NOCTTY, O_RDWR, openpt, pipe, setWinsize } from '../../native-bindings/libc.js';
+import { close, O_NOCTTY, O_RDWR, openpt, pipe, setCloexec, setWinsize } from '../../native-bindings/libc.js';
 import { LogWriter } from './logs.js';
 import type { ContainerRecord } from './model.js';
 import type { Stdio } from './start.js';
 
+/** The descriptors a detached monitor hands to skiff-shim (see monitor.ts). */
+export interface ShimFds { out: number; err: number; holds: [number, number] }
+
 export interface ContainerIo {
   stdio: Stdio;
+  /** Instead of started(): drop the child's ends and give the reading ends away (close-on-exec cleared). */
+  handOver?(): ShimFds;
   /** Call once the container runs: drop the parent's copies of the child's ends, start relaying. */
   started(): void;
   /** Call after PID 1 exited: resolves when all output was delivered. */
@@ -111,6 +116,12 @@ export function loggedIo(rec: ContainerRecord): ContainerIo {
         out = masterReader(pty.master);
         following = log.follow('stdout', out);
       },
+      handOver() {
+        const fds: ShimFds = { out: pty.master, err: -1, holds: [inW, pty.slave] };
+        for (const fd of [pty.master, inW, pty.slave]) if (fd >= 0) setCloexec(fd, false);
+        log.close();
+        return fds;
+      },
       async finish() {
         if (out) await quiesce(out);
         closeSync(pty.slave);
@@ -126,6 +137,14 @@ export function loggedIo(rec: ContainerRecord): ContainerIo {
   let done: Promise<unknown> = Promise.resolve();
   return {
     stdio: { fds: [inR, outW, errW] },
+    handOver() {
+      close(inR);
+      close(outW);
+      close(errW);
+      for (const fd of [outR, errR, inW]) if (fd >= 0) setCloexec(fd, false);
+      log.close();
+      return { out: outR, err: errR, holds: [inW, -1] };
+    },
     started() {
       close(inR);
       close(outW);

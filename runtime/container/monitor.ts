@@ -4,7 +4,10 @@
 // the launcher, then waits for PID 1, writes the log, and records the exit.
 //
 //   node monitor.js CONTAINER_ID
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, writeSync } from 'node:fs';
+import { monitorShim } from '../../native-bindings/helper.js';
+import { execve } from '../../native-bindings/libc.js';
+import { stageScript } from '../util/install.js';
 import { loggedIo } from './io.js';
 import { remove } from './lifecycle.js';
 import { finalize, startContainer } from './start.js';
@@ -22,6 +25,10 @@ function report(msg: MonitorReport): void {
   }
 }
 
+function hasPublishedPorts(rec: ReturnType<typeof store.read>): boolean {
+  return Object.keys(rec.HostConfig.PortBindings ?? {}).length > 0 || !!rec.HostConfig.PublishAllPorts;
+}
+
 async function main(id: string): Promise<number> {
   for (const sig of ['SIGHUP', 'SIGINT', 'SIGPIPE'] as const) process.on(sig, () => {});
   const rec = store.read(id);
@@ -34,11 +41,24 @@ async function main(id: string): Promise<number> {
     report({ ok: false, error: err.message, code: err.exitCode ?? 125 });
     return 1;
   }
+  const current = store.read(id);
+  if (!hasPublishedPorts(current) && io.handOver && existsSync(monitorShim)) {
+    // Nothing left that needs Node: become skiff-shim (same pid, so the
+    // container stays our child) to copy the output into the log and wait.
+    // The bound sockets of published ports would not survive the exec, so
+    // containers with -p/-P keep this Node monitor.
+    const fds = io.handOver();
+    report({ ok: true, pid: started.pid });
+    execve(monitorShim, [
+      'skiff-shim', String(started.pid), rec.LogPath, String(fds.out), String(fds.err), String(fds.holds[0]), String(fds.holds[1]),
+      '--', process.execPath, stageScript('monitor'), '--finalize', id,
+    ], [`SKIFF_ROOT=${process.env.SKIFF_ROOT ?? ''}`, `PATH=${process.env.PATH ?? ''}`]);
+  }
   io.started();
   // Published ports' userland proxies live exactly as long as this monitor.
-  const proxies = startProxies(store.read(id));
+  const proxies = startProxies(current);
   report({ ok: true, pid: started.pid });
-  const code = await started.exited;
+  const code = await started.wait();
   proxies.close();
   await io.finish();
   const done = finalize(id, code);
@@ -46,7 +66,16 @@ async function main(id: string): Promise<number> {
   return 0;
 }
 
-main(process.argv[2]).then((code) => process.exit(code), (e) => {
+/** After skiff-shim: record the exit the shim saw, then clean up like the monitor would have. */
+async function finalizeFromShim(id: string, code: number): Promise<number> {
+  const done = finalize(id, code);
+  if (done?.HostConfig.AutoRemove) await remove(done);
+  return 0;
+}
+
+const args = process.argv.slice(2);
+const run = args[0] === '--finalize' ? finalizeFromShim(args[1], Number(args[2])) : main(args[0]);
+run.then((code) => process.exit(code), (e) => {
   process.stderr.write(`skiff monitor: ${(e as Error).stack}\n`);
   process.exit(1);
 });

@@ -48,7 +48,7 @@ export async function runAttached(id: string): Promise<number> {
     process.on(sig, h);
     return [sig, h] as const;
   });
-  const code = await started.exited;
+  const code = await started.wait();
   mark('exited');
   for (const [sig, h] of handlers) process.off(sig, h);
   proxies.close();

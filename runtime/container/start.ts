@@ -52,8 +52,12 @@ export interface Stdio {
 
 export interface Started {
   pid: number;
-  /** Resolves with the exit code once PID 1 exits (128+N for signal N). */
-  exited: Promise<number>;
+  /**
+   * Waits for PID 1 and resolves with its exit code (128+N for signal N).
+   * Not started until called: a detached monitor that hands the container
+   * to skiff-shim must not have reaped it first.
+   */
+  wait(): Promise<number>;
 }
 
 function readPasswdFile(merged: string, path: string): string {
@@ -267,7 +271,8 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
       r.Skiff.CgroupPaths = cg.hierarchies.map((x) => x.dir);
       if (settings) r.NetworkSettings = settings;
     });
-    return { pid, exited: waitpidAsync(pid) };
+    let waiting: Promise<number> | undefined;
+    return { pid, wait: () => (waiting ??= waitpidAsync(pid)) };
   } catch (e) {
     rollback();
     throw e;
