@@ -8,7 +8,7 @@
 //   hardlinks to targets outside the layer.
 import { createHash } from 'node:crypto';
 import {
-  chmodSync, closeSync, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync,
+  chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync,
   rmSync, symlinkSync, writeSync,
 } from 'node:fs';
 import { posix } from 'node:path';
@@ -162,10 +162,17 @@ class LayerWriter {
             writeSync(fd, chunk as Buffer);
             this.bytes += (chunk as Buffer).length;
           }
+          // Metadata through the open descriptor: no more path lookups.
+          // chown clears setuid/setgid bits, so the mode goes on after it.
+          fchownSync(fd, h.uid ?? 0, h.gid ?? 0);
+          fchmodSync(fd, mode);
+          const mtime = h.mtime ?? new Date(0);
+          futimesSync(fd, mtime, mtime);
         } finally {
           closeSync(fd);
         }
-        break;
+        this.setXattrs(path, h);
+        return;
       }
       case 'symlink':
         symlinkSync(h.linkname ?? '', path);
@@ -193,12 +200,16 @@ class LayerWriter {
     lchownSync(path, h.uid ?? 0, h.gid ?? 0);
     // chown clears setuid/setgid bits, so the mode goes on after it.
     if (h.type !== 'symlink') chmodSync(path, mode);
-    for (const [key, value] of Object.entries((h.pax ?? {}) as Record<string, string>)) {
-      if (key.startsWith('SCHILY.xattr.')) lsetxattr(path, key.slice('SCHILY.xattr.'.length), Buffer.from(value, 'binary'));
-    }
+    this.setXattrs(path, h);
     const mtime = h.mtime ?? new Date(0);
     if (h.type === 'directory') this.dirTimes.push([path, mtime]);
     else lutimesSync(path, mtime, mtime);
+  }
+
+  private setXattrs(path: string, h: tar.Header): void {
+    for (const [key, value] of Object.entries((h.pax ?? {}) as Record<string, string>)) {
+      if (key.startsWith('SCHILY.xattr.')) lsetxattr(path, key.slice('SCHILY.xattr.'.length), Buffer.from(value, 'binary'));
+    }
   }
 
   finish(): void {

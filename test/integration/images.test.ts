@@ -1,7 +1,7 @@
 // Loading images (docker-archive and OCI layout) and running what was loaded.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import * as tar from 'tar-stream';
 import { join } from 'node:path';
 import { fixtures, harness, it } from './_harness.js';
@@ -121,4 +121,28 @@ it('hostile layers (../ escapes, writes through symlinks, hardlinks out) are ref
   t.is(readFileSync(canary, 'utf8'), 'original\n', 'the canary on the host is untouched');
   t.is(await h.ok(t, ['images', '-q']), '', 'no half image is visible');
   t.deepEqual(readdirSync(join(h.root, 'image', 'layers')).filter((f) => !f.startsWith('.')), [], 'no layer was kept');
+});
+
+it('unpacking keeps modes, owners, setuid bits, hardlinks, symlinks, devices, fifos and xattrs', async (t) => {
+  const h = await harness(t, []);
+  const tarPath = await archiveWith(h.root, 'meta', [
+    { header: { name: 'suid', type: 'file', mode: 0o4755, uid: 0, gid: 0 }, body: '#!/bin/sh\n' },
+    { header: { name: 'owned', type: 'file', mode: 0o640, uid: 1000, gid: 1001, pax: { 'SCHILY.xattr.user.skiff': 'yes' } }, body: 'data\n' },
+    { header: { name: 'hard', type: 'link', linkname: 'owned' } },
+    { header: { name: 'sym', type: 'symlink', linkname: '/etc/passwd' } },
+    { header: { name: 'dev/null2', type: 'character-device', mode: 0o666, devmajor: 1, devminor: 3 } },
+    { header: { name: 'fifo', type: 'fifo', mode: 0o600 } },
+  ]);
+  await h.ok(t, ['load', '-i', tarPath]);
+  const layers = join(h.root, 'image', 'layers');
+  const dir = join(layers, readdirSync(layers).find((f) => /^[0-9a-f]{64}$/.test(f))!);
+  const st = (p: string) => lstatSync(join(dir, p));
+  t.is(st('suid').mode & 0o7777, 0o4755, 'setuid survives the chown');
+  t.deepEqual([st('owned').uid, st('owned').gid, st('owned').mode & 0o777], [1000, 1001, 0o640]);
+  t.is(st('hard').ino, st('owned').ino, 'hardlink');
+  t.is(readlinkSync(join(dir, 'sym')), '/etc/passwd');
+  t.true(st('dev/null2').isCharacterDevice());
+  t.is(st('dev/null2').rdev, 259, 'major 1, minor 3');
+  t.true(st('fifo').isFIFO());
+  t.is(execFileSync('getfattr', ['--only-values', '-n', 'user.skiff', join(dir, 'owned')]).toString(), 'yes');
 });
