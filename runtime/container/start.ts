@@ -1,17 +1,18 @@
-// Starting a container: the parent's side.
+// Starting a container: the parent's side (the full picture is in the README).
 //
 //   parent (this file, Node)            child
 //   ------------------------            -----
-//   mount overlay rootfs, cgroup
+//   mount overlay rootfs; mkdir cgroup, write limits; lease an address
 //   skiff_clone(NEWPID|NEWNS|...)  -->  [C] blocks on the sync pipe
 //   write uid/gid maps (userns)
-//   join child to the cgroup
-//   write 1 byte on the sync pipe  -->  [C] unshare(NEWCGROUP), setresuid(0)
-//                                       [C] execve(node init.js SPEC)
-//                                       [init, Node] mounts, pivot_root,
-//                                       sethostname, setresuid, chdir,
-//                                       execve(command)  => PID 1
-//   read the error pipe: EOF means execve succeeded; JSON means init failed.
+//   write 1 byte on the sync pipe  -->  [C] setresuid(0) in the userns, stdio, execve(node init.js SPEC)
+//   wire the veth (while init boots)    [init, Node] mounts, pivot_root, sethostname, PATH lookup,
+//                                       seccomp, execveat(skiff-exec)
+//   error pipe says "R"            <--  [skiff-exec, C] Node is gone; waits on the exec pipe
+//   join PID to the cgroup
+//   write 1 byte on the exec pipe  -->  [skiff-exec] unshare(NEWCGROUP), capabilities, ids,
+//                                       chdir, execve(command)  => PID 1
+//   read the error pipe: EOF means the command runs; a message means a step failed.
 //
 // The process that calls startContainer() is the container's monitor: it
 // waits for PID 1 to exit and records the exit status (see finalize()).
