@@ -31,6 +31,8 @@
 # Everything it creates (a private skiff root, a private buildah store, a
 # context dir, images, containers, mounts) is removed at exit, and checked.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 N="${N:-5}"
 PROFILE="${PROFILE:-1}"
@@ -158,11 +160,7 @@ trap 'exit 143' TERM
 
 # Run skiff from a private copy of the build: concurrent `npm test` runs
 # rebuild dist/ in place. Same layout as the package (<pkg>/dist, <pkg>/native-bindings/build).
-mkdir -p "$WORK/skiff/native-bindings"
-cp -a dist package.json "$WORK/skiff/"
-cp -a native-bindings/build "$WORK/skiff/native-bindings/"
-ln -s "$REPO/node_modules" "$WORK/skiff/node_modules"
-chmod 755 "$WORK/skiff"
+private_skiff_copy "$REPO" "$WORK/skiff"
 
 # --- 3. the build context: a 10-step Dockerfile and ~5 MB of sources ----------
 make_context() { # make_context DIR

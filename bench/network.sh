@@ -23,6 +23,8 @@
 #        N=10 ROUNDS=2 SECS=2 bench/network.sh
 #        SKIFF_CLI=/path/to/main.mjs bench/network.sh   (default: a private copy of dist/bin/main.mjs)
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 N="${N:-20}"
 ROUNDS="${ROUNDS:-3}"
@@ -95,11 +97,7 @@ if [[ -n "${SKIFF_CLI:-}" ]]; then
   SK=(node "$SKIFF_CLI")
 else
   # A private copy of the build, as bench/start.sh does: others' `npm test` rewrites dist/ in place.
-  mkdir -p "$WORK/skiff/native-bindings"
-  cp -a dist package.json "$WORK/skiff/"
-  cp -a native-bindings/build "$WORK/skiff/native-bindings/"
-  ln -s "$REPO/node_modules" "$WORK/skiff/node_modules"
-  chmod 755 "$WORK/skiff"
+  private_skiff_copy "$REPO" "$WORK/skiff"
   SK=(node "$WORK/skiff/dist/bin/main.mjs")
 fi
 PODMAN=(podman --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" --tmpdir "$PODMAN_DIR/tmp"

@@ -20,6 +20,8 @@
 # Everything it creates (registries, their storage, skiff roots, OCI dirs,
 # bundles, the image build) lives under one temp dir, removed and checked at exit.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 N="${N:-5}"
 PROFILE="${PROFILE:-1}"
@@ -102,11 +104,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # skiff from a private copy of the build (others' `npm test` rebuild dist/ in place).
-mkdir -p "$WORK/skiff/native-bindings"
-cp -a dist package.json "$WORK/skiff/"
-cp -a native-bindings/build "$WORK/skiff/native-bindings/"
-ln -s "$REPO/node_modules" "$WORK/skiff/node_modules"
-chmod 755 "$WORK/skiff"
+private_skiff_copy "$REPO" "$WORK/skiff"
 
 # A registry on a free loopback port, storage in a fresh dir.
 # Sets REG_PID, REG_PORT, REG_DIR.

@@ -10,6 +10,8 @@
 # Everything it creates (a private skiff root, a private podman store, the
 # containers, their mounts and cgroups) is removed at exit, and checked.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 N="${N:-20}"
 WARMUP=2                     # untimed runs per tool: page cache, first-run setup
@@ -183,11 +185,7 @@ trap 'exit 143' TERM
 # Run skiff from a private copy of the build: other engineers' `npm test`
 # rebuilds dist/ in place, and a run that loads half-rewritten modules fails.
 # The copy keeps the layout helper.ts expects (<pkg>/dist/..., <pkg>/native-bindings/build).
-mkdir -p "$WORK/skiff/native-bindings"
-cp -a dist package.json "$WORK/skiff/"
-cp -a native-bindings/build "$WORK/skiff/native-bindings/"
-ln -s "$REPO/node_modules" "$WORK/skiff/node_modules"
-chmod 755 "$WORK/skiff"
+private_skiff_copy "$REPO" "$WORK/skiff"
 
 log "skiff root $SKIFF_ROOT, podman store $PODMAN_DIR"
 "${SKIFF_CLI[@]}" load -i "$IMAGE_TAR" >/dev/null
