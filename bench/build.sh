@@ -263,7 +263,7 @@ round warm skiff buildah
 round_check() {
   "${SKIFF_CLI[@]}" build -t "$TAG" "$CTX" >"$WORK/skiff.check.log" 2>&1
   local out
-  out="$("${SKIFF_CLI[@]}" run --rm "$TAG" 2>&1)"
+  out="$("${SKIFF_CLI[@]}" run --rm --network none "$TAG" 2>&1)"
   [[ "$out" == $'hello from /app\n52' ]] || { echo "build.sh: unexpected output of the built image: $out" >&2; exit 1; }
   reset_skiff
 }
