@@ -145,18 +145,9 @@ cleanup() {
     problems+=("buildah cgroups left under /sys/fs/cgroup")
   fi
 
-  echo >&3
-  if ((${#problems[@]} == 0)); then
-    echo "cleanup: ok (skiff root, buildah store and context removed; ${#ids[@]} skiff build containers checked: no state, mounts or cgroups; nothing of ours in /proc/mounts)" >&3
-  else
-    printf 'cleanup: PROBLEM: %s\n' "${problems[@]}" >&3
-    ((rc == 0)) && rc=1
-  fi
-  exit "$rc"
+  report_cleanup "$rc" "skiff root, buildah store and context removed; ${#ids[@]} skiff build containers checked: no state, mounts or cgroups; nothing of ours in /proc/mounts"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 # Run skiff from a private copy of the build: concurrent `npm test` runs
 # rebuild dist/ in place. Same layout as the package (<pkg>/dist, <pkg>/native-bindings/build).

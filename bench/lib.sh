@@ -13,3 +13,24 @@ private_skiff_copy() {
   ln -s "$repo/node_modules" "$dest/node_modules"
   chmod 755 "$dest"
 }
+
+# report_cleanup RC OK_MESSAGE: the last line of every benchmark. Reads the
+# caller's `problems` array; exits with RC, or 1 if anything was left behind.
+report_cleanup() {
+  local rc=$1 ok=$2
+  echo >&3
+  if ((${#problems[@]} == 0)); then
+    echo "cleanup: ok ($ok)" >&3
+  else
+    printf 'cleanup: PROBLEM: %s\n' "${problems[@]}" >&3
+    ((rc == 0)) && rc=1
+  fi
+  exit "$rc"
+}
+
+# on_exit FUNCTION: run it on exit, and turn Ctrl-C / kill into an exit so it runs.
+on_exit() {
+  trap "$1" EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}

@@ -156,18 +156,9 @@ cleanup() {
   for root in "$SKIFF_ROOT" "$PODMAN_DIR" "$WORK"; do
     [[ -n "$(mounts_under "$root")" ]] || rm -rf "$root"
   done
-  echo >&3
-  if ((${#problems[@]} == 0)); then
-    echo "cleanup: ok (bridge, nft table, containers, podman store and netavark rules removed; ip_forward $(cat /proc/sys/net/ipv4/ip_forward), found $FWD_BEFORE)" >&3
-  else
-    printf 'cleanup: PROBLEM: %s\n' "${problems[@]}" >&3
-    ((rc == 0)) && rc=1
-  fi
-  exit "$rc"
+  report_cleanup "$rc" "bridge, nft table, containers, podman store and netavark rules removed; ip_forward $(cat /proc/sys/net/ipv4/ip_forward), found $FWD_BEFORE"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 log "skiff root $SKIFF_ROOT, bridge $SKIFF_BRIDGE $SKIFF_SUBNET, podman store $PODMAN_DIR"
 "${SK[@]}" load -q -i "$IMAGE_TAR" >/dev/null

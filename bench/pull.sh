@@ -90,18 +90,9 @@ cleanup() {
     rm -rf "$WORK"
     [[ -e "$WORK" ]] && problems+=("could not remove $WORK")
   fi
-  echo >&3
-  if ((${#problems[@]} == 0)); then
-    echo "cleanup: ok ($((REG_STOPPED + ${#REG_PIDS[@]})) registries stopped; skiff roots, OCI dirs, bundles and registry storage removed; nothing mounted)" >&3
-  else
-    printf 'cleanup: PROBLEM: %s\n' "${problems[@]}" >&3
-    ((rc == 0)) && rc=1
-  fi
-  exit "$rc"
+  report_cleanup "$rc" "$((REG_STOPPED + ${#REG_PIDS[@]})) registries stopped; skiff roots, OCI dirs, bundles and registry storage removed; nothing mounted"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 # skiff from a private copy of the build (others' `npm test` rebuild dist/ in place).
 private_skiff_copy "$REPO" "$WORK/skiff"

@@ -168,19 +168,9 @@ cleanup() {
     compgen -G '/sys/fs/cgroup/*/libpod_parent' >/dev/null && problems+=("could not remove libpod_parent cgroups")
   fi
 
-  echo >&3
-  if ((${#problems[@]} == 0)); then
-    echo "cleanup: ok, nothing left behind (${#ids[@]} skiff containers checked: no state, mounts or cgroups; podman store and cgroups removed)" >&3
-  else
-    printf 'cleanup: PROBLEM: %s\n' "${problems[@]}" >&3
-    ((rc == 0)) && rc=1
-  fi
-  exit "$rc"
+  report_cleanup "$rc" "nothing left behind: ${#ids[@]} skiff containers checked for state, mounts and cgroups; podman store and cgroups removed"
 }
-trap cleanup EXIT
-# Turn Ctrl-C / kill into a normal exit so the EXIT trap cleans up.
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 # Run skiff from a private copy of the build: other engineers' `npm test`
 # rebuilds dist/ in place, and a run that loads half-rewritten modules fails.
