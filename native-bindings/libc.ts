@@ -248,3 +248,42 @@ export function lgetxattr(path: string, name: string): Buffer | undefined {
   }
   return buf.subarray(0, n);
 }
+
+// ---- eBPF: cgroup device programs -------------------------------------------
+const SYS_bpf = 321;
+const BPF_PROG_LOAD = 5, BPF_PROG_ATTACH = 8;
+export const BPF_PROG_TYPE_CGROUP_DEVICE = 15, BPF_CGROUP_DEVICE = 6, BPF_F_ALLOW_MULTI = 2;
+
+/** bpf(BPF_PROG_LOAD): returns the program's fd; the verifier's log is part of the error. */
+export function bpfProgLoad(progType: number, insns: Buffer, license: string, name: string): number {
+  const lic = Buffer.from(`${license}\0`);
+  const log = Buffer.alloc(64 * 1024);
+  // union bpf_attr, the BPF_PROG_LOAD member; the kernel wants unused bytes zeroed.
+  const attr = Buffer.alloc(128);
+  attr.writeUInt32LE(progType, 0);
+  attr.writeUInt32LE(insns.length / 8, 4);
+  attr.writeBigUInt64LE(BigInt(koffi.address(insns)), 8);
+  attr.writeBigUInt64LE(BigInt(koffi.address(lic)), 16);
+  attr.writeUInt32LE(1, 24); // log_level
+  attr.writeUInt32LE(log.length, 28);
+  attr.writeBigUInt64LE(BigInt(koffi.address(log)), 32);
+  attr.write(name.slice(0, 15), 48, 'latin1');
+  const fd = Number(_syscall(SYS_bpf, 'int', BPF_PROG_LOAD, 'void *', attr, 'unsigned int', attr.length));
+  if (fd < 0) {
+    const err = new SyscallError('bpf(BPF_PROG_LOAD)', name, koffi.errno());
+    const text = log.subarray(0, log.indexOf(0)).toString('utf8').trim();
+    if (text) err.message += `; verifier: ${text.split('\n').slice(-3).join(' | ')}`;
+    throw err;
+  }
+  return fd;
+}
+
+/** bpf(BPF_PROG_ATTACH) of PROGFD to the cgroup directory open as TARGETFD. */
+export function bpfProgAttach(targetFd: number, progFd: number, attachType: number, flags: number, path: string): void {
+  const attr = Buffer.alloc(32);
+  attr.writeUInt32LE(targetFd, 0);
+  attr.writeUInt32LE(progFd, 4);
+  attr.writeUInt32LE(attachType, 8);
+  attr.writeUInt32LE(flags, 12);
+  check(Number(_syscall(SYS_bpf, 'int', BPF_PROG_ATTACH, 'void *', attr, 'unsigned int', attr.length)), 'bpf(BPF_PROG_ATTACH)', path);
+}

@@ -22,8 +22,8 @@ import { CLONE, cloneExec, execStub } from '../../native-bindings/helper.js';
 import { constants } from 'node:os';
 import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import {
-  applyLimits, containerCgroup, createCgroup, planDevices, destroyCgroup, detectHostLayout, joinCgroup, oomKilled, planLimits,
-  type ContainerCgroup,
+  applyLimits, attachDeviceProgram, cgroupView, containerCgroup, createCgroup, deviceAllowList, destroyCgroup, detectHostLayout,
+  joinCgroup, oomKilled, planDevices, planLimits, type ContainerCgroup,
 } from '../cgroups/index.js';
 import { ImageStore } from '../image/store.js';
 import { mountPlan } from '../sandbox/mounts.js';
@@ -39,7 +39,7 @@ import * as store from './store.js';
 import { resolveUser } from './user.js';
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
-import { ensureVolumeSources, securitySpec, userMounts } from './security.js';
+import { deviceRules, ensureVolumeSources, securitySpec, userMounts } from './security.js';
 import { attachNetwork, prepareNetwork, releaseNetwork } from '../network/index.js';
 
 const initScript = stageScript('init');
@@ -70,7 +70,7 @@ function readPasswdFile(merged: string, path: string): string {
 }
 
 /** Everything init needs, decided here so that init makes no decisions. */
-function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof writeEtcFiles>): SandboxSpec {
+function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof writeEtcFiles>, cg: ContainerCgroup): SandboxSpec {
   const { merged } = rootfsDirs(rec.Id);
   const user = resolveUser(rec.Config.User, readPasswdFile(merged, '/etc/passwd'), readPasswdFile(merged, '/etc/group'));
   const cwd = rec.Config.WorkingDir || '/';
@@ -92,7 +92,7 @@ function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof wr
     cgroupns: true,
     rootfs: merged,
     hostname: rec.Config.Hostname,
-    mounts: mountPlan(etc, stdio.ttyPath, mounts),
+    mounts: mountPlan(etc, stdio.ttyPath, mounts, cgroupView(cg)),
     process: {
       args: [rec.Path, ...rec.Args],
       env: hasHome ? rec.Config.Env : mergeEnv(rec.Config.Env, [`HOME=${user.home}`]),
@@ -183,15 +183,19 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     const net = await prepareNetwork(rec);
     undo.push(() => releaseNetwork(id));
     const etc = writeEtcFiles(rec, net.hostsLines);
-    const spec = buildSpec(rec, stdio, etc);
+    const layout = detectHostLayout();
+    const spec = buildSpec(rec, stdio, etc, containerCgroup(layout, id));
     spec.process.env = mergeEnv(net.env, spec.process.env);
 
     // 2. cgroup, beneath the cgroup skiff itself runs in.
-    const layout = detectHostLayout();
     const cg = createCgroup(layout, id);
     undo.push(() => destroyCgroup(cg));
     const h = rec.HostConfig;
-    applyLimits(cg, planDevices(layout, !!rec.HostConfig.Privileged));
+    // Device control before any process exists in the cgroup: v1 rules
+    // and/or the v2 eBPF program (fails closed if v2 has nothing else).
+    const devices = deviceAllowList(!!h.Privileged, deviceRules(h));
+    applyLimits(cg, planDevices(layout, devices));
+    attachDeviceProgram(cg, devices);
     applyLimits(cg, planLimits({
       memory: h.Memory, memorySwap: h.MemorySwap || undefined, nanoCpus: h.NanoCpus, cpuShares: h.CpuShares || undefined,
       pidsLimit: h.PidsLimit ?? undefined,

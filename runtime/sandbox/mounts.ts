@@ -9,12 +9,14 @@ export type MountOp =
   /** A new filesystem instance (proc, sysfs, tmpfs, devpts, mqueue). */
   | { kind: 'fs'; fstype: string; source: string; target: string; flags: number; data?: string }
   /** A bind mount of a host path (device node or per-container /etc file). */
-  | { kind: 'bind'; source: string; target: string; file: boolean; readonly?: boolean }
+  | { kind: 'bind'; source: string; target: string; file: boolean; readonly?: boolean; flags?: number }
   | { kind: 'symlink'; target: string; linkTo: string }
   /** Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory. Skipped if absent. */
   | { kind: 'mask'; target: string }
   /** Make an existing path read-only (bind onto itself, remount ro). Skipped if absent. */
-  | { kind: 'readonly'; target: string };
+  | { kind: 'readonly'; target: string }
+  /** Change the flags of a mount this plan made (e.g. make a tmpfs read-only once it is filled). */
+  | { kind: 'remount'; target: string; flags: number };
 
 export interface EtcFiles {
   hostname: string;
@@ -35,10 +37,45 @@ export interface UserMounts {
   volumes?: Array<{ source: string; target: string; readonly: boolean }>;
   /** --tmpfs PATH[:opts] */
   tmpfs?: Array<{ target: string; options: string }>;
+  /** --device HOST:CONTAINER: the host's node, bound into /dev (the device cgroup allows it). */
+  devices?: Array<{ source: string; target: string }>;
+}
+
+/**
+ * What /sys/fs/cgroup shows inside: the container's own cgroup directories,
+ * bound from the host, so a program reading its limits (memory.max, say)
+ * finds the container's. Once the container is in its cgroup namespace,
+ * /proc/self/cgroup and mountinfo both call that directory "/".
+ */
+export interface CgroupView {
+  /** cgroup v2 only: the container's cgroup2 directory becomes /sys/fs/cgroup. */
+  unified?: string;
+  /** v1 or hybrid: one directory per hierarchy on a tmpfs, named as on the host ("memory", "cpu,cpuacct", "unified"). */
+  hierarchies?: Array<{ name: string; dir: string }>;
+  /** Aliases as on the host: "cpu" -> "cpu,cpuacct". */
+  links?: Array<{ name: string; to: string }>;
+}
+
+/** The mounts that make /sys/fs/cgroup; read-only unless --privileged (as in Docker). */
+export function cgroupMounts(view: CgroupView, privileged: boolean): MountOp[] {
+  const nsx = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  const root = '/sys/fs/cgroup';
+  if (view.unified) return [{ kind: 'bind', source: view.unified, target: root, file: false, readonly: !privileged, flags: nsx }];
+  if (!view.hierarchies?.length) return [];
+  const ops: MountOp[] = [
+    // sysfs is read-only, so the per-hierarchy mount points live on a tmpfs.
+    { kind: 'fs', fstype: 'tmpfs', source: 'tmpfs', target: root, flags: nsx, data: 'mode=755' },
+    ...view.hierarchies.map((h): MountOp => ({
+      kind: 'bind', source: h.dir, target: `${root}/${h.name}`, file: false, readonly: !privileged, flags: nsx,
+    })),
+    ...(view.links ?? []).map((l): MountOp => ({ kind: 'symlink', target: `${root}/${l.name}`, linkTo: l.to })),
+  ];
+  if (!privileged) ops.push({ kind: 'remount', target: root, flags: MS.BIND | MS.RDONLY | nsx });
+  return ops;
 }
 
 /** Docker's default mount set, then the user's, then masks: in the order they must be applied. */
-export function mountPlan(etc: EtcFiles, consolePath?: string, user: UserMounts = {}): MountOp[] {
+export function mountPlan(etc: EtcFiles, consolePath?: string, user: UserMounts = {}, cgroups: CgroupView = {}): MountOp[] {
   const nsx = MS.NOSUID | MS.NODEV | MS.NOEXEC;
   const ops: MountOp[] = [
     { kind: 'fs', fstype: 'proc', source: 'proc', target: '/proc', flags: nsx },
@@ -63,6 +100,8 @@ export function mountPlan(etc: EtcFiles, consolePath?: string, user: UserMounts 
     { kind: 'bind', source: etc.resolvConf, target: '/etc/resolv.conf', file: true },
   ];
   if (consolePath) ops.push({ kind: 'bind', source: consolePath, target: '/dev/console', file: true });
+  for (const d of user.devices ?? []) ops.push({ kind: 'bind', source: d.source, target: d.target, file: true });
+  ops.push(...cgroupMounts(cgroups, !!user.privileged));
   for (const t of user.tmpfs ?? []) ops.push({ kind: 'fs', fstype: 'tmpfs', source: 'tmpfs', target: t.target, flags: nsx, data: t.options });
   for (const v of user.volumes ?? []) ops.push({ kind: 'bind', source: v.source, target: v.target, file: false, readonly: v.readonly });
   if (!user.privileged) {
@@ -93,7 +132,9 @@ export function applyMounts(rootfs: string, ops: MountOp[]): void {
       case 'bind':
         makeTarget(target, op.file || !statSync(op.source).isDirectory());
         mount(op.source, target, null, MS.BIND | MS.REC);
-        if (op.readonly) mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC);
+        // In a user namespace, flags such as nosuid that the source mount had
+        // are locked: a remount must repeat them (op.flags) or it gets EPERM.
+        if (op.readonly) mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | (op.flags ?? 0));
         break;
       case 'symlink':
         if (!lstatSync(target, { throwIfNoEntry: false })) symlinkSync(op.linkTo, target);
@@ -109,6 +150,9 @@ export function applyMounts(rootfs: string, ops: MountOp[]): void {
         if (!lstatSync(target, { throwIfNoEntry: false })) break;
         mount(target, target, null, MS.BIND | MS.REC);
         mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | MS.NOSUID | MS.NODEV | MS.NOEXEC);
+        break;
+      case 'remount':
+        mount(null, target, null, MS.REMOUNT | op.flags);
         break;
     }
   }
