@@ -69,6 +69,13 @@ export function mountSetattrIdmap(fd: number, usernsFd: number, path: string): v
   check(Number(_syscall(SYS_mount_setattr, 'int', fd, 'const char *', '', 'unsigned int', 0x1000 /* AT_EMPTY_PATH */,
     'void *', attr, 'size_t', attr.length)), 'mount_setattr(MOUNT_ATTR_IDMAP)', path);
 }
+const SYS_fsmount = 432;
+const MOUNT_ATTR = { NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
+/** fsmount(2) of a created fs context, nosuid,nodev,noexec: a detached mount's fd (close-on-exec). */
+export function fsmountNsx(fsFd: number, what: string): number {
+  return check(Number(_syscall(SYS_fsmount, 'int', fsFd, 'unsigned int', 1 /* FSMOUNT_CLOEXEC */,
+    'unsigned int', MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC)), 'fsmount', what);
+}
 export function moveMount(fd: number, target: string): void {
   check(Number(_syscall(SYS_move_mount, 'int', fd, 'const char *', '', 'int', AT_FDCWD, 'const char *', target,
     'unsigned int', MOVE_MOUNT_F_EMPTY_PATH)), 'move_mount', target);
@@ -286,4 +293,32 @@ export function bpfProgAttach(targetFd: number, progFd: number, attachType: numb
   attr.writeUInt32LE(attachType, 8);
   attr.writeUInt32LE(flags, 12);
   check(Number(_syscall(SYS_bpf, 'int', BPF_PROG_ATTACH, 'void *', attr, 'unsigned int', attr.length)), 'bpf(BPF_PROG_ATTACH)', path);
+}
+
+// ---- entering another process's namespaces (one thread at a time) ----------
+const _setns = libc.func('int setns(int fd, int nstype)');
+const _unshare = libc.func('int unshare(int flags)');
+const _fchdir = libc.func('int fchdir(int fd)');
+export const CLONE_FS = 0x00000200;
+export const NS_TYPE = { mnt: 0x00020000, uts: 0x04000000, ipc: 0x08000000, net: 0x40000000 } as const;
+
+/** setns(2) for the calling thread. */
+export function setns(fd: number, nstype: number, what: string): void {
+  check(_setns(fd, nstype), 'setns', what);
+}
+export function unshare(flags: number, what: string): void {
+  check(_unshare(flags), 'unshare', what);
+}
+export function fchdir(fd: number, what: string): void {
+  check(_fchdir(fd), 'fchdir', what);
+}
+const SYS_pidfd_open = 434, SYS_pidfd_getfd = 438;
+/** A copy of descriptor FD of process PID (pidfd_getfd, Linux >= 5.6), close-on-exec. */
+export function pidfdGetfd(pid: number, fd: number): number {
+  const pidfd = check(Number(_syscall(SYS_pidfd_open, 'int', pid, 'unsigned int', 0)), 'pidfd_open', String(pid));
+  try {
+    return check(Number(_syscall(SYS_pidfd_getfd, 'int', pidfd, 'int', fd, 'unsigned int', 0)), 'pidfd_getfd', `${pid}:${fd}`);
+  } finally {
+    _close(pidfd);
+  }
 }

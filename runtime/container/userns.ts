@@ -4,7 +4,7 @@
 // container's range, and overlayfs is stacked on those.
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLONE, cloneExec } from '../../native-bindings/helper.js';
+import { usernsHolder } from '../../native-bindings/helper.js';
 import {
   close, MNT_DETACH, moveMount, mountSetattrIdmap, openTree, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE, pipe, umount2, waitpidSync,
 } from '../../native-bindings/libc.js';
@@ -44,7 +44,7 @@ export function idmapLayers(id: string, map: UsernsMap, lower: string[]): string
   const [syncR, syncW] = pipe();
   let pid = 0;
   try {
-    pid = cloneExec({ flags: CLONE.NEWUSER, syncFd: syncR, fds: [], tty: false, path: '/nonexistent', argv: ['userns-holder'], env: [] });
+    pid = usernsHolder(syncR);
     close(syncR);
     writeIdMaps(pid, map);
     const nsFd = openSync(`/proc/${pid}/ns/user`, 'r');
@@ -65,7 +65,7 @@ export function idmapLayers(id: string, map: UsernsMap, lower: string[]): string
       closeSync(nsFd);
     }
   } finally {
-    // Release the holder: it fails to exec "/nonexistent" and exits.
+    // Release the holder: it exits.
     if (pid > 0) writeSync(syncW, 'x');
     close(syncW);
     if (pid > 0) waitpidSync(pid);

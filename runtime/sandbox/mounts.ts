@@ -1,8 +1,9 @@
 // The container's mount table, as a plan (pure data, unit-tested) and the
-// code that carries it out inside the container's new mount namespace.
-import { closeSync, existsSync, mkdirSync, openSync, symlinkSync, lstatSync, statSync } from 'node:fs';
+// code that carries it out inside the container's new mount namespace (from
+// the parent's main thread, which enters that namespace: see enter.ts).
+import { closeSync, existsSync, lchownSync, mkdirSync, openSync, symlinkSync, lstatSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { MS, MNT_DETACH, mount, pivotRoot, umount2, chdir } from '../../native-bindings/libc.js';
+import { MS, MNT_DETACH, chdir, fsmountNsx, mount, moveMount, pivotRoot, umount2 } from '../../native-bindings/libc.js';
 import { secureJoin } from './securejoin.js';
 
 export type MountOp =
@@ -111,33 +112,67 @@ export function mountPlan(etc: EtcFiles, consolePath?: string, user: UserMounts 
   return ops;
 }
 
+/** What the interpreter is handed besides the plan. */
+export interface MountContext {
+  /**
+   * A procfs context (fsopen fd, superblock created) from the container's
+   * first process: procfs belongs to the pid namespace of whoever creates it,
+   * and the code here runs in the parent, outside that pid namespace.
+   */
+  procFd?: number;
+  /** Owner for what this plan creates (the container's root under --userns-remap). */
+  owner?: { uid: number; gid: number };
+}
+
 /** Creates the mount point for `op` (a dir, or an empty file for file binds). */
-function makeTarget(path: string, file: boolean): void {
+function makeTarget(path: string, file: boolean, owner?: MountContext['owner']): void {
   if (existsSync(path)) return;
-  mkdirSync(file ? dirname(path) : path, { recursive: true });
+  const first = mkdirSync(file ? dirname(path) : path, { recursive: true });
   if (file) closeSync(openSync(path, 'a', 0o644));
+  if (!owner) return;
+  // Made by the parent, so owned by host root: give it to the container's root.
+  if (first) for (let p = file ? dirname(path) : path; p.length >= first.length; p = dirname(p)) lchownSync(p, owner.uid, owner.gid);
+  if (file) lchownSync(path, owner.uid, owner.gid);
+}
+
+/** tmpfs mounted by the parent would belong to host root; under userns it must be the container root's. */
+function ownedData(op: Extract<MountOp, { kind: 'fs' }>, owner?: MountContext['owner']): string | null {
+  if (!owner || op.fstype !== 'tmpfs') return op.data ?? null;
+  return [op.data, `uid=${owner.uid}`, `gid=${owner.gid}`].filter(Boolean).join(',');
 }
 
 /** Applies the plan under `rootfs`. Runs in the container's mount namespace, before pivot_root. */
-export function applyMounts(rootfs: string, ops: MountOp[]): void {
+export function applyMounts(rootfs: string, ops: MountOp[], ctx: MountContext = {}): void {
   for (const op of ops) {
     // Resolve inside the rootfs on every step: an earlier mount may have
     // changed what a path means, and image symlinks must not lead out.
     const target = secureJoin(rootfs, op.target);
     switch (op.kind) {
       case 'fs':
-        makeTarget(target, false);
-        mount(op.source, target, op.fstype, op.flags, op.data ?? null);
+        makeTarget(target, false, ctx.owner);
+        if (op.fstype === 'proc' && ctx.procFd !== undefined) {
+          const m = fsmountNsx(ctx.procFd, target);
+          try {
+            moveMount(m, target);
+          } finally {
+            closeSync(m);
+          }
+        } else {
+          mount(op.source, target, op.fstype, op.flags, ownedData(op, ctx.owner));
+        }
         break;
       case 'bind':
-        makeTarget(target, op.file || !statSync(op.source).isDirectory());
+        makeTarget(target, op.file || !statSync(op.source).isDirectory(), ctx.owner);
         mount(op.source, target, null, MS.BIND | MS.REC);
         // In a user namespace, flags such as nosuid that the source mount had
         // are locked: a remount must repeat them (op.flags) or it gets EPERM.
         if (op.readonly) mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | (op.flags ?? 0));
         break;
       case 'symlink':
-        if (!lstatSync(target, { throwIfNoEntry: false })) symlinkSync(op.linkTo, target);
+        if (!lstatSync(target, { throwIfNoEntry: false })) {
+          symlinkSync(op.linkTo, target);
+          if (ctx.owner) lchownSync(target, ctx.owner.uid, ctx.owner.gid);
+        }
         break;
       case 'mask': {
         const st = lstatSync(target, { throwIfNoEntry: false });
