@@ -1,6 +1,6 @@
 // How list commands (ps, network ls, …) print rows, as Docker does: IDs only
 // with -q, a Go template per row with --format, else a table.
-import { compileGoTemplate } from './format.js';
+import { compileGoTemplate } from './template/index.js';
 import { table } from './table.js';
 
 export interface ListingOptions {

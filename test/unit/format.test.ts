@@ -4,7 +4,7 @@ import {
   DOCKER_HEADER_FUNCS,
   formatGoTemplate,
   TemplateError,
-} from '../../runtime/cli/format.js';
+} from '../../runtime/cli/template/index.js';
 
 // A trimmed-down `docker inspect` document.
 const container = {

@@ -3,7 +3,7 @@ import { findLive } from '../../container/lifecycle.js';
 import type { ContainerRecord } from '../../container/model.js';
 import { ImageStore, type Image } from '../../image/store.js';
 import { SkiffError } from '../../util/errors.js';
-import { compileGoTemplate } from '../format.js';
+import { compileGoTemplate } from '../template/index.js';
 import { dockerLinks } from '../../network/index.js';
 
 interface Args { names: string[]; format?: string; type?: string }

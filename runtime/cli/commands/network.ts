@@ -3,7 +3,7 @@
 // none. The bridge is created on first use; prune removes it when unused.
 import type { Argv, CommandModule } from 'yargs';
 import { inspectNetwork, NETWORKS, networkId, pruneBridge } from '../../network/manage.js';
-import { compileGoTemplate } from '../format.js';
+import { compileGoTemplate } from '../template/index.js';
 import { writeListing } from '../listing.js';
 
 const ls: CommandModule<object, { quiet: boolean; 'no-trunc': boolean; format?: string }> = {
