@@ -100,7 +100,12 @@ export class Exec {
     const [first, ...rest] = cmd.args;
     if (first.kind === 'func') return this.call(dot, first, cmd, rest, final);
     if (rest.length || final !== NONE) {
-      if ('path' in first && first.path.length) this.fail(first, `${first.path.at(-1)} is not a method but has arguments`);
+      if ('path' in first && first.path.length) { // a method call: {{.Label "key"}}
+        const args = rest.map((a) => this.evalArg(dot, a));
+        if (final !== NONE) args.push(final);
+        const receiver = first.kind === 'field' ? dot : first.kind === 'var' ? this.lookup(first.name)![1] : this.evalPipe(dot, first.pipe);
+        return this.fields(receiver, first.path, first, args);
+      }
       this.fail(first, `can't give argument to non-function ${this.src.slice(first.pos, first.end)}`);
     }
     if (first.kind === 'nil') this.fail(first, 'nil is not a command');
@@ -119,9 +124,10 @@ export class Exec {
     }
   }
 
-  private fields(receiver: unknown, path: string[], at: Span): unknown {
+  /** Follows .A.B from receiver. A function-valued field is a Go method: called, the last one with `args`. */
+  private fields(receiver: unknown, path: string[], at: Span, args?: unknown[]): unknown {
     let v = receiver;
-    for (const name of path) {
+    for (const [i, name] of path.entries()) {
       if (v === undefined) { // like Go's invalid value: stays "<no value>"
         if (this.missingKeyError) this.fail(at, `nil data; no entry for key "${name}"`);
       } else if (v === null) {
@@ -129,6 +135,16 @@ export class Exec {
       } else if (isMap(v)) {
         if (!Object.hasOwn(v, name) && this.missingKeyError) this.fail(at, `map has no entry for key "${name}"`);
         v = Object.hasOwn(v, name) ? v[name] : undefined;
+        const last = i === path.length - 1;
+        if (typeof v === 'function') {
+          try {
+            v = (v as (...a: unknown[]) => unknown)(...(last && args ? args : []));
+          } catch (e) {
+            this.fail(at, `error calling ${name}: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        } else if (last && args) {
+          this.fail(at, `${name} is not a method but has arguments`);
+        }
       } else {
         this.fail(at, `can't evaluate field ${name} in type ${goType(v)}`);
       }

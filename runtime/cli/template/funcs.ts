@@ -83,6 +83,22 @@ function sprintf(format: string, ...args: unknown[]): string {
   return out;
 }
 
+/** Go's strconv.Quote: double quotes, Go escapes for control chars, printable Unicode kept. */
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (ch === '"' || ch === '\\') out += `\\${ch}`;
+    else if (ch in GO_ESCAPES) out += GO_ESCAPES[ch];
+    else if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
+    else if (!/[\p{L}\p{M}\p{N}\p{P}\p{S} ]/u.test(ch)) out += cp > 0xffff ? `\\U${cp.toString(16).padStart(8, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+const GO_ESCAPES: Record<string, string> = { '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' };
+
 /** Docker's json: compact, no HTML escaping; Go still escapes U+2028/U+2029; errors give "". */
 function dockerJson(v: unknown): string {
   try {

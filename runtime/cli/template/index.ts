@@ -27,7 +27,7 @@ import { Parser } from './parse.js';
 import type { FuncDef, TemplateFunc } from './values.js';
 
 export { TemplateError } from './errors.js';
-export { DOCKER_HEADER_FUNCS } from './funcs.js';
+export { DOCKER_HEADER_FUNCS, goQuote } from './funcs.js';
 export { fmtValue, goStruct, type TemplateFunc } from './values.js';
 
 export interface GoTemplateOptions {
