@@ -3,6 +3,7 @@
 // default columns), `table TEMPLATE` (a header row, then aligned rows), `json`
 // (one JSON object per row, keys sorted) or a Go template printed once per row.
 // `\t` and `\n` written literally in the format become a tab and a newline.
+import type { Argv } from 'yargs';
 import { SkiffError } from '../util/errors.js';
 import { compileGoTemplate, DOCKER_HEADER_FUNCS, TemplateError } from './template/index.js';
 import { tabwrite } from './table.js';
@@ -39,8 +40,17 @@ export function renderListing(rows: Row[], spec: ListingSpec, opts: ListingOptio
       // The header: the same template run over the column names; fields without a header print "".
       const header = compileGoTemplate(body, { funcs: DOCKER_HEADER_FUNCS });
       const names: Row = {};
-      for (const m of body.matchAll(/\.([A-Za-z_]\w*)/g)) names[m[1]] = spec.headers[m[1]] ?? '';
-      const text = `${header.execute(names)}\n${rows.map((r) => `${row.execute(r)}\n`).join('')}`;
+      for (const m of body.matchAll(/\.([A-Za-z_]\w*)/g)) {
+        const title = spec.headers[m[1]] ?? '';
+        names[m[1]] = typeof rows[0]?.[m[1]] === 'function' ? () => title : title; // {{.Label "k"}} -> LABEL
+      }
+      let head = '';
+      try {
+        head = header.execute(names);
+      } catch {
+        // docker/cli ignores a header that fails to render
+      }
+      const text = `${head}\n${rows.map((r) => `${row.execute(r)}\n`).join('')}`;
       return tabwrite(text);
     }
     const t = compileGoTemplate(unescape(format));
@@ -61,3 +71,15 @@ function sortedJson(r: Row): string {
   for (const k of Object.keys(r).sort()) if (typeof r[k] !== 'function') out[k] = r[k];
   return JSON.stringify(out);
 }
+
+/**
+ * Docker's --no-trunc. yargs reads `--no-trunc` as "trunc is false" (boolean
+ * negation), so a hidden --trunc receives it; noTrunc() reads either.
+ */
+export function noTruncOption<T>(y: Argv<T>): Argv<T> {
+  return y
+    .option('no-trunc', { type: 'boolean', default: false, describe: "Don't truncate output" })
+    .option('trunc', { type: 'boolean', hidden: true }) as unknown as Argv<T>;
+}
+
+export const noTrunc = (a: { trunc?: boolean; 'no-trunc'?: boolean }): boolean => a.trunc === false || a['no-trunc'] === true;
