@@ -72,7 +72,8 @@ export function psRow(c: ContainerRecord, o: PsRowOptions = {}): Row {
     const rw = dirSize(c.GraphDriver.Data.UpperDir);
     let image = 0;
     try {
-      image = (o.images ?? new ImageStore()).size((o.images ?? new ImageStore()).get(c.Image));
+      const images = o.images ?? new ImageStore();
+      image = images.size(images.get(c.Image));
     } catch {
       // the image is gone: no virtual size
     }
