@@ -25,7 +25,7 @@ import { readJsonOr, writeJsonAtomic } from '../util/json.js';
 import { withLock } from '../util/lock.js';
 import { paths, skiffRoot } from '../util/paths.js';
 import { normalizeReference } from './reference.js';
-import { unpackLayer } from './unpack.js';
+import { unpackOffThread } from './unpack-pool.js';
 
 /** The parts of an OCI image config skiff reads. */
 export interface ImageConfig {
@@ -178,7 +178,7 @@ export class ImageStore {
     const tmp = this.tmpName(this.layersDir);
     mkdirSync(tmp, { mode: 0o755 });
     try {
-      const got = await unpackLayer(createReadStream(this.blobPath(blobDigest)), tmp);
+      const got = await unpackOffThread(this.blobPath(blobDigest), tmp);
       if (got.diffId !== diffId) throw new SkiffError(`layer ${blobDigest}: diff_id mismatch: config says ${diffId}, content is ${got.diffId}`);
       writeFileSync(`${tmp}.json`, JSON.stringify({ size: got.size }));
       renameSync(`${tmp}.json`, `${this.layerPath(diffId)}.json`);

@@ -8,8 +8,10 @@ import { packageRoot } from '../../native-bindings/helper.js';
 declare const __SKIFF_BUNDLE__: boolean | undefined;
 const bundled = typeof __SKIFF_BUNDLE__ !== 'undefined' && __SKIFF_BUNDLE__;
 
-/** The script a stage runs from: the detached monitor. */
-export function stageScript(stage: 'monitor'): string {
+const SOURCES = { monitor: 'container/monitor.js', 'unpack-worker': 'image/unpack-worker.js' } as const;
+
+/** The script a stage runs from: the detached monitor, or a layer-unpacking worker thread. */
+export function stageScript(stage: keyof typeof SOURCES): string {
   if (bundled) return join(packageRoot, 'dist', 'bin', `${stage}.mjs`);
-  return join(packageRoot, 'dist', 'runtime', 'container', 'monitor.js');
+  return join(packageRoot, 'dist', 'runtime', SOURCES[stage]);
 }
