@@ -31,4 +31,5 @@ export const COMMANDS: Record<string, string> = {
   port: 'List port mappings or a specific mapping for the container',
   network: 'Manage networks (ls, inspect, prune)',
   version: 'Show the skiff version information',
+  ns: "Show a running container's namespaces next to the host's",
 };
