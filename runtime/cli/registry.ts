@@ -32,4 +32,5 @@ export const COMMANDS: Record<string, string> = {
   network: 'Manage networks (ls, inspect, prune)',
   version: 'Show the skiff version information',
   ns: "Show a running container's namespaces next to the host's",
+  tour: 'A guided, runnable lesson in the kernel steps behind a container',
 };
