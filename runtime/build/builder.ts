@@ -17,6 +17,7 @@ import { resolveUser } from '../container/user.js';
 import { type Descriptor, type ImageConfig, type ImageStore, makeManifest, MEDIA } from '../image/store.js';
 import { ensureImage } from '../registry/pull.js';
 import { SkiffError } from '../util/errors.js';
+import { parseId } from '../util/numbers.js';
 import { readJsonOr, writeJsonAtomic } from '../util/json.js';
 import { withLock } from '../util/lock.js';
 import { decompressed, isGzip, peek } from '../util/stream.js';
@@ -334,7 +335,7 @@ async function isArchive(path: string): Promise<boolean> {
 
 async function resolveOwner(images: ImageStore, id: string | undefined, spec: string): Promise<{ uid: number; gid: number }> {
   if (/^\d+(:\d+)?$/.test(spec)) {
-    const [u, g] = spec.split(':').map(Number);
+    const [u, g] = spec.split(':').map((x) => parseId(x, '--chown id'));
     return { uid: u, gid: g ?? u };
   }
   return withImageRootfs(images, id, async (dir) => {

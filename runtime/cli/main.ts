@@ -2,7 +2,7 @@
 // skiff's command line: a thin layer over the library in runtime/.
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { setCommandWords } from './container-options.js';
-import { knownFlagsOf, splitAtImage, valueFlagsOf } from './split.js';
+import { joinDashValues, knownFlagsOf, splitAtImage, valueFlagsOf } from './split.js';
 import { COMMANDS } from './registry.js';
 import { mark } from '../util/trace.js';
 import { fail } from './output.js';
@@ -23,8 +23,9 @@ async function main(argv: string[]): Promise<void> {
     // Hand yargs only the flags and the image; keep the command words aside.
     const probe = (mod.default.builder as (y: Argv) => Argv)(yargs([]));
     const table = (probe as unknown as { getOptions(): Parameters<typeof valueFlagsOf>[0] }).getOptions();
-    const [head, command] = splitAtImage(argv.slice(1), valueFlagsOf(table), knownFlagsOf(table));
-    argv = [verb, ...head];
+    const values = valueFlagsOf(table);
+    const [head, command] = splitAtImage(argv.slice(1), values, knownFlagsOf(table));
+    argv = [verb, ...joinDashValues(head, values)];
     setCommandWords(command);
   }
   const y = yargs(argv)

@@ -2,6 +2,7 @@
 import { constants } from 'node:os';
 import { destroyCgroup } from '../cgroups/index.js';
 import { SkiffError } from '../util/errors.js';
+import { parseSignal } from '../util/numbers.js';
 import { isSameProcess, sleep } from '../util/proc.js';
 import type { ContainerRecord } from './model.js';
 import { unmountRootfs } from './rootfs.js';
@@ -13,13 +14,7 @@ import * as store from './store.js';
 const UNKNOWN_EXIT = 255;
 
 export function signalNumber(sig: string | number | undefined, fallback = 'SIGTERM'): number {
-  if (sig === undefined || sig === '') sig = fallback;
-  if (typeof sig === 'number') return sig;
-  if (/^\d+$/.test(sig)) return Number(sig);
-  const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
-  const n = (constants.signals as Record<string, number>)[name];
-  if (n === undefined) throw new SkiffError(`invalid signal: ${sig}`);
-  return n;
+  return parseSignal(sig === undefined || sig === '' ? fallback : sig);
 }
 
 const monitorAlive = (r: ContainerRecord) => isSameProcess(r.Skiff.MonitorPid, r.Skiff.MonitorStartTime);

@@ -16,8 +16,7 @@
 //
 // The process that calls startContainer() is the container's monitor: it
 // waits for PID 1 to exit and records the exit status (see finalize()).
-import { existsSync, readFileSync, readSync, statSync, mkdirSync, writeSync } from 'node:fs';
-import { posix } from 'node:path';
+import { readFileSync, readSync, writeSync } from 'node:fs';
 import { CLONE, cloneExec, execStub } from '../../native-bindings/helper.js';
 import { constants } from 'node:os';
 import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
@@ -29,7 +28,7 @@ import { ImageStore } from '../image/store.js';
 import { mountPlan } from '../sandbox/mounts.js';
 import { secureJoin } from '../sandbox/securejoin.js';
 import type { InitFailure, SandboxSpec } from '../sandbox/spec.js';
-import { SkiffError, EXIT } from '../util/errors.js';
+import { errnoText, SkiffError, EXIT } from '../util/errors.js';
 import { procStartTime } from '../util/proc.js';
 import { mark } from '../util/trace.js';
 import { stageScript } from '../util/install.js';
@@ -37,6 +36,7 @@ import type { ContainerRecord } from './model.js';
 import { lowerDirs, mountRootfs, rootfsDirs, unmountRootfs, writeEtcFiles } from './rootfs.js';
 import * as store from './store.js';
 import { resolveUser } from './user.js';
+import { prepareWorkdir } from './workdir.js';
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
 import { ensureVolumeSources, securitySpec, userMounts } from './security.js';
@@ -73,16 +73,7 @@ function readPasswdFile(merged: string, path: string): string {
 function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof writeEtcFiles>): SandboxSpec {
   const { merged } = rootfsDirs(rec.Id);
   const user = resolveUser(rec.Config.User, readPasswdFile(merged, '/etc/passwd'), readPasswdFile(merged, '/etc/group'));
-  const cwd = rec.Config.WorkingDir || '/';
-  // /proc and /sys are mounted later, over whatever the image has there: a
-  // workdir inside them could point at a descriptor of this process.
-  if (/^\/(proc|sys)(\/|$)/.test(posix.normalize(cwd))) throw new SkiffError(`invalid workdir ${cwd}: must not be inside /proc or /sys`);
-  const wd = secureJoin(merged, cwd);
-  if (existsSync(wd)) {
-    if (!statSync(wd).isDirectory()) throw new SkiffError(`failed to create workdir ${cwd}: not a directory`);
-  } else {
-    mkdirSync(wd, { recursive: true, mode: 0o755 }); // Docker creates a missing workdir
-  }
+  const cwd = prepareWorkdir(merged, rec.Config.WorkingDir || '/');
   const hasHome = rec.Config.Env.some((e) => e.startsWith('HOME='));
   const mounts = userMounts(rec.HostConfig);
   ensureVolumeSources(mounts);
@@ -141,9 +132,9 @@ function initFailure(text: string, exitCode: number, file: string): SkiffError {
     if (stage === 'exec') {
       if (errno === constants.errno.ENOENT) return new SkiffError(`exec: "${file}": no such file or directory`, EXIT.NOT_FOUND);
       if (errno === constants.errno.EACCES) return new SkiffError(`exec: "${file}": permission denied`, EXIT.CANNOT_INVOKE);
-      return new SkiffError(`exec: "${file}": errno ${errno}`, EXIT.CANNOT_INVOKE);
+      return new SkiffError(`exec: "${file}": ${errnoText(errno)}`, EXIT.CANNOT_INVOKE);
     }
-    return new SkiffError(`container init failed at ${stage}: errno ${errno}`, exitCode || EXIT.RUNTIME);
+    return new SkiffError(`container init failed at ${stage}: ${errnoText(errno)}`, exitCode || EXIT.RUNTIME);
   }
 }
 

@@ -12,6 +12,8 @@ import { paths } from '../util/paths.js';
 import type { ContainerRecord } from './model.js';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** A name is a file name component in places (logs, /etc/hosts aliases): keep it one. */
+const MAX_NAME = 255;
 
 export function stateFile(id: string): string {
   return join(paths.container(id), 'state.json');
@@ -55,6 +57,9 @@ export function find(ref: string): ContainerRecord {
 
 /** Reserves an ID and a unique name, and writes the first record. */
 export function create(build: (id: string, name: string) => ContainerRecord, wanted?: string): ContainerRecord {
+  if (wanted !== undefined && wanted.length > MAX_NAME) {
+    throw new SkiffError(`Invalid container name (${wanted.slice(0, 20)}…): at most ${MAX_NAME} characters are allowed`);
+  }
   if (wanted !== undefined && !NAME_RE.test(wanted)) {
     throw new SkiffError(`Invalid container name (${wanted}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
