@@ -5,6 +5,7 @@ import { setCommandWords } from './container-options.js';
 import { joinDashValues, knownFlagsOf, splitAtImage, valueFlagsOf } from './split.js';
 import { COMMANDS } from './registry.js';
 import { mark } from '../util/trace.js';
+import { startMarked } from '../container/store.js';
 import { fail } from './output.js';
 
 /** Verbs whose flags stop at the first argument: what follows belongs to the container's command. */
@@ -16,6 +17,11 @@ async function main(argv: string[]): Promise<void> {
   if (verb && !verb.startsWith('-') && !(verb in COMMANDS)) {
     process.stderr.write(`skiff: '${verb}' is not a skiff command.\nSee 'skiff --help'\n`);
     process.exit(1);
+  }
+  // The next command after a killed one cleans up after it (one stat per container when there is nothing to do).
+  if (verb in COMMANDS && verb !== 'registry') {
+    const marked = startMarked();
+    if (marked.length) (await import('../container/recover.js')).recoverDeadStarts(marked);
   }
   let mod: { default: CommandModule } | undefined;
   if (verb in COMMANDS) mod = (await import(`./commands/${verb}.js`)) as { default: CommandModule };

@@ -7,6 +7,8 @@ export const COMMANDS: Record<string, string> = {
   stop: 'Stop one or more running containers',
   restart: 'Restart one or more containers',
   kill: 'Kill one or more running containers',
+  pause: 'Pause all processes within one or more containers',
+  unpause: 'Unpause all processes within one or more containers',
   rm: 'Remove one or more containers',
   ps: 'List containers',
   inspect: 'Return low-level information on containers or images',

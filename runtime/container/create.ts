@@ -14,6 +14,7 @@ import { initialNetworkSettings, networkConfig, type NetworkOptions } from '../n
 import { parseTmpfs, validateSecurity } from './security.js';
 import { checkUserSpec } from './user.js';
 import { checkWorkdir } from './workdir.js';
+import { claimStart } from './recover.js';
 import { MAX_PIDS } from '../util/numbers.js';
 
 export interface CreateOptions {
@@ -45,6 +46,8 @@ export interface CreateOptions {
   readOnly?: boolean;
   volumes?: string[];
   tmpfs?: string[];
+  /** `run`: this process owns the start from creation on (see recover.ts). */
+  claimStart?: boolean;
 }
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -180,7 +183,7 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
       Mounts: [],
       Skiff: { PidStartTime: 0, MonitorPid: 0, MonitorStartTime: 0, Userns: opts.usernsRemap ? usernsFor() : null, CgroupPaths: [] },
     };
-  }, opts.name);
+  }, opts.name, opts.claimStart ? claimStart : undefined);
   try {
     createRootfsDirs(rec);
   } catch (e) {

@@ -55,6 +55,8 @@ export function execFailure(report: string, file: string, cwd: string): SkiffErr
 export async function execInContainer(ref: string, opts: ExecOptions): Promise<number> {
   const rec = findLive(ref);
   if (!rec.State.Running) throw new SkiffError(`container ${rec.Id} is not running`, 1);
+  // A process born into a frozen cgroup would hang until the thaw.
+  if (rec.State.Paused) throw new SkiffError(`Container ${rec.Id} is paused, unpause the container before exec`, 1);
   if (opts.cmd.length === 0) throw new SkiffError('exec needs a command to run');
   checkWorkdir(opts.workdir);
   const pid = rec.State.Pid;

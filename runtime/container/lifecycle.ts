@@ -8,6 +8,7 @@ import type { ContainerRecord } from './model.js';
 import { unmountRootfs } from './rootfs.js';
 import { releaseNetwork } from '../network/index.js';
 import { cgroupOf, finalize } from './start.js';
+import { heal, unpause } from './pause.js';
 import * as store from './store.js';
 
 /** Exit code recorded when nobody saw the container exit (its monitor was killed). */
@@ -26,8 +27,13 @@ const pid1Alive = (r: ContainerRecord) => isSameProcess(r.State.Pid, r.Skiff.Pid
  * finalized here, so ps shows no ghost.
  */
 export function refresh(rec: ContainerRecord): ContainerRecord {
-  if (!rec.State.Running || pid1Alive(rec) || monitorAlive(rec)) return rec;
-  return finalize(rec.Id, UNKNOWN_EXIT, 'container exited while its monitor was not running; exit status unknown') ?? rec;
+  if (!rec.State.Running) return rec;
+  if (pid1Alive(rec) || monitorAlive(rec)) return heal(rec);
+  const done = finalize(rec.Id, UNKNOWN_EXIT, 'container exited while its monitor was not running; exit status unknown') ?? rec;
+  if (!done.HostConfig.AutoRemove) return done;
+  // Its --rm died with the monitor: finalize released the rest.
+  store.removeDir(done.Id);
+  return { ...done, State: { ...done.State, Status: 'removing' } };
 }
 
 export function findLive(ref: string): ContainerRecord {
@@ -42,6 +48,9 @@ export function kill(rec: ContainerRecord, signal: string | number = 'SIGKILL'):
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
   }
+  // A frozen process takes no signal, not even SIGKILL (v1 freezer): as in
+  // Docker, a paused container is unpaused so that the signal lands.
+  if (rec.State.Paused) unpause(rec, { quiet: true });
 }
 
 /** Waits until the container is no longer running; false on timeout. */
@@ -76,6 +85,7 @@ export async function stop(rec: ContainerRecord, timeoutSec = 10): Promise<void>
     }
   };
   sendTo(signalNumber(rec.Config.StopSignal));
+  if (rec.State.Paused) unpause(rec, { quiet: true });
   if (await waitStopped(rec.Id, timeoutSec * 1000)) return;
   sendTo(constants.signals.SIGKILL);
   await waitStopped(rec.Id);
@@ -84,6 +94,9 @@ export async function stop(rec: ContainerRecord, timeoutSec = 10): Promise<void>
 export async function remove(rec: ContainerRecord, force = false): Promise<void> {
   rec = refresh(rec);
   if (rec.State.Running) {
+    if (!force && rec.State.Paused) {
+      throw new SkiffError(`cannot remove container "${rec.Name}": container is paused and must be unpaused first: unpause and stop it, or force remove`, 1);
+    }
     if (!force) {
       throw new SkiffError(`cannot remove container "${rec.Name}": container is running: stop the container before removing or force remove`, 1);
     }
@@ -92,6 +105,7 @@ export async function remove(rec: ContainerRecord, force = false): Promise<void>
     } catch {
       // gone already
     }
+    if (rec.State.Paused) unpause(rec, { quiet: true });
     await waitStopped(rec.Id, 10_000);
   }
   // Idempotent cleanup of anything a crashed start or monitor left behind.

@@ -37,6 +37,7 @@ import { lowerDirs, mountRootfs, rootfsDirs, unmountRootfs, writeEtcFiles } from
 import * as store from './store.js';
 import { resolveUser } from './user.js';
 import { prepareWorkdir } from './workdir.js';
+import { claimStart, releaseStart } from './recover.js';
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
 import { ensureVolumeSources, securitySpec, userMounts } from './security.js';
@@ -145,7 +146,8 @@ export function cgroupOf(rec: ContainerRecord): ContainerCgroup {
 export async function startContainer(id: string, stdio: Stdio, images = new ImageStore()): Promise<Started> {
   let rec = store.read(id);
   if (rec.State.Running) throw new SkiffError(`container ${rec.Name.slice(1)} is already running`);
-  const undo: Array<() => void> = [];
+  claimStart(id);
+  const undo: Array<() => void> = [() => releaseStart(id)];
   const rollback = () => {
     for (const fn of undo.reverse()) {
       try {
@@ -173,6 +175,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     mark('rootfs-mounted');
     const net = await prepareNetwork(rec);
     undo.push(() => releaseNetwork(id));
+    mark('network-ready');
     const etc = writeEtcFiles(rec, net.hostsLines);
     const spec = buildSpec(rec, stdio, etc);
     spec.process.env = mergeEnv(net.env, spec.process.env);
@@ -263,6 +266,8 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
       r.Skiff.CgroupPaths = cg.hierarchies.map((x) => x.dir);
       if (settings) r.NetworkSettings = settings;
     });
+    releaseStart(id);
+    mark('running');
     let waiting: Promise<number> | undefined;
     return { pid, wait: () => (waiting ??= waitpidAsync(pid)) };
   } catch (e) {

@@ -27,6 +27,20 @@ export function listIds(): string[] {
   }
 }
 
+/** Every container directory, also one whose first record was never completed. */
+export function listAllIds(): string[] {
+  try {
+    return readdirSync(paths.containers()).filter((d) => /^[0-9a-f]{64}$/.test(d));
+  } catch {
+    return [];
+  }
+}
+
+/** Containers with a start in progress (or one whose owner died): see recover.ts. */
+export function startMarked(): string[] {
+  return listAllIds().filter((id) => existsSync(join(paths.container(id), 'starting')));
+}
+
 export function read(id: string): ContainerRecord {
   return readJson<ContainerRecord>(stateFile(id));
 }
@@ -56,7 +70,7 @@ export function find(ref: string): ContainerRecord {
 }
 
 /** Reserves an ID and a unique name, and writes the first record. */
-export function create(build: (id: string, name: string) => ContainerRecord, wanted?: string): ContainerRecord {
+export function create(build: (id: string, name: string) => ContainerRecord, wanted?: string, claimStart?: (id: string) => void): ContainerRecord {
   if (wanted !== undefined && wanted.length > MAX_NAME) {
     throw new SkiffError(`Invalid container name (${wanted.slice(0, 20)}…): at most ${MAX_NAME} characters are allowed`);
   }
@@ -73,6 +87,7 @@ export function create(build: (id: string, name: string) => ContainerRecord, wan
     const id = randomBytes(32).toString('hex');
     const rec = build(id, name);
     mkdirSync(paths.container(id), { recursive: true, mode: 0o711 });
+    claimStart?.(id); // before the record: no sweep may see it unowned
     writeJsonAtomic(stateFile(id), rec);
     return rec;
   });

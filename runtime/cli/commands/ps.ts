@@ -43,7 +43,7 @@ const cmd: CommandModule<object, Args> = {
     .option('no-trunc', { type: 'boolean', default: false, describe: "Don't truncate output" })
     .option('format', { type: 'string', describe: 'Format output using a Go template' }) as never,
   handler: (a) => {
-    const all = store.list().map(refresh);
+    const all = store.list().map(refresh).filter((c) => c.State.Status !== 'removing');
     let list = [...all].sort((x, y) => y.Created.localeCompare(x.Created));
     if (a.latest) list = list.slice(0, 1);
     else if (!a.all) list = list.filter((c) => c.State.Running);
