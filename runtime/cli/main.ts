@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 // skiff's command line: a thin layer over the library in runtime/.
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { setCommandWords } from './container-options.js';

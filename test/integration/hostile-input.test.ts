@@ -1,10 +1,11 @@
 // Hostile and out-of-range input (issue 14): every number that reaches C or
 // the kernel is checked first, so nothing wraps around (uid 4294967296 was
 // uid 0); each refusal is one line, exit 125, and leaves nothing behind.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { harness, it, mountsUnder } from './_harness.js';
+import { cli, harness, it, mountsUnder } from './_harness.js';
 
 const net = ['--network', 'none'];
 const long = 'a'.repeat(5000);
@@ -105,4 +106,26 @@ it('workdir is resolved inside the rootfs: links into /proc or /sys are refused 
   t.regex(file.stderr, /^skiff: chdir to cwd \("\/etc\/passwd"\) failed: not a directory$/m, 'says why, not a bare errno');
   t.is((await h.ok(t, ['exec', '-w', '/etcl', 'c', 'pwd'])).trim(), '/etc');
   await h.ok(t, ['rm', '-f', 'c']);
+});
+
+it('--env-file belongs to skiff, not to Node: through the installed bin (its shebang), a missing file is a Docker-style error', async (t) => {
+  const h = await harness(t);
+  // Executed as a program, the way npm's bin link runs it: the shebang decides what Node parses.
+  const bin = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(cli, args, { env: h.env() });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+  const missing = await bin(['run', '--rm', ...net, '--env-file', '/nonexistent', 'busybox', 'true']);
+  t.is(missing.code, 125);
+  t.is(missing.stderr.trim(), 'skiff: open /nonexistent: no such file or directory');
+  const file = join(h.root, 'env');
+  writeFileSync(file, 'FROM_FILE=yes\nSKIFF_TRACE=1\n');
+  const r = await bin(['run', '--rm', ...net, '--env-file', file, 'busybox', 'sh', '-c', 'echo $FROM_FILE']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout.trim(), 'yes', 'the container gets the file');
+  t.false(r.stderr.includes('skiff-trace'), 'skiff itself did not take SKIFF_TRACE from the file (Node 20 would have)');
 });
