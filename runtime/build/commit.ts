@@ -21,6 +21,7 @@ export interface CommitOptions {
 
 export async function commitContainer(images: ImageStore, ref: string, opts: CommitOptions = {}): Promise<string> {
   const rec = findLive(ref);
+  images.sweepTemporaries();
   const parent = images.get(rec.Image);
   const parentManifest = images.manifest(rec.Image).manifest;
   // Validate changes and the name before any work.

@@ -7,6 +7,8 @@ import { COMMANDS } from './registry.js';
 import { mark } from '../util/trace.js';
 import { startMarked } from '../container/store.js';
 import { fail } from './output.js';
+import { diskFailure, SkiffError } from '../util/errors.js';
+import { skiffRoot } from '../util/paths.js';
 
 /** Verbs whose flags stop at the first argument: what follows belongs to the container's command. */
 const STOP_AT_IMAGE = new Set(['run', 'create', 'exec']);
@@ -21,7 +23,7 @@ async function main(argv: string[]): Promise<void> {
   // The next command after a killed one cleans up after it (one stat per container when there is nothing to do).
   if (verb in COMMANDS && verb !== 'registry') {
     const marked = startMarked();
-    if (marked.length) (await import('../container/recover.js')).recoverDeadStarts(marked);
+    if (marked.length) await (await import('../container/recover.js')).recoverDeadStarts(marked);
   }
   let mod: { default: CommandModule } | undefined;
   if (verb in COMMANDS) mod = (await import(`./commands/${verb}.js`)) as { default: CommandModule };
@@ -67,5 +69,7 @@ function usageMessage(msg: string): string {
 
 main(process.argv.slice(2)).catch((e: Error & { exitCode?: number }) => {
   const verb = process.argv[2];
-  fail(e.message, e.exitCode ?? 125, verb in COMMANDS ? verb : undefined);
+  // An errno error naming a path inside skiff's root: say what failed and why, not where.
+  if (!(e instanceof SkiffError) && e.message.includes(skiffRoot())) e = diskFailure(e, verb ?? 'skiff');
+  fail(e.message.split('\n')[0], e.exitCode ?? 125, verb in COMMANDS ? verb : undefined);
 });

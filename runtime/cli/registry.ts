@@ -16,6 +16,7 @@ export const COMMANDS: Record<string, string> = {
   exec: 'Execute a command in a running container',
   wait: 'Block until one or more containers stop, then print their exit codes',
   images: 'List images',
+  container: 'Manage containers (prune)',
   image: 'Manage images (ls, rm, inspect, tag, history, save, load, prune)',
   load: 'Load an image from a tar archive (docker-archive or OCI layout)',
   save: 'Save one or more images to a tar archive (docker-archive)',

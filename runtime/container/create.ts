@@ -14,7 +14,7 @@ import { initialNetworkSettings, networkConfig, type NetworkOptions } from '../n
 import { parseTmpfs, validateSecurity } from './security.js';
 import { checkUserSpec } from './user.js';
 import { checkWorkdir } from './workdir.js';
-import { claimStart } from './recover.js';
+import { claimEphemeral, claimStart } from './recover.js';
 import { MAX_PIDS } from '../util/numbers.js';
 
 export interface CreateOptions {
@@ -48,6 +48,8 @@ export interface CreateOptions {
   tmpfs?: string[];
   /** `run`: this process owns the start from creation on (see recover.ts). */
   claimStart?: boolean;
+  /** A build's RUN container: removed by the next command if this process dies. */
+  ephemeral?: boolean;
 }
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -183,7 +185,10 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
       Mounts: [],
       Skiff: { PidStartTime: 0, MonitorPid: 0, MonitorStartTime: 0, Userns: opts.usernsRemap ? usernsFor() : null, CgroupPaths: [] },
     };
-  }, opts.name, opts.claimStart ? claimStart : undefined);
+  }, opts.name, (id) => {
+    if (opts.claimStart) claimStart(id);
+    if (opts.ephemeral) claimEphemeral(id);
+  });
   try {
     createRootfsDirs(rec);
   } catch (e) {

@@ -9,6 +9,7 @@ import { unmountRootfs } from './rootfs.js';
 import { releaseNetwork } from '../network/index.js';
 import { cgroupOf, finalize } from './start.js';
 import { heal, unpause } from './pause.js';
+import { exitedView, readExitRecord } from './exit-record.js';
 import * as store from './store.js';
 
 /** Exit code recorded when nobody saw the container exit (its monitor was killed). */
@@ -28,6 +29,15 @@ const pid1Alive = (r: ContainerRecord) => isSameProcess(r.State.Pid, r.Skiff.Pid
  */
 export function refresh(rec: ContainerRecord): ContainerRecord {
   if (!rec.State.Running) return rec;
+  // Exited, but state.json could not be updated then (full disk): apply the saved status now.
+  const exit = readExitRecord(rec.Id);
+  if (exit && exit.FinishedAt >= rec.State.StartedAt) {
+    try {
+      return store.update(rec.Id, (r) => Object.assign(r, exitedView(r, exit)));
+    } catch {
+      return exitedView(rec, exit);
+    }
+  }
   if (pid1Alive(rec) || monitorAlive(rec)) return heal(rec);
   const done = finalize(rec.Id, UNKNOWN_EXIT, 'container exited while its monitor was not running; exit status unknown') ?? rec;
   if (!done.HostConfig.AutoRemove) return done;
@@ -64,6 +74,8 @@ export async function waitStopped(id: string, timeoutMs = Infinity): Promise<boo
       return true; // removed
     }
     if (!rec.State.Running) return true;
+    const exit = readExitRecord(rec.Id);
+    if (exit && exit.FinishedAt >= rec.State.StartedAt) return true; // saved in place; refresh() applies it
     if (!pid1Alive(rec) && !monitorAlive(rec)) {
       refresh(rec);
       return true;

@@ -38,6 +38,7 @@ import * as store from './store.js';
 import { resolveUser } from './user.js';
 import { prepareWorkdir } from './workdir.js';
 import { claimStart, releaseStart } from './recover.js';
+import { exitedView, reserveExitRecord, writeExitRecord } from './exit-record.js';
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
 import { ensureVolumeSources, securitySpec, userMounts } from './security.js';
@@ -158,6 +159,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     }
   };
   try {
+    reserveExitRecord(id);
     // 1. Root filesystem.
     const lower = lowerDirs(images, images.get(rec.Image).config.rootfs.diff_ids);
     const map = rec.Skiff.Userns;
@@ -297,15 +299,23 @@ export function finalize(id: string, exitCode: number, error = ''): ContainerRec
   }
   unmountRootfs(id);
   releaseNetwork(id);
+  const exit = { ExitCode: exitCode, Error: error, OOMKilled: oom, FinishedAt: new Date().toISOString() };
+  try {
+    writeExitRecord(id, exit); // in place: works on a full disk
+  } catch {
+    // removed meanwhile, or started before exit records existed
+  }
   try {
     return store.update(id, (r) => {
-      r.State = {
-        ...r.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: exitCode, OOMKilled: oom,
-        Error: error, FinishedAt: new Date().toISOString(),
-      };
+      r.State = { ...r.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ...exit };
       r.Skiff.MonitorPid = 0;
     });
-  } catch {
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      process.stderr.write(`skiff: container ${id.slice(0, 12)} exited with ${exitCode}, but its state could not be saved: no space left on device; ps, inspect and wait report the saved exit status, and the state is saved once space is free\n`);
+      return exitedView(rec, exit);
+    }
     return undefined;
   }
 }

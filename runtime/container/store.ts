@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import dockerNames from 'docker-names';
-import { SkiffError } from '../util/errors.js';
+import { diskFailure, SkiffError } from '../util/errors.js';
 import { readJson, writeJsonAtomic } from '../util/json.js';
 import { withLock } from '../util/lock.js';
 import { paths } from '../util/paths.js';
@@ -36,9 +36,9 @@ export function listAllIds(): string[] {
   }
 }
 
-/** Containers with a start in progress (or one whose owner died): see recover.ts. */
+/** Containers with a start in progress, or owned by a process (see recover.ts), also when that owner died. */
 export function startMarked(): string[] {
-  return listAllIds().filter((id) => existsSync(join(paths.container(id), 'starting')));
+  return listAllIds().filter((id) => existsSync(join(paths.container(id), 'starting')) || existsSync(join(paths.container(id), 'ephemeral')));
 }
 
 export function read(id: string): ContainerRecord {
@@ -87,8 +87,13 @@ export function create(build: (id: string, name: string) => ContainerRecord, wan
     const id = randomBytes(32).toString('hex');
     const rec = build(id, name);
     mkdirSync(paths.container(id), { recursive: true, mode: 0o711 });
-    claimStart?.(id); // before the record: no sweep may see it unowned
-    writeJsonAtomic(stateFile(id), rec);
+    try {
+      claimStart?.(id); // before the record: no sweep may see it unowned
+      writeJsonAtomic(stateFile(id), rec);
+    } catch (e) {
+      removeDir(id); // e.g. a full disk: no empty container dir stays behind
+      throw diskFailure(e as Error, 'writing the container record');
+    }
     return rec;
   });
 }

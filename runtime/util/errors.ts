@@ -22,3 +22,16 @@ export function errnoText(errno: number): string {
   const name = Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0];
   return name ? ERRNO_TEXT[name] ?? name : `errno ${errno}`;
 }
+
+/**
+ * A filesystem error as one line without host paths: what was being done
+ * and why it failed ("loading: no space left on device"). Errors that are not
+ * errno errors pass through unchanged.
+ */
+export function diskFailure(e: Error, doing: string): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (!code || !/^E[A-Z]+$/.test(code)) return e;
+  const errno = (osConstants.errno as Record<string, number>)[code];
+  const hint = code === 'ENOSPC' || code === 'EDQUOT' ? ': free space in the skiff root (SKIFF_ROOT) and try again' : '';
+  return new SkiffError(`${doing}: ${errno ? errnoText(errno) : code}${hint}`);
+}
