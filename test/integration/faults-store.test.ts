@@ -8,6 +8,8 @@ import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixtures, Harness, harness, it, mountsUnder, ensureFixtures } from './_harness.js';
+import { fsck, haveTools, seed, startRegistry, tempLeftovers } from './_registry.js';
+import { ImageStore } from '../../runtime/image/store.js';
 
 const full = process.env.SKIFF_FAULTS === 'full';
 const net = ['--network', 'none'];
@@ -255,4 +257,34 @@ it('mutated Dockerfiles: no crash, no stack, no leftovers', async (t) => {
     t.deepEqual(h.containerIds(), [], `${what}: no container left`);
   }
   t.deepEqual(mountsUnder(h.root), []);
+});
+
+it('pull and push killed mid-transfer: the next pull or push completes and the store is consistent', async (t) => {
+  const missing = haveTools();
+  if (missing) {
+    t.log(`skipped: ${missing}`);
+    t.pass();
+    return;
+  }
+  const h = await harness(t);
+  const reg = await startRegistry(t);
+  seed(reg, 'fault/busybox:1');
+  const ref = `${reg.host}/fault/busybox:1`;
+  const store = new ImageStore(h.root);
+  for (const point of ['blob-written', 'layer-unpacking']) {
+    const r = await h.run(['pull', '-q', ref], { env: { SKIFF_FAULT: point } });
+    t.is(r.code, 137, `pull killed at ${point}`);
+    await h.ok(t, ['pull', '-q', ref]);
+    t.deepEqual(tempLeftovers(store), [], `pull killed at ${point}: temporaries swept by the next pull`);
+    t.deepEqual(fsck(store), [], `pull killed at ${point}: store consistent`);
+    await h.ok(t, ['rmi', ref]);
+  }
+  await h.ok(t, ['tag', 'busybox', `${reg.host}/fault/pushed:1`]);
+  const p = await h.run(['push', `${reg.host}/fault/pushed:1`], { env: { SKIFF_FAULT: 'push-blob-sent' } });
+  t.is(p.code, 137, 'push killed after its first blob');
+  await h.ok(t, ['push', `${reg.host}/fault/pushed:1`]);
+  await h.ok(t, ['rmi', `${reg.host}/fault/pushed:1`]);
+  await h.ok(t, ['pull', '-q', `${reg.host}/fault/pushed:1`]);
+  t.deepEqual(fsck(store), []);
+  await assertStoreConsistent(t, h, 'after killed pull and push');
 });
