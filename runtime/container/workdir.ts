@@ -24,7 +24,7 @@ export interface Workdir {
 
 export function resolveWorkdir(root: string, cwd: string): Workdir {
   checkWorkdir(cwd);
-  const refuse = () => new SkiffError(`invalid working directory '${cwd}': it must not lead into /proc or /sys`);
+  const refuse = () => new SkiffError(`invalid workdir ${cwd}: must not be inside /proc or /sys (after following symlinks)`);
   if (KERNEL_FS.test(posix.normalize(cwd))) throw refuse();
   let host: string;
   try {

@@ -87,7 +87,7 @@ it('a full disk: the exit status survives, ps, wait and inspect agree, the user 
   t.is(r.code, 7, 'run returns the real exit code');
   t.regex(r.stderr, /exited with 7, but its state could not be saved: no space left on device/, 'told on stderr');
   t.regex(await h.ok(t, ['ps', '-a', '--format', '{{.Status}}']), /^Exited \(7\)/);
-  t.is((await h.ok(t, ['wait', 'c'], { timeoutMs: 10_000 })).trim(), '7');
+  t.is((await h.ok(t, ['wait', 'c'], { timeoutMs: 45_000 })).trim(), '7');
   t.is((await h.ok(t, ['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}', 'c'])).trim(), 'exited 7 false');
   // Nothing new can start on the full disk: one line, 125, no empty container dir.
   const before = h.containerIds();
