@@ -9,10 +9,10 @@
 // nobody holds, was left by a command that died (e.g. SIGKILL during commit):
 // heal() thaws it. The kernel drops the flock when its holder dies, so this
 // needs no pid bookkeeping.
+import { closeSync } from 'node:fs';
 import { freezeCgroup, freezerState, thawCgroup } from '../cgroups/index.js';
 import { SkiffError } from '../util/errors.js';
 import { acquire, tryAcquire } from '../util/lock.js';
-import { closeSync } from 'node:fs';
 import type { ContainerRecord } from './model.js';
 import { cgroupOf } from './start.js';
 import * as store from './store.js';
