@@ -215,7 +215,7 @@ export function waitpidSync(pid: number): number {
 
 // ---- locks ----------------------------------------------------------------
 const _flock = libc.func('int flock(int fd, int op)');
-export const LOCK_SH = 1, LOCK_EX = 2, LOCK_UN = 8;
+export const LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 /** Blocking flock(2). The kernel drops it when the process dies, so no lock goes stale. */
 export function flock(fd: number, op: number, path?: string): void {
   for (;;) {

@@ -17,6 +17,8 @@ import { resolveUser } from '../container/user.js';
 import { type Descriptor, type ImageConfig, type ImageStore, makeManifest, MEDIA } from '../image/store.js';
 import { ensureImage } from '../registry/pull.js';
 import { SkiffError } from '../util/errors.js';
+import { parseId } from '../util/numbers.js';
+import { mark } from '../util/trace.js';
 import { readJsonOr, writeJsonAtomic } from '../util/json.js';
 import { withLock } from '../util/lock.js';
 import { decompressed, isGzip, peek } from '../util/stream.js';
@@ -45,6 +47,7 @@ interface State { id: string | undefined; config: ImageConfig }
 const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 
 export async function build(images: ImageStore, opts: BuildOptions): Promise<string> {
+  images.sweepTemporaries();
   const root = contextRoot(opts.context);
   const file = opts.dockerfile ?? join(opts.context, 'Dockerfile');
   let text: string;
@@ -97,6 +100,7 @@ export async function build(images: ImageStore, opts: BuildOptions): Promise<str
 
     for (const ins of instructions) {
       say(`Step ${++step}/${total} : ${ins.text}`);
+      mark('build-step');
       const key = cache.key(state.id, ins.text, JSON.stringify(args));
       try {
         switch (ins.keyword) {
@@ -267,11 +271,12 @@ async function runStep(images: ImageStore, id: string, cmd: string[], args: Reco
   say: (l: string) => void): Promise<string> {
   const rec = createContainer({
     image: id, cmd, entrypoint: '', env: Object.entries(args).map(([k, v]) => `${k}=${v}`),
-    net: { network: opts.network ?? 'none' },
+    net: { network: opts.network ?? 'none' }, ephemeral: true,
   }, images);
   try {
     say(` ---> Running in ${short(rec.Id)}`);
     const code = opts.quiet ? await runQuietly(rec.Id) : await runAttached(rec.Id);
+    mark('build-run-exited');
     if (code !== 0) throw new SkiffError(`The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, 1);
     return await commitContainer(images, rec.Id);
   } finally {
@@ -334,7 +339,7 @@ async function isArchive(path: string): Promise<boolean> {
 
 async function resolveOwner(images: ImageStore, id: string | undefined, spec: string): Promise<{ uid: number; gid: number }> {
   if (/^\d+(:\d+)?$/.test(spec)) {
-    const [u, g] = spec.split(':').map(Number);
+    const [u, g] = spec.split(':').map((x) => parseId(x, '--chown id'));
     return { uid: u, gid: g ?? u };
   }
   return withImageRootfs(images, id, async (dir) => {

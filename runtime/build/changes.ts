@@ -2,6 +2,8 @@
 // `commit -c` accepts (and, later, what the builder applies for them).
 import type { ImageConfig } from '../image/store.js';
 import { SkiffError } from '../util/errors.js';
+import { parseSignal } from '../util/numbers.js';
+import { checkUserSpec } from '../container/user.js';
 
 type Config = NonNullable<ImageConfig['config']>;
 
@@ -64,11 +66,11 @@ export function applyChange(config: Config, line: string): void {
       for (const p of args.trim().split(/\s+/).filter(Boolean)) config.ExposedPorts[p.includes('/') ? p : `${p}/tcp`] = {};
       break;
     case 'WORKDIR': config.WorkingDir = args.trim(); break;
-    case 'USER': config.User = args.trim(); break;
+    case 'USER': checkUserSpec(args.trim()); config.User = args.trim(); break;
     case 'LABEL':
       config.Labels = { ...(config.Labels ?? {}), ...Object.fromEntries(keyValues(args, 'LABEL')) };
       break;
-    case 'STOPSIGNAL': config.StopSignal = args.trim(); break;
+    case 'STOPSIGNAL': parseSignal(args.trim()); config.StopSignal = args.trim(); break;
     case 'VOLUME': {
       const vols = args.trim().startsWith('[') ? (JSON.parse(args) as string[]) : args.trim().split(/\s+/);
       (config as Config & { Volumes?: Record<string, object> }).Volumes = Object.fromEntries(vols.map((v) => [v, {}]));

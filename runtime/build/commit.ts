@@ -2,10 +2,10 @@
 // container's image plus one layer: the overlay upper dir as a tar, with
 // whiteouts for deletions. A running container is frozen (cgroup freezer)
 // while its upper dir is read, so the layer is a consistent snapshot.
-import { freezeCgroup, thawCgroup } from '../cgroups/index.js';
 import { findLive } from '../container/lifecycle.js';
+import { withFrozen } from '../container/pause.js';
 import { rootfsDirs } from '../container/rootfs.js';
-import { cgroupOf } from '../container/start.js';
+import { mark } from '../util/trace.js';
 import { normalizeReference } from '../image/reference.js';
 import { type ImageConfig, type ImageStore, makeManifest, MEDIA } from '../image/store.js';
 import { applyChange } from './changes.js';
@@ -21,6 +21,7 @@ export interface CommitOptions {
 
 export async function commitContainer(images: ImageStore, ref: string, opts: CommitOptions = {}): Promise<string> {
   const rec = findLive(ref);
+  images.sweepTemporaries();
   const parent = images.get(rec.Image);
   const parentManifest = images.manifest(rec.Image).manifest;
   // Validate changes and the name before any work.
@@ -29,15 +30,14 @@ export async function commitContainer(images: ImageStore, ref: string, opts: Com
   for (const c of opts.changes ?? []) applyChange(config.config, c);
   const name = opts.reference ? normalizeReference(opts.reference) : undefined;
 
-  const freeze = rec.State.Running && opts.pause !== false;
-  const cg = cgroupOf(rec);
-  if (freeze) freezeCgroup(cg);
-  let blob;
-  try {
-    blob = await images.putBlob(diffLayer(rootfsDirs(rec.Id).upper));
-  } finally {
-    if (freeze) thawCgroup(cg);
-  }
+  const snapshot = async () => {
+    mark('commit-frozen');
+    const b = await images.putBlob(diffLayer(rootfsDirs(rec.Id).upper));
+    mark('commit-layer-written');
+    return b;
+  };
+  const blob = rec.State.Running && opts.pause !== false ? await withFrozen(rec, snapshot) : await snapshot();
+  mark('commit-thawed');
   // The layer is stored uncompressed, so its digest is its diff_id.
   await images.unpackBlob(blob.digest, blob.digest);
 
@@ -54,5 +54,7 @@ export async function commitContainer(images: ImageStore, ref: string, opts: Com
     { mediaType: MEDIA.ociConfig, digest: configDigest, size: configBytes.length },
     [...parentManifest.layers, { mediaType: MEDIA.ociLayer, digest: blob.digest, size: blob.size }],
   );
-  return images.addImage(manifest, name ? [name] : []);
+  const id = images.addImage(manifest, name ? [name] : []);
+  mark('commit-image-added');
+  return id;
 }

@@ -1,12 +1,15 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 // skiff's command line: a thin layer over the library in runtime/.
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { setCommandWords } from './container-options.js';
-import { knownFlagsOf, splitAtImage, valueFlagsOf } from './split.js';
+import { joinDashValues, knownFlagsOf, splitAtImage, valueFlagsOf } from './split.js';
 import { COMMANDS } from './registry.js';
 import { mark } from '../util/trace.js';
+import { startMarked } from '../container/store.js';
 import { fail } from './output.js';
 import { skiffVersion } from './version.js';
+import { diskFailure, SkiffError } from '../util/errors.js';
+import { skiffRoot } from '../util/paths.js';
 
 /** Verbs whose flags stop at the first argument: what follows belongs to the container's command. */
 const STOP_AT_IMAGE = new Set(['run', 'create', 'exec']);
@@ -22,14 +25,20 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`skiff: '${verb}' is not a skiff command.\nSee 'skiff --help'\n`);
     process.exit(1);
   }
+  // The next command after a killed one cleans up after it (one stat per container when there is nothing to do).
+  if (verb in COMMANDS && verb !== 'registry') {
+    const marked = startMarked();
+    if (marked.length) await (await import('../container/recover.js')).recoverDeadStarts(marked);
+  }
   let mod: { default: CommandModule } | undefined;
   if (verb in COMMANDS) mod = (await import(`./commands/${verb}.js`)) as { default: CommandModule };
   if (mod && STOP_AT_IMAGE.has(verb)) {
     // Hand yargs only the flags and the image; keep the command words aside.
     const probe = (mod.default.builder as (y: Argv) => Argv)(yargs([]));
     const table = (probe as unknown as { getOptions(): Parameters<typeof valueFlagsOf>[0] }).getOptions();
-    const [head, command] = splitAtImage(argv.slice(1), valueFlagsOf(table), knownFlagsOf(table));
-    argv = [verb, ...head];
+    const values = valueFlagsOf(table);
+    const [head, command] = splitAtImage(argv.slice(1), values, knownFlagsOf(table));
+    argv = [verb, ...joinDashValues(head, values)];
     setCommandWords(command);
   }
   const y = yargs(argv)
@@ -68,5 +77,7 @@ function usageMessage(msg: string): string {
 
 main(process.argv.slice(2)).catch((e: Error & { exitCode?: number }) => {
   const verb = process.argv[2];
-  fail(e.message, e.exitCode ?? 125, verb in COMMANDS ? verb : undefined);
+  // An errno error naming a path inside skiff's root: say what failed and why, not where.
+  if (!(e instanceof SkiffError) && e.message.includes(skiffRoot())) e = diskFailure(e, verb ?? 'skiff');
+  fail(e.message.split('\n')[0], e.exitCode ?? 125, verb in COMMANDS ? verb : undefined);
 });

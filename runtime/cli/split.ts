@@ -67,3 +67,24 @@ export function valueFlagsOf(opts: OptionTable): Set<string> {
   }
   return names;
 }
+
+/**
+ * yargs takes a word starting with '-' for a flag even where a value is due
+ * (`-m -5m`, `--name -x`), and then reports a missing argument. Docker's
+ * parser gives the flag that word; joining them as `--flag=word` does the same.
+ */
+export function joinDashValues(args: string[], valueFlags: Set<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const next = args[i + 1];
+    const name = a.startsWith('--') ? a.slice(2) : /^-[^-]$/.test(a) ? a.slice(1) : undefined;
+    if (name !== undefined && !a.includes('=') && valueFlags.has(name) && next !== undefined && next.startsWith('-') && next !== '--') {
+      out.push(`${a}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}

@@ -1,6 +1,7 @@
 // `skiff create` (and the first half of `run`): merge the image config with
 // the user's options the way Docker does, and write the container record.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseCpus, parseMemorySize, validateLimits } from '../cgroups/index.js';
 import { ImageStore, type Image } from '../image/store.js';
 import { SkiffError } from '../util/errors.js';
@@ -11,6 +12,10 @@ import * as store from './store.js';
 import { usernsFor } from './userns.js';
 import { initialNetworkSettings, networkConfig, type NetworkOptions } from '../network/index.js';
 import { parseDevice, parseTmpfs, validateSecurity } from './security.js';
+import { checkUserSpec } from './user.js';
+import { checkWorkdir } from './workdir.js';
+import { claimEphemeral, claimStart } from './recover.js';
+import { MAX_PIDS } from '../util/numbers.js';
 
 export interface CreateOptions {
   image: string;
@@ -43,6 +48,10 @@ export interface CreateOptions {
   tmpfs?: string[];
   /** --device HOST[:CONTAINER][:rwm] */
   devices?: string[];
+  /** `run`: this process owns the start from creation on (see recover.ts). */
+  claimStart?: boolean;
+  /** A build's RUN container: removed by the next command if this process dies. */
+  ephemeral?: boolean;
 }
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -53,6 +62,7 @@ export function parseEnvFile(text: string, hostEnv: NodeJS.ProcessEnv = process.
 }
 
 function expandEnv(entry: string, hostEnv: NodeJS.ProcessEnv): string[] {
+  if (entry === '') throw new SkiffError('invalid environment variable: "" (want KEY=VALUE, or KEY to copy it from this environment)');
   if (entry.includes('=')) {
     if (entry.startsWith('=')) throw new SkiffError(`invalid environment variable: ${entry}`);
     return [entry];
@@ -84,8 +94,27 @@ export function commandOf(image: Image['config']['config'], opts: Pick<CreateOpt
   return { entrypoint, cmd, args };
 }
 
+/** What Docker refuses before anything is made: checked ahead of the image lookup. */
+function checkOptions(opts: CreateOptions): void {
+  checkWorkdir(opts.workdir);
+  if (opts.user) checkUserSpec(opts.user);
+  if (opts.cpus !== undefined) {
+    const n = parseCpus(opts.cpus);
+    const host = availableParallelism();
+    if (n !== 0 && (n < 1e7 || n > host * 1e9)) {
+      throw new SkiffError(`Range of CPUs is from 0.01 to ${host.toFixed(2)}, as there are only ${host} CPUs available`);
+    }
+  }
+  const p = opts.pidsLimit;
+  if (p !== undefined && (!Number.isSafeInteger(p) || p < -1 || p > MAX_PIDS)) {
+    throw new SkiffError(`invalid --pids-limit ${p}: want -1 (unlimited) or an integer up to ${MAX_PIDS}`);
+  }
+}
+
 export function createContainer(opts: CreateOptions, images = new ImageStore()): ContainerRecord {
+  checkOptions(opts);
   const image = images.resolve(opts.image);
+  if (!opts.user && image.config.config?.User) checkUserSpec(image.config.config.User);
   const ic = image.config.config ?? {};
   const memory = opts.memory !== undefined ? parseMemorySize(opts.memory) : 0;
   let memorySwap = 0;
@@ -158,7 +187,10 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
       Mounts: [],
       Skiff: { PidStartTime: 0, MonitorPid: 0, MonitorStartTime: 0, Userns: opts.usernsRemap ? usernsFor() : null, CgroupPaths: [] },
     };
-  }, opts.name);
+  }, opts.name, (id) => {
+    if (opts.claimStart) claimStart(id);
+    if (opts.ephemeral) claimEphemeral(id);
+  });
   try {
     createRootfsDirs(rec);
   } catch (e) {

@@ -11,12 +11,13 @@ import { nsExec } from '../../native-bindings/helper.js';
 import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import { joinCgroup } from '../cgroups/index.js';
 import { secureJoin } from '../sandbox/securejoin.js';
-import { EXIT, SkiffError } from '../util/errors.js';
+import { errnoText, EXIT, SkiffError } from '../util/errors.js';
 import { mergeEnv } from './create.js';
 import { attachedIo } from './io.js';
 import { findLive } from './lifecycle.js';
 import { cgroupOf } from './start.js';
 import { resolveUser } from './user.js';
+import { checkWorkdir, resolveWorkdir } from './workdir.js';
 import { securitySpec } from './security.js';
 
 export interface ExecOptions {
@@ -47,19 +48,22 @@ export function execFailure(report: string, file: string, cwd: string): SkiffErr
   if (stage === 'lookup') return new SkiffError(`exec: "${file}": executable file not found in $PATH`, EXIT.NOT_FOUND);
   if (stage === 'exec' && errno === constants.errno.ENOENT) return new SkiffError(`exec: "${file}": no such file or directory`, EXIT.NOT_FOUND);
   if (stage === 'exec' && errno === constants.errno.EACCES) return new SkiffError(`exec: "${file}": permission denied`, EXIT.CANNOT_INVOKE);
-  if (stage === 'chdir') return new SkiffError(`chdir to cwd ("${cwd}") failed: errno ${errno}`, EXIT.CANNOT_INVOKE);
-  return new SkiffError(`exec failed at ${stage}: errno ${errno}`, stage === 'exec' ? EXIT.CANNOT_INVOKE : EXIT.RUNTIME);
+  if (stage === 'chdir') return new SkiffError(`chdir to cwd ("${cwd}") failed: ${errnoText(errno)}`, EXIT.CANNOT_INVOKE);
+  return new SkiffError(`exec failed at ${stage}: ${errnoText(errno)}`, stage === 'exec' ? EXIT.CANNOT_INVOKE : EXIT.RUNTIME);
 }
 
 export async function execInContainer(ref: string, opts: ExecOptions): Promise<number> {
   const rec = findLive(ref);
   if (!rec.State.Running) throw new SkiffError(`container ${rec.Id} is not running`, 1);
+  // A process born into a frozen cgroup would hang until the thaw.
+  if (rec.State.Paused) throw new SkiffError(`Container ${rec.Id} is paused, unpause the container before exec`, 1);
   if (opts.cmd.length === 0) throw new SkiffError('exec needs a command to run');
+  checkWorkdir(opts.workdir);
   const pid = rec.State.Pid;
   const root = `/proc/${pid}/root`;
   const user = resolveUser(opts.user ?? rec.Config.User, readIn(root, '/etc/passwd'), readIn(root, '/etc/group'));
   const env = mergeEnv(rec.Config.Env, [`HOME=${user.home}`], opts.tty ? ['TERM=xterm'] : [], opts.env ?? []);
-  const cwd = opts.workdir || rec.Config.WorkingDir || '/';
+  const cwd = resolveWorkdir(root, opts.workdir || rec.Config.WorkingDir || '/').inside;
   const wanted = NAMESPACES.filter((n) => n !== 'user' || rec.Skiff.Userns);
   const nsFds = wanted.map((n) => openSync(`/proc/${pid}/ns/${n}`, 'r'));
 

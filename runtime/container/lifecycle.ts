@@ -2,24 +2,21 @@
 import { constants } from 'node:os';
 import { destroyCgroup, killAll } from '../cgroups/index.js';
 import { SkiffError } from '../util/errors.js';
+import { parseSignal } from '../util/numbers.js';
 import { isSameProcess, sleep } from '../util/proc.js';
 import type { ContainerRecord } from './model.js';
 import { unmountRootfs } from './rootfs.js';
 import { releaseNetwork } from '../network/index.js';
 import { cgroupOf, finalize } from './start.js';
+import { heal, unpause } from './pause.js';
+import { exitedView, readExitRecord } from './exit-record.js';
 import * as store from './store.js';
 
 /** Exit code recorded when nobody saw the container exit (its monitor was killed). */
 const UNKNOWN_EXIT = 255;
 
 export function signalNumber(sig: string | number | undefined, fallback = 'SIGTERM'): number {
-  if (sig === undefined || sig === '') sig = fallback;
-  if (typeof sig === 'number') return sig;
-  if (/^\d+$/.test(sig)) return Number(sig);
-  const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
-  const n = (constants.signals as Record<string, number>)[name];
-  if (n === undefined) throw new SkiffError(`invalid signal: ${sig}`);
-  return n;
+  return parseSignal(sig === undefined || sig === '' ? fallback : sig);
 }
 
 const monitorAlive = (r: ContainerRecord) => isSameProcess(r.Skiff.MonitorPid, r.Skiff.MonitorStartTime);
@@ -31,8 +28,22 @@ const pid1Alive = (r: ContainerRecord) => isSameProcess(r.State.Pid, r.Skiff.Pid
  * finalized here, so ps shows no ghost.
  */
 export function refresh(rec: ContainerRecord): ContainerRecord {
-  if (!rec.State.Running || pid1Alive(rec) || monitorAlive(rec)) return rec;
-  return finalize(rec.Id, UNKNOWN_EXIT, 'container exited while its monitor was not running; exit status unknown') ?? rec;
+  if (!rec.State.Running) return rec;
+  // Exited, but state.json could not be updated then (full disk): apply the saved status now.
+  const exit = readExitRecord(rec.Id);
+  if (exit && exit.FinishedAt >= rec.State.StartedAt) {
+    try {
+      return store.update(rec.Id, (r) => Object.assign(r, exitedView(r, exit)));
+    } catch {
+      return exitedView(rec, exit);
+    }
+  }
+  if (pid1Alive(rec) || monitorAlive(rec)) return heal(rec);
+  const done = finalize(rec.Id, UNKNOWN_EXIT, 'container exited while its monitor was not running; exit status unknown') ?? rec;
+  if (!done.HostConfig.AutoRemove) return done;
+  // Its --rm died with the monitor: finalize released the rest.
+  store.removeDir(done.Id);
+  return { ...done, State: { ...done.State, Status: 'removing' } };
 }
 
 export function findLive(ref: string): ContainerRecord {
@@ -49,6 +60,9 @@ export function kill(rec: ContainerRecord, signal: string | number = 'SIGKILL'):
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
   }
+  // A frozen process takes no signal, not even SIGKILL (v1 freezer): as in
+  // Docker, a paused container is unpaused so that the signal lands.
+  if (rec.State.Paused) unpause(rec, { quiet: true });
 }
 
 /**
@@ -76,6 +90,8 @@ export async function waitStopped(id: string, timeoutMs = Infinity): Promise<boo
       return true; // removed
     }
     if (!rec.State.Running) return true;
+    const exit = readExitRecord(rec.Id);
+    if (exit && exit.FinishedAt >= rec.State.StartedAt) return true; // saved in place; refresh() applies it
     if (!pid1Alive(rec) && !monitorAlive(rec)) {
       refresh(rec);
       return true;
@@ -97,6 +113,7 @@ export async function stop(rec: ContainerRecord, timeoutSec = 10): Promise<void>
     }
   };
   sendTo(signalNumber(rec.Config.StopSignal));
+  if (rec.State.Paused) unpause(rec, { quiet: true });
   if (await waitStopped(rec.Id, timeoutSec * 1000)) return;
   sendTo(constants.signals.SIGKILL);
   await waitStopped(rec.Id);
@@ -105,6 +122,9 @@ export async function stop(rec: ContainerRecord, timeoutSec = 10): Promise<void>
 export async function remove(rec: ContainerRecord, force = false): Promise<void> {
   rec = refresh(rec);
   if (rec.State.Running) {
+    if (!force && rec.State.Paused) {
+      throw new SkiffError(`cannot remove container "${rec.Name}": container is paused and must be unpaused first: unpause and stop it, or force remove`, 1);
+    }
     if (!force) {
       throw new SkiffError(`cannot remove container "${rec.Name}": container is running: stop the container before removing or force remove`, 1);
     }
@@ -115,6 +135,7 @@ export async function remove(rec: ContainerRecord, force = false): Promise<void>
         // gone already
       }
     }
+    if (rec.State.Paused) unpause(rec, { quiet: true });
     await waitStopped(rec.Id, 10_000);
   }
   // Idempotent cleanup of anything a crashed start or monitor left behind.

@@ -9,6 +9,7 @@ import type { UserMounts } from '../sandbox/mounts.js';
 import { compile, defaultProfile, loadProfile } from '../sandbox/seccomp.js';
 import type { SecuritySpec } from '../sandbox/spec.js';
 import { SkiffError } from '../util/errors.js';
+import { MAX_ID } from '../util/numbers.js';
 import type { HostConfig } from './model.js';
 
 export interface SecurityOpts { seccomp: 'default' | 'unconfined' | { file: string }; noNewPrivs: boolean }
@@ -41,6 +42,16 @@ export function parseTmpfs(spec: string): { target: string; options: string } {
   const target = i < 0 ? spec : spec.slice(0, i);
   const options = i < 0 ? '' : spec.slice(i + 1);
   if (!isAbsolute(target)) throw new SkiffError(`invalid tmpfs mount: '${spec}': path must be absolute`);
+  for (const o of options.split(',').filter(Boolean)) {
+    const [k, v] = o.split('=', 2);
+    const ok = v === undefined ? true
+      : k === 'size' ? /^\d+[kmgtpe%]?$/i.test(v)
+      : k === 'nr_inodes' ? /^\d+[kmg]?$/i.test(v)
+      : k === 'mode' ? /^[0-7]{1,4}$/.test(v)
+      : k === 'uid' || k === 'gid' ? /^\d+$/.test(v) && BigInt(v) <= BigInt(MAX_ID)
+      : true;
+    if (!ok) throw new SkiffError(`invalid tmpfs mount: '${spec}': bad value for ${k}: '${v}'`);
+  }
   return { target, options: options || 'size=65536k' };
 }
 

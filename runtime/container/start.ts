@@ -22,8 +22,7 @@
 //
 // The process that calls startContainer() is the container's monitor: it
 // waits for PID 1 to exit and records the exit status (see finalize()).
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, mkdirSync, writeSync } from 'node:fs';
-import { posix } from 'node:path';
+import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { CLONE, cloneExec, execStub } from '../../native-bindings/helper.js';
 import { constants } from 'node:os';
 import { close, pidfdGetfd, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
@@ -36,13 +35,16 @@ import { mountPlan } from '../sandbox/mounts.js';
 import { secureJoin } from '../sandbox/securejoin.js';
 import { buildRoot } from '../sandbox/enter.js';
 import type { SandboxSpec } from '../sandbox/spec.js';
-import { SkiffError, EXIT } from '../util/errors.js';
+import { errnoText, SkiffError, EXIT } from '../util/errors.js';
 import { procStartTime } from '../util/proc.js';
 import { mark } from '../util/trace.js';
 import type { ContainerRecord } from './model.js';
 import { lowerDirs, mountRootfs, rootfsDirs, unmountRootfs, writeEtcFiles } from './rootfs.js';
 import * as store from './store.js';
 import { resolveUser } from './user.js';
+import { prepareWorkdir } from './workdir.js';
+import { claimStart, releaseStart } from './recover.js';
+import { exitedView, reserveExitRecord, writeExitRecord } from './exit-record.js';
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
 import { deviceRules, ensureVolumeSources, securitySpec, userMounts } from './security.js';
@@ -77,16 +79,7 @@ function readPasswdFile(merged: string, path: string): string {
 function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof writeEtcFiles>, cg: ContainerCgroup): SandboxSpec {
   const { merged } = rootfsDirs(rec.Id);
   const user = resolveUser(rec.Config.User, readPasswdFile(merged, '/etc/passwd'), readPasswdFile(merged, '/etc/group'));
-  const cwd = rec.Config.WorkingDir || '/';
-  // /proc and /sys are mounted later, over whatever the image has there: a
-  // workdir inside them could point at a descriptor of this process.
-  if (/^\/(proc|sys)(\/|$)/.test(posix.normalize(cwd))) throw new SkiffError(`invalid workdir ${cwd}: must not be inside /proc or /sys`);
-  const wd = secureJoin(merged, cwd);
-  if (existsSync(wd)) {
-    if (!statSync(wd).isDirectory()) throw new SkiffError(`failed to create workdir ${cwd}: not a directory`);
-  } else {
-    mkdirSync(wd, { recursive: true, mode: 0o755 }); // Docker creates a missing workdir
-  }
+  const cwd = prepareWorkdir(merged, rec.Config.WorkingDir || '/');
   const hasHome = rec.Config.Env.some((e) => e.startsWith('HOME='));
   const mounts = userMounts(rec.HostConfig);
   ensureVolumeSources(mounts);
@@ -140,9 +133,9 @@ function initFailure(text: string, exitCode: number, file: string): SkiffError {
   if (stage === 'exec' || stage === 'lookup') {
     if (errno === constants.errno.ENOENT) return new SkiffError(`exec: "${file}": no such file or directory`, EXIT.NOT_FOUND);
     if (errno === constants.errno.EACCES) return new SkiffError(`exec: "${file}": permission denied`, EXIT.CANNOT_INVOKE);
-    return new SkiffError(`exec: "${file}": errno ${errno}`, EXIT.CANNOT_INVOKE);
+    return new SkiffError(`exec: "${file}": ${errnoText(errno)}`, EXIT.CANNOT_INVOKE);
   }
-  return new SkiffError(`container init failed at ${stage}: errno ${errno}`, exitCode || EXIT.RUNTIME);
+  return new SkiffError(`container init failed at ${stage}: ${errnoText(errno)}`, exitCode || EXIT.RUNTIME);
 }
 
 /** skiff-exec's command line (see skiff-exec.c). */
@@ -159,7 +152,8 @@ export function cgroupOf(rec: ContainerRecord): ContainerCgroup {
 export async function startContainer(id: string, stdio: Stdio, images = new ImageStore()): Promise<Started> {
   let rec = store.read(id);
   if (rec.State.Running) throw new SkiffError(`container ${rec.Name.slice(1)} is already running`);
-  const undo: Array<() => void> = [];
+  claimStart(id);
+  const undo: Array<() => void> = [() => releaseStart(id)];
   const rollback = () => {
     for (const fn of undo.reverse()) {
       try {
@@ -170,6 +164,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     }
   };
   try {
+    reserveExitRecord(id);
     // 1. Root filesystem.
     const lower = lowerDirs(images, images.get(rec.Image).config.rootfs.diff_ids);
     const map = rec.Skiff.Userns;
@@ -187,6 +182,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     mark('rootfs-mounted');
     const net = await prepareNetwork(rec);
     undo.push(() => releaseNetwork(id));
+    mark('network-ready');
     const etc = writeEtcFiles(rec, net.hostsLines);
     const layout = detectHostLayout();
     const spec = buildSpec(rec, stdio, etc, containerCgroup(layout, id));
@@ -297,6 +293,8 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
       r.Skiff.CgroupPaths = cg.hierarchies.map((x) => x.dir);
       if (settings) r.NetworkSettings = settings;
     });
+    releaseStart(id);
+    mark('running');
     let waiting: Promise<number> | undefined;
     return { pid, wait: () => (waiting ??= waitpidAsync(pid)) };
   } catch (e) {
@@ -326,15 +324,23 @@ export function finalize(id: string, exitCode: number, error = ''): ContainerRec
   }
   unmountRootfs(id);
   releaseNetwork(id);
+  const exit = { ExitCode: exitCode, Error: error, OOMKilled: oom, FinishedAt: new Date().toISOString() };
+  try {
+    writeExitRecord(id, exit); // in place: works on a full disk
+  } catch {
+    // removed meanwhile, or started before exit records existed
+  }
   try {
     return store.update(id, (r) => {
-      r.State = {
-        ...r.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: exitCode, OOMKilled: oom,
-        Error: error, FinishedAt: new Date().toISOString(),
-      };
+      r.State = { ...r.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ...exit };
       r.Skiff.MonitorPid = 0;
     });
-  } catch {
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      process.stderr.write(`skiff: container ${id.slice(0, 12)} exited with ${exitCode}, but its state could not be saved: no space left on device; ps, inspect and wait report the saved exit status, and the state is saved once space is free\n`);
+      return exitedView(rec, exit);
+    }
     return undefined;
   }
 }

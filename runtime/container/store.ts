@@ -5,13 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import dockerNames from 'docker-names';
-import { SkiffError } from '../util/errors.js';
+import { diskFailure, SkiffError } from '../util/errors.js';
 import { readJson, writeJsonAtomic } from '../util/json.js';
 import { withLock } from '../util/lock.js';
 import { paths } from '../util/paths.js';
 import type { ContainerRecord } from './model.js';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** A name is a file name component in places (logs, /etc/hosts aliases): keep it one. */
+const MAX_NAME = 255;
 
 export function stateFile(id: string): string {
   return join(paths.container(id), 'state.json');
@@ -23,6 +25,20 @@ export function listIds(): string[] {
   } catch {
     return [];
   }
+}
+
+/** Every container directory, also one whose first record was never completed. */
+export function listAllIds(): string[] {
+  try {
+    return readdirSync(paths.containers()).filter((d) => /^[0-9a-f]{64}$/.test(d));
+  } catch {
+    return [];
+  }
+}
+
+/** Containers with a start in progress, or owned by a process (see recover.ts), also when that owner died. */
+export function startMarked(): string[] {
+  return listAllIds().filter((id) => existsSync(join(paths.container(id), 'starting')) || existsSync(join(paths.container(id), 'ephemeral')));
 }
 
 export function read(id: string): ContainerRecord {
@@ -54,7 +70,10 @@ export function find(ref: string): ContainerRecord {
 }
 
 /** Reserves an ID and a unique name, and writes the first record. */
-export function create(build: (id: string, name: string) => ContainerRecord, wanted?: string): ContainerRecord {
+export function create(build: (id: string, name: string) => ContainerRecord, wanted?: string, claimStart?: (id: string) => void): ContainerRecord {
+  if (wanted !== undefined && wanted.length > MAX_NAME) {
+    throw new SkiffError(`Invalid container name (${wanted.slice(0, 20)}…): at most ${MAX_NAME} characters are allowed`);
+  }
   if (wanted !== undefined && !NAME_RE.test(wanted)) {
     throw new SkiffError(`Invalid container name (${wanted}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
@@ -68,7 +87,13 @@ export function create(build: (id: string, name: string) => ContainerRecord, wan
     const id = randomBytes(32).toString('hex');
     const rec = build(id, name);
     mkdirSync(paths.container(id), { recursive: true, mode: 0o711 });
-    writeJsonAtomic(stateFile(id), rec);
+    try {
+      claimStart?.(id); // before the record: no sweep may see it unowned
+      writeJsonAtomic(stateFile(id), rec);
+    } catch (e) {
+      removeDir(id); // e.g. a full disk: no empty container dir stays behind
+      throw diskFailure(e as Error, 'writing the container record');
+    }
     return rec;
   });
 }

@@ -10,6 +10,7 @@ import {
 } from '../../native-bindings/libc.js';
 import { config } from '../config.js';
 import { SkiffError } from '../util/errors.js';
+import { MAX_ID, parseIntIn } from '../util/numbers.js';
 import { paths } from '../util/paths.js';
 import type { UsernsMap } from './model.js';
 
@@ -17,7 +18,7 @@ export function parseRemap(value: string | boolean | undefined): UsernsMap {
   if (typeof value !== 'string' || value === 'default') return { hostId: 100000, size: 65536 };
   const m = value.match(/^(\d+):(\d+)$/);
   if (!m) throw new SkiffError(`invalid userns-remap "${value}": expected HOSTID:SIZE, e.g. 100000:65536`);
-  return { hostId: Number(m[1]), size: Number(m[2]) };
+  return { hostId: parseIntIn(m[1], 1, MAX_ID, 'userns-remap host id'), size: parseIntIn(m[2], 1, MAX_ID, 'userns-remap size') };
 }
 
 export function usernsFor(): UsernsMap {

@@ -12,8 +12,9 @@ import { dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { SkiffError } from '../util/errors.js';
+import { diskFailure, SkiffError } from '../util/errors.js';
 import { paths } from '../util/paths.js';
+import { mark } from '../util/trace.js';
 import { decompressed, isGzip } from '../util/stream.js';
 import { normalizeReference } from './reference.js';
 import {
@@ -27,9 +28,11 @@ export interface LoadedImage {
 
 export async function loadArchive(store: ImageStore, input: Readable): Promise<LoadedImage[]> {
   mkdirSync(paths.tmp(store.root), { recursive: true });
-  const tmp = mkdtempSync(join(paths.tmp(store.root), 'load-'));
+  store.sweepTemporaries();
+  const tmp = mkdtempSync(join(paths.tmp(store.root), `load-${process.pid}-`));
   try {
     await extractArchive(input, tmp);
+    mark('load-extracted');
     if (existsSync(join(tmp, 'manifest.json'))) return await loadDockerArchive(store, tmp);
     if (existsSync(join(tmp, 'index.json')) && existsSync(join(tmp, 'oci-layout'))) return await loadOciLayout(store, tmp);
     throw new SkiffError('invalid archive: neither a docker-archive (manifest.json) nor an OCI layout (index.json)');
@@ -60,12 +63,15 @@ async function extractArchive(input: Readable, dest: string): Promise<void> {
       stream.resume();
       return next();
     }
-    pipeline(stream, createWriteStream(path)).then(() => next(), next);
+    pipeline(stream, createWriteStream(path)).then(() => next(), (e: Error) => { writeError ??= e; next(e); });
   });
+  let writeError: Error | undefined;
   try {
     await pipeline(await decompressed(input), extract);
   } catch (e) {
     if (e instanceof SkiffError) throw e;
+    // A failed write shows up as "Premature close" of the tar stream: report the write's own cause.
+    if (writeError) throw diskFailure(writeError, 'extracting the archive');
     throw new SkiffError(`invalid archive: ${(e as Error).message}`);
   }
 }
@@ -99,7 +105,7 @@ async function importBlob(store: ImageStore, path: string, expected?: string): P
     return await store.putBlob(createReadStream(path), expected);
   } catch (e) {
     if (e instanceof SkiffError) throw new SkiffError(`invalid archive: ${e.message}`);
-    throw e;
+    throw diskFailure(e as Error, 'storing a blob');
   }
 }
 
@@ -120,7 +126,11 @@ async function loadDockerArchive(store: ImageStore, root: string): Promise<Loade
   const manifest = readJsonFrom<DockerManifestEntry[]>(root, 'manifest.json');
   if (!Array.isArray(manifest) || manifest.length === 0) throw new SkiffError('invalid archive: manifest.json lists no images');
   const loaded: LoadedImage[] = [];
-  for (const entry of manifest) {
+  for (const [n, entry] of manifest.entries()) {
+    const isStrings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+    if (typeof entry?.Config !== 'string') throw new SkiffError(`invalid archive: manifest.json entry ${n} has no Config (the image config file name)`);
+    if (!isStrings(entry.Layers)) throw new SkiffError(`invalid archive: manifest.json entry ${n} has no Layers list`);
+    if (entry.RepoTags != null && !isStrings(entry.RepoTags)) throw new SkiffError(`invalid archive: manifest.json entry ${n}: RepoTags is not a list of names`);
     const configBytes = readFileSync(archivePath(root, entry.Config));
     const configDigest = sha256(configBytes);
     const named = posix.basename(entry.Config).match(/^(?:sha256:)?([0-9a-f]{64})(?:\.json)?$/);
@@ -135,7 +145,9 @@ async function loadDockerArchive(store: ImageStore, root: string): Promise<Loade
       const gz = isGzipFile(path);
       // An uncompressed layer's digest is its diff_id: verify it on the way in.
       const blob = await importBlob(store, path, gz ? undefined : config.rootfs.diff_ids[i]);
+      mark('load-blob-stored');
       await store.unpackBlob(config.rootfs.diff_ids[i], blob.digest);
+      mark('load-layer-unpacked');
       layers.push({ mediaType: gz ? MEDIA.ociLayerGzip : MEDIA.ociLayer, digest: blob.digest, size: blob.size });
     }
     store.putBlobBytes(configBytes);

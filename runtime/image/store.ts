@@ -23,6 +23,8 @@ import { pipeline } from 'node:stream/promises';
 import { SkiffError } from '../util/errors.js';
 import { readJsonOr, writeJsonAtomic } from '../util/json.js';
 import { withLock } from '../util/lock.js';
+import { sweepStale } from '../util/stale.js';
+import { mark } from '../util/trace.js';
 import { paths, skiffRoot } from '../util/paths.js';
 import { normalizeReference } from './reference.js';
 import { unpackOffThread } from './unpack-pool.js';
@@ -136,6 +138,7 @@ export class ImageStore {
     });
     try {
       await pipeline(input, meter, createWriteStream(tmp));
+      mark('blob-written');
       const digest = `sha256:${hash.digest('hex')}`;
       if (expected && digest !== expected) throw new SkiffError(`digest mismatch: expected ${expected}, got ${digest}`);
       renameSync(tmp, this.blobPath(digest));
@@ -177,6 +180,7 @@ export class ImageStore {
     mkdirSync(this.layersDir, { recursive: true });
     const tmp = this.tmpName(this.layersDir);
     mkdirSync(tmp, { mode: 0o755 });
+    mark('layer-unpacking');
     try {
       const got = await unpackOffThread(this.blobPath(blobDigest), tmp);
       if (got.diffId !== diffId) throw new SkiffError(`layer ${blobDigest}: diff_id mismatch: config says ${diffId}, content is ${got.diffId}`);
@@ -326,7 +330,21 @@ export class ImageStore {
    * Removes blobs and unpacked layers that no image references any more.
    * `inUse` are diff_ids that containers still run on. Reports what went and the bytes freed.
    */
+  /**
+   * Removes what killed commands left: blob and layer temporaries
+   * (.tmp-PID-…) and load's extraction dirs (tmp/load-PID-…) whose writer is
+   * gone. Under the store's lock; cheap (three readdirs).
+   */
+  sweepTemporaries(): string[] {
+    return withLock('images', () => [
+      ...sweepStale(this.blobsDir, /^\.tmp-(\d+)-/),
+      ...sweepStale(this.layersDir, /^\.tmp-(\d+)-/),
+      ...sweepStale(paths.tmp(this.root), /^load-(\d+)-/),
+    ]);
+  }
+
   collectGarbage(inUse: Set<string> = new Set()): { blobs: string[]; layers: string[]; bytes: number } {
+    this.sweepTemporaries();
     return withLock('images', () => {
       const keepBlobs = new Set<string>();
       const keepLayers = new Set<string>(inUse);

@@ -16,8 +16,7 @@
 // and layers, which the next pull reuses. Two pulls of the same image may run
 // at once: every file appears by rename, and the loser of a race keeps the
 // winner's identical copy.
-import { readdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import {
   type Descriptor, type Image, type ImageConfig, type ImageManifest, type ImageStore, MEDIA, parseConfig, sha256,
@@ -372,28 +371,7 @@ export function recordBlobSources(store: ImageStore, digests: string[], repo: st
  * download or unpack leaves. They were never visible; this frees the space.
  */
 export function sweepStaleTemp(store: ImageStore): void {
-  const blobsDir = dirname(store.blobPath(`sha256:${'0'.repeat(64)}`));
-  for (const dir of [blobsDir, store.layersDir]) {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const n of names) {
-      const m = /^\.tmp-(\d+)-[0-9a-f]+(?:\.json)?$/.exec(n);
-      if (m && !processAlive(Number(m[1]))) rmSync(join(dir, n), { recursive: true, force: true });
-    }
-  }
+  store.sweepTemporaries();
 }
 
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 

@@ -19,6 +19,7 @@ import { Readable, Transform } from 'node:stream';
 import { normalizeReference } from '../image/reference.js';
 import { type ImageStore, MEDIA } from '../image/store.js';
 import { SkiffError } from '../util/errors.js';
+import { mark } from '../util/trace.js';
 import { getCredentials } from './auth.js';
 import { type ClientOptions, isNetworkError, RegistryClient, RegistryError } from './client.js';
 import { type ProgressSink, shortId } from './progress.js';
@@ -99,6 +100,7 @@ export async function pushImage(store: ImageStore, localRef: string, opts: PushO
       for (let j = jobs[next++]; j && failure === undefined; j = jobs[next++]) {
         try {
           await pushBlob(store, client, r.repository, r.registry, j, sources[j.digest] ?? [], chunk, emit);
+          mark('push-blob-sent');
         } catch (e) {
           failure ??= e;
         }

@@ -8,7 +8,12 @@ import { posix } from 'node:path';
 
 const MAX_LINKS = 40; // the kernel's MAXSYMLINKS
 
-export function secureJoin(root: string, unsafe: string): string {
+/**
+ * `forbid`, if given, is tested on the in-container path of every symlink
+ * before it is read, so a walk never reads links inside, say, /proc from the
+ * host (where /proc/self means this process); a match throws.
+ */
+export function secureJoin(root: string, unsafe: string, forbid?: RegExp): string {
   const parts = unsafe.split('/').filter((p) => p && p !== '.');
   const done: string[] = [];
   let links = 0;
@@ -29,6 +34,7 @@ export function secureJoin(root: string, unsafe: string): string {
       done.push(part);
       continue;
     }
+    if (forbid?.test(posix.join('/', ...done, part))) throw new Error(`${unsafe} leads into ${posix.join('/', ...done, part)}`);
     if (++links > MAX_LINKS) throw new Error(`too many levels of symbolic links resolving ${unsafe}`);
     const target = readlinkSync(candidate);
     if (target.startsWith('/')) done.length = 0;

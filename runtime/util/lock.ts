@@ -3,11 +3,11 @@
 // leaves a stale lock behind.
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { flock, LOCK_EX } from '../../native-bindings/libc.js';
+import { flock, LOCK_EX, LOCK_NB } from '../../native-bindings/libc.js';
 import { paths } from './paths.js';
 
 /** Blocks until the named lock is ours; closing the returned fd releases it. */
-function acquire(name: string): number {
+export function acquire(name: string): number {
   const dir = paths.locks();
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}.lock`);
@@ -36,5 +36,20 @@ export async function withLockAsync<T>(name: string, fn: () => Promise<T>): Prom
     return await fn();
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The lock if nobody holds it (fd; close it to release), else undefined. Never blocks. */
+export function tryAcquire(name: string): number | undefined {
+  const dir = paths.locks();
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.lock`);
+  const fd = openSync(file, 'a');
+  try {
+    flock(fd, LOCK_EX | LOCK_NB, file);
+    return fd;
+  } catch {
+    closeSync(fd);
+    return undefined;
   }
 }

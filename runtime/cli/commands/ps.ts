@@ -22,7 +22,7 @@ const cmd: CommandModule<object, Args> = {
   handler: (a) => {
     const filters = parseFilters(a.filter, PS_FILTERS);
     const images = new ImageStore();
-    const all = store.list().map(refresh);
+    const all = store.list().map(refresh).filter((c) => c.State.Status !== 'removing');
     const last = a.latest ? 1 : Number.isInteger(a.last) ? a.last : -1;
     const list = selectContainers(all, { all: a.all, last, filters }, images);
     // Sizes cost a walk of each writable layer: only with -s, or when the template asks for .Size (as docker does).

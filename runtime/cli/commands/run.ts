@@ -15,7 +15,7 @@ const run: CommandModule<object, ContainerArgs & { detach: boolean }> = {
     mark('cli-parsed');
     // As Docker's run: a missing image is pulled first (progress on stderr).
     await ensureLocal(a.image);
-    const rec = createContainer(toCreateOptions(a));
+    const rec = createContainer({ ...toCreateOptions(a), claimStart: true });
     mark('created');
     try {
       if (a.detach) {

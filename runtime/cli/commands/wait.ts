@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { waitStopped } from '../../container/lifecycle.js';
+import { refresh, waitStopped } from '../../container/lifecycle.js';
 import * as store from '../../container/store.js';
 import { eachContainer } from '../each.js';
 
@@ -9,7 +9,7 @@ const cmd: CommandModule<object, { containers: string[] }> = {
   builder: (y) => y.positional('containers', { type: 'string', array: true, demandOption: true }) as never,
   handler: (a) => eachContainer(a.containers, async (rec) => {
     await waitStopped(rec.Id);
-    process.stdout.write(`${store.read(rec.Id).State.ExitCode}\n`);
+    process.stdout.write(`${refresh(store.read(rec.Id)).State.ExitCode}\n`);
   }, false),
 };
 export default cmd;
