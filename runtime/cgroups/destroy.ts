@@ -14,6 +14,9 @@ export function killAll(cg: ContainerCgroup, timeoutMs = 2000): void {
       // cgroup.kill (Linux >= 5.14) kills the whole subtree at once, so no fork can escape.
       writeIfPresent(killFile, '1');
       signal(listPids(cg));
+      // On a hybrid host the freezer is v1's, whose frozen tasks act on
+      // SIGKILL only once thawed (v2's freezer lets fatal signals through).
+      if (cg.layout.controllers.freezer?.version === 1) thawQuietly(cg);
     } else {
       signalFrozen(cg);
     }
@@ -53,6 +56,14 @@ function signalFrozen(cg: ContainerCgroup): void {
     } catch {
       // the cgroup may be gone already
     }
+  }
+}
+
+function thawQuietly(cg: ContainerCgroup): void {
+  try {
+    thawCgroup(cg);
+  } catch {
+    // the cgroup may be gone already
   }
 }
 
