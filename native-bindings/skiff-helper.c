@@ -153,9 +153,12 @@ int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, 
     int r = switch_ids(0, 0, NULL, 0);
     if (r < 0) die(err_fd, "setresuid", -r, EXIT_RUNTIME);
   }
+  /* Failures are reported on the error pipe (3), else on stderr (2); a child
+   * given no descriptors at all (the userns holder) reports nothing. */
+  int report_fd = nfds > 3 ? 3 : nfds == 3 ? 2 : -1;
   int r = arrange_fds(fds, nfds);
-  if (r < 0) die(nfds > 3 ? 3 : 2, "dup2", -r, EXIT_RUNTIME);
-  err_fd = nfds > 3 ? 3 : 2;
+  if (r < 0) die(report_fd, "dup2", -r, EXIT_RUNTIME);
+  err_fd = report_fd;
   if (syscall(SYS_setsid) < 0) die(err_fd, "setsid", errno, EXIT_RUNTIME);
   if (tty && syscall(SYS_ioctl, 0, TIOCSCTTY, 0) < 0) die(err_fd, "ioctl(TIOCSCTTY)", errno, EXIT_RUNTIME);
   syscall(SYS_execve, path, argv, envp);

@@ -17,7 +17,7 @@
 // The process that calls startContainer() is the container's monitor: it
 // waits for PID 1 to exit and records the exit status (see finalize()).
 import { existsSync, readFileSync, readSync, statSync, mkdirSync, writeSync } from 'node:fs';
-import { posix } from 'node:path';
+import { dirname, posix } from 'node:path';
 import { CLONE, cloneExec, execStub } from '../../native-bindings/helper.js';
 import { constants } from 'node:os';
 import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
@@ -37,8 +37,9 @@ import type { ContainerRecord } from './model.js';
 import { lowerDirs, mountRootfs, rootfsDirs, unmountRootfs, writeEtcFiles } from './rootfs.js';
 import * as store from './store.js';
 import { resolveUser } from './user.js';
-import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
+import { idmapLayers, makeReachable, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
+import { chownPty } from './pty.js';
 import { ensureVolumeSources, securitySpec, userMounts } from './security.js';
 import { attachNetwork, prepareNetwork, releaseNetwork } from '../network/index.js';
 
@@ -49,6 +50,8 @@ export interface Stdio {
   fds: [number, number, number];
   /** Set when fds are a pty slave: it becomes the controlling terminal and /dev/console. */
   ttyPath?: string;
+  /** The devpts instance the pty came from (see pty.ts): it becomes the container's /dev/pts. */
+  devpts?: string;
 }
 
 export interface Started {
@@ -83,6 +86,7 @@ function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof wr
   } else {
     mkdirSync(wd, { recursive: true, mode: 0o755 }); // Docker creates a missing workdir
   }
+  if (stdio.ttyPath) chownPty(stdio.fds[1], user.uid, rec.Skiff.Userns);
   const hasHome = rec.Config.Env.some((e) => e.startsWith('HOME='));
   const mounts = userMounts(rec.HostConfig);
   ensureVolumeSources(mounts);
@@ -92,7 +96,8 @@ function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof wr
     cgroupns: true,
     rootfs: merged,
     hostname: rec.Config.Hostname,
-    mounts: mountPlan(etc, stdio.ttyPath, mounts),
+    mounts: mountPlan(etc, stdio.ttyPath, mounts, { devpts: stdio.devpts }),
+    tty: stdio.devpts && stdio.ttyPath ? `/dev/pts/${posix.basename(stdio.ttyPath)}` : undefined,
     process: {
       args: [rec.Path, ...rec.Args],
       env: hasHome ? rec.Config.Env : mergeEnv(rec.Config.Env, [`HOME=${user.home}`]),
@@ -170,6 +175,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     const map = rec.Skiff.Userns;
     undo.push(() => unmountRootfs(id));
     if (map) {
+      makeReachable(id, map, [dirname(initScript), dirname(execStub), process.execPath]);
       const mapped = idmapLayers(id, map, lower);
       try {
         mountRootfs(rec, mapped);

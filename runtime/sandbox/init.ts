@@ -7,9 +7,10 @@
 //
 // fd 3 is the error pipe to the parent: a JSON InitFailure arrives there if
 // anything fails here; skiff-exec speaks on it afterwards.
-import { accessSync, constants, openSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, constants as fsConstants, openSync, statSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { posix } from 'node:path';
-import { execveatFd, installSeccomp, resetSignals, sethostname, setCloexec, setNoNewPrivs, umask } from '../../native-bindings/libc.js';
+import { dup2, execveatFd, installSeccomp, resetSignals, sethostname, setCloexec, setNoNewPrivs, umask } from '../../native-bindings/libc.js';
 import { EXIT } from '../util/errors.js';
 import { applyMounts, enterRootfs, isolateRootfs, readonlyRootfs } from './mounts.js';
 import type { InitFailure, SandboxSpec } from './spec.js';
@@ -49,6 +50,18 @@ function lookPath(file: string, env: string[]): string {
   throw new InitError(`exec: "${file}": executable file not found in $PATH`, EXIT.NOT_FOUND);
 }
 
+/**
+ * The pty slave was opened on the host, through a path the container cannot
+ * see; opened again by its own name it reads as /dev/pts/N in /proc/self/fd,
+ * as a terminal opened inside does. It is the same terminal (and stays the
+ * controlling one).
+ */
+function reopenTerminal(path: string): void {
+  const fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_NOCTTY);
+  for (const n of [0, 1, 2]) if (isatty(n)) dup2(fd, n);
+  closeSync(fd);
+}
+
 function main(spec: SandboxSpec): never {
   // Opened now: after pivot_root the host's files are out of reach.
   const stub = openSync(spec.execStub, 'r');
@@ -57,6 +70,7 @@ function main(spec: SandboxSpec): never {
   if (spec.security.readonlyRootfs) readonlyRootfs(spec.rootfs);
   sethostname(spec.hostname);
   enterRootfs(spec.rootfs);
+  if (spec.tty) reopenTerminal(spec.tty);
   umask(0o022);
   const p = spec.process;
   const path = lookPath(p.args[0], p.env);

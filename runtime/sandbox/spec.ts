@@ -30,6 +30,8 @@ export interface SandboxSpec {
   rootfs: string;
   hostname: string;
   mounts: MountOp[];
+  /** With -t: the terminal's path inside (/dev/pts/N), reopened there so that /proc/self/fd/0 names it. */
+  tty?: string;
   process: ProcessSpec;
 }
 
