@@ -39,6 +39,8 @@ function netns(t: ExecutionContext, h: Harness, tag: string): string {
     rmSync(dir, { recursive: true, force: true });
   });
   sh(['-n', ns, 'link', 'set', 'lo', 'up']);
+  // A new namespace copies the host's ip_forward; start from off, so "as found" is visible.
+  inNs(ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=0']);
   return ns;
 }
 
@@ -157,7 +159,7 @@ it('a failed run (nft missing, command not found) leaves no ip_forward, forward.
   const ns = netns(t, h, 'fl');
   const dir = stateDir(ns);
   const forward = () => inNs(ns, ['cat', '/proc/sys/net/ipv4/ip_forward']).trim();
-  t.is(forward(), '0', 'a new namespace starts without forwarding');
+  t.is(forward(), '0', 'the test turned forwarding off in its namespace');
 
   // nft is not installed: a clear error before anything is made.
   const noNft = await skiffIn(h, ns, ['run', '--rm', 'busybox', 'true'], { hideNft: true });
