@@ -213,8 +213,8 @@ done
 
 # Peak RSS, in separate runs so /usr/bin/time's fork does not touch the timings.
 # %M is ru_maxrss over the waited-for process tree: the largest single process
-# (for skiff that is the CLI's node; the container's node init stage counts
-# too if it were larger). podman's conmon is daemonized and not included.
+# (for skiff that is the CLI's node, the only Node process of a start).
+# podman's conmon is daemonized and not included.
 if ((RSS_RUNS > 0)); then
   log "peak RSS: $RSS_RUNS runs each"
   for ((i = 1; i <= RSS_RUNS; i++)); do
@@ -262,8 +262,9 @@ const steps = [
   ['rootfs-mounted', 'rootfs overlay mount'],
   ['cgroup-ready', 'cgroup create + limits'],
   ['cloned', 'clone'],
-  ['init-done', 'init stage (node boot, mounts, pivot_root)'],
-  ['exec', 'exec to command start'],
+  ['root-built', 'child makes procfs; mounts, pivot_root from the main thread'],
+  ['stub-ready', 'seccomp, exec of skiff-exec'],
+  ['exec', 'cgroup join, exec to command start'],
   ['exited', 'command runs + wait'],
   ['done', 'cleanup (--rm)'],
 ];

@@ -21,8 +21,8 @@ const targets = [
 for (const t of targets) {
   const src = join(here, t.src);
   const out = join(here, 'build', t.out);
-  const header = join(here, 'skiff-caps.h');
-  if (mtime(out) >= mtime(src) && mtime(out) >= mtime(self) && mtime(out) >= mtime(header)) continue;
+  const headers = ['skiff-caps.h', 'skiff-path.h'].map((h) => join(here, h));
+  if (mtime(out) >= mtime(src) && mtime(out) >= mtime(self) && headers.every((h) => mtime(out) >= mtime(h))) continue;
   mkdirSync(dirname(out), { recursive: true });
   execFileSync('cc', ['-O2', '-Wall', '-Wextra', ...t.flags, '-o', out, src], { stdio: 'inherit' });
   console.log(`built ${out}`);

@@ -40,23 +40,39 @@ export const CLONE = {
 
 export interface CloneRequest {
   flags: number;
-  /** Read end of the sync pipe; the child blocks on it until the parent writes a byte. */
+  /** Read end of the sync pipe; the child waits on it twice (maps written; root built). */
   syncFd: number;
-  /** A network namespace fd to join after the sync, or -1 (optional). */
+  /** A network namespace fd to join after the first sync, or -1 (optional). */
   netnsFd?: number;
-  /** Descriptors that become 0, 1, 2 (and 3, the error pipe) in the child. */
+  /** Descriptors that become 0, 1, 2, 3 (the error pipe) and 4 (skiff-exec's sync) in the child. */
   fds: number[];
   tty: boolean;
-  path: string;
+  /** With tty: the terminal's path inside the new root (/dev/pts/N), reopened there by the child. */
+  ttyPath?: string;
+  /** skiff-exec, open: the child execs it through this fd after pivot_root. */
+  stubFd: number;
   argv: string[];
   env: string[];
+  /** seccomp program (sock_filter array), or null; installed right before the exec. */
+  seccomp: Buffer | null;
+  noNewPrivs: boolean;
 }
 
-/** clone(2) into new namespaces, then execve. Returns the child's host pid. */
+/** clone(2) into new namespaces (see skiff_clone in skiff-helper.c). Returns the child's host pid. */
 export function cloneExec(r: CloneRequest): number {
-  _clone ??= load().func('int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, int nfds, int tty, const char *path, const char **argv, const char **envp)');
-  const pid = _clone(r.flags, r.syncFd, r.netnsFd ?? -1, r.fds, r.fds.length, r.tty ? 1 : 0, r.path, [...r.argv, null], [...r.env, null]) as number;
-  if (pid < 0) throw new SyscallError('clone', r.path, -pid);
+  _clone ??= load().func('int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, int nfds, int tty, int stub_fd, const char **argv, const char **envp, const void *bpf, int bpf_len, int nnp, const char *tty_path)');
+  const pid = _clone(r.flags, r.syncFd, r.netnsFd ?? -1, r.fds, r.fds.length, r.tty ? 1 : 0, r.stubFd, [...r.argv, null], [...r.env, null],
+    r.seccomp, r.seccomp?.length ?? 0, r.noNewPrivs ? 1 : 0, r.ttyPath ?? null) as number;
+  if (pid < 0) throw new SyscallError('clone', r.argv[0], -pid);
+  return pid;
+}
+
+let _holder: Fn | undefined;
+/** A child in a new user namespace that exits once SYNCFD is written (or closed). */
+export function usernsHolder(syncFd: number): number {
+  _holder ??= load().func('int skiff_userns_holder(int sync_fd)');
+  const pid = _holder(syncFd) as number;
+  if (pid < 0) throw new SyscallError('clone(CLONE_NEWUSER)', undefined, -pid);
   return pid;
 }
 

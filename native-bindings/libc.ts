@@ -69,6 +69,13 @@ export function mountSetattrIdmap(fd: number, usernsFd: number, path: string): v
   check(Number(_syscall(SYS_mount_setattr, 'int', fd, 'const char *', '', 'unsigned int', 0x1000 /* AT_EMPTY_PATH */,
     'void *', attr, 'size_t', attr.length)), 'mount_setattr(MOUNT_ATTR_IDMAP)', path);
 }
+const SYS_fsmount = 432;
+const MOUNT_ATTR = { NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
+/** fsmount(2) of a created fs context, nosuid,nodev,noexec: a detached mount's fd (close-on-exec). */
+export function fsmountNsx(fsFd: number, what: string): number {
+  return check(Number(_syscall(SYS_fsmount, 'int', fsFd, 'unsigned int', 1 /* FSMOUNT_CLOEXEC */,
+    'unsigned int', MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC)), 'fsmount', what);
+}
 export function moveMount(fd: number, target: string): void {
   check(Number(_syscall(SYS_move_mount, 'int', fd, 'const char *', '', 'int', AT_FDCWD, 'const char *', target,
     'unsigned int', MOVE_MOUNT_F_EMPTY_PATH)), 'move_mount', target);
@@ -274,4 +281,71 @@ export function lgetxattr(path: string, name: string): Buffer | undefined {
     throw new SyscallError(`lgetxattr(${name})`, path, e);
   }
   return buf.subarray(0, n);
+}
+
+// ---- eBPF: cgroup device programs -------------------------------------------
+const SYS_bpf = 321;
+const BPF_PROG_LOAD = 5, BPF_PROG_ATTACH = 8;
+export const BPF_PROG_TYPE_CGROUP_DEVICE = 15, BPF_CGROUP_DEVICE = 6, BPF_F_ALLOW_MULTI = 2;
+
+/** bpf(BPF_PROG_LOAD): returns the program's fd; the verifier's log is part of the error. */
+export function bpfProgLoad(progType: number, insns: Buffer, license: string, name: string): number {
+  const lic = Buffer.from(`${license}\0`);
+  const log = Buffer.alloc(64 * 1024);
+  // union bpf_attr, the BPF_PROG_LOAD member; the kernel wants unused bytes zeroed.
+  const attr = Buffer.alloc(128);
+  attr.writeUInt32LE(progType, 0);
+  attr.writeUInt32LE(insns.length / 8, 4);
+  attr.writeBigUInt64LE(BigInt(koffi.address(insns)), 8);
+  attr.writeBigUInt64LE(BigInt(koffi.address(lic)), 16);
+  attr.writeUInt32LE(1, 24); // log_level
+  attr.writeUInt32LE(log.length, 28);
+  attr.writeBigUInt64LE(BigInt(koffi.address(log)), 32);
+  attr.write(name.slice(0, 15), 48, 'latin1');
+  const fd = Number(_syscall(SYS_bpf, 'int', BPF_PROG_LOAD, 'void *', attr, 'unsigned int', attr.length));
+  if (fd < 0) {
+    const err = new SyscallError('bpf(BPF_PROG_LOAD)', name, koffi.errno());
+    const text = log.subarray(0, log.indexOf(0)).toString('utf8').trim();
+    if (text) err.message += `; verifier: ${text.split('\n').slice(-3).join(' | ')}`;
+    throw err;
+  }
+  return fd;
+}
+
+/** bpf(BPF_PROG_ATTACH) of PROGFD to the cgroup directory open as TARGETFD. */
+export function bpfProgAttach(targetFd: number, progFd: number, attachType: number, flags: number, path: string): void {
+  const attr = Buffer.alloc(32);
+  attr.writeUInt32LE(targetFd, 0);
+  attr.writeUInt32LE(progFd, 4);
+  attr.writeUInt32LE(attachType, 8);
+  attr.writeUInt32LE(flags, 12);
+  check(Number(_syscall(SYS_bpf, 'int', BPF_PROG_ATTACH, 'void *', attr, 'unsigned int', attr.length)), 'bpf(BPF_PROG_ATTACH)', path);
+}
+
+// ---- entering another process's namespaces (one thread at a time) ----------
+const _setns = libc.func('int setns(int fd, int nstype)');
+const _unshare = libc.func('int unshare(int flags)');
+const _fchdir = libc.func('int fchdir(int fd)');
+export const CLONE_FS = 0x00000200;
+export const NS_TYPE = { mnt: 0x00020000, uts: 0x04000000, ipc: 0x08000000, net: 0x40000000 } as const;
+
+/** setns(2) for the calling thread. */
+export function setns(fd: number, nstype: number, what: string): void {
+  check(_setns(fd, nstype), 'setns', what);
+}
+export function unshare(flags: number, what: string): void {
+  check(_unshare(flags), 'unshare', what);
+}
+export function fchdir(fd: number, what: string): void {
+  check(_fchdir(fd), 'fchdir', what);
+}
+const SYS_pidfd_open = 434, SYS_pidfd_getfd = 438;
+/** A copy of descriptor FD of process PID (pidfd_getfd, Linux >= 5.6), close-on-exec. */
+export function pidfdGetfd(pid: number, fd: number): number {
+  const pidfd = check(Number(_syscall(SYS_pidfd_open, 'int', pid, 'unsigned int', 0)), 'pidfd_open', String(pid));
+  try {
+    return check(Number(_syscall(SYS_pidfd_getfd, 'int', pidfd, 'int', fd, 'unsigned int', 0)), 'pidfd_getfd', `${pid}:${fd}`);
+  } finally {
+    _close(pidfd);
+  }
 }

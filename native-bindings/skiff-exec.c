@@ -1,25 +1,26 @@
 /*
  * skiff-exec.c — the last step before the container's command runs.
  *
- * Why it exists: the init stage is a Node process, and Node has ~10 threads
- * and ~40 MiB of memory. If init ran inside the container's cgroup, a
- * `--pids-limit 10` or `-m 16m` would kill init instead of limiting the
- * command. So init does its work outside the cgroup and then execs this tiny
- * static binary (through an fd opened before pivot_root, since the host's
- * files are gone by then). Node's threads die with that exec. This stub then:
+ * Why it exists: the container's first process is a clone of the Node
+ * parent (see skiff_clone): single-threaded, but with Node's whole address
+ * space mapped. The parent builds the root filesystem for it, and it then
+ * execs this tiny static binary (through an fd, since the host's files have
+ * no path after pivot_root), so that nothing of Node is left when it joins
+ * the container's cgroup. This stub then:
  *
  *   1. writes "R" on fd 3 (the error pipe): "Node is gone, join me now";
  *   2. waits for one byte on fd 4 while the parent puts it in the cgroup;
  *   3. unshares the cgroup namespace (rooted at the cgroup it is now in);
  *   4. narrows the capability bounding set to the container's set, drops to
  *      the container user, sets the remaining capabilities, clears ambient;
- *   5. chdirs and execs the command. fd 3 is close-on-exec, so the parent
- *      sees EOF. (The seccomp filter was installed by init and covers this
- *      stub too, which is why it allows unshare(CLONE_NEWCGROUP).)
+ *   5. chdirs and execs the command, searching PATH if it has no slash. fd 3
+ *      is close-on-exec, so the parent sees EOF. (The seccomp filter was
+ *      installed before this exec and covers this stub too, which is why it
+ *      allows unshare(CLONE_NEWCGROUP).)
  *
  * On failure it writes "stage:errno" on fd 3 and exits 125/126/127.
  *
- * usage: skiff-exec UID GID GROUPS(comma list or -) NEWCGROUP(0|1) CAPMASK(hex) CWD PATH ARGV0 [ARGS...]
+ * usage: skiff-exec UID GID GROUPS(comma list or -) NEWCGROUP(0|1) CAPMASK(hex) CWD FILE ARGV0 [ARGS...]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,6 +37,8 @@ extern char **environ;
 static void fail(const char *stage, int err, int code);
 #define CAPS_FAIL(stage, err) fail(stage, err, 125)
 #include "skiff-caps.h"
+#define PATH_FAIL(stage, err, code) fail(stage, err, code)
+#include "skiff-path.h"
 
 static void fail(const char *stage, int err, int code) {
   char buf[64];
@@ -82,7 +85,6 @@ int main(int argc, char **argv) {
   if (chdir(argv[6]) < 0) fail("chdir", errno, 125);
 
   if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0) fail("fcntl", errno, 125);
-  execve(argv[7], argv + 8, environ);
-  fail("exec", errno, errno == ENOENT ? 127 : 126);
+  exec_search(argv[7], argv + 8, environ);
   return 127;
 }

@@ -6,9 +6,10 @@
  * V8).  So the few steps that have to happen inside a freshly cloned child,
  * before anything else can run there, live here:
  *
- *   skiff_clone()  clone(2) with namespace flags, wait on a sync pipe while
- *                  the parent writes uid/gid maps and joins the cgroup,
- *                  switch ids, arrange stdio, execve().
+ *   skiff_clone()  clone(2) with namespace flags; wait while the parent
+ *                  writes uid/gid maps; make the container's procfs;
+ *                  wait while the parent builds the mount table; seccomp;
+ *                  execve(skiff-exec).
  *   skiff_nsexec() join a running container's namespaces (setns), fork once
  *                  more so the pid namespace takes effect, switch ids,
  *                  chdir, execve() — the engine behind `skiff exec`.
@@ -44,6 +45,8 @@ static int nsexec_err_fd = -1;
 #define EXIT_RUNTIME 125
 #define EXIT_CANNOT_INVOKE 126
 #define EXIT_NOT_FOUND 127
+#define PATH_FAIL(stage, err, code) die(nsexec_err_fd, stage, err, code)
+#include "skiff-path.h"
 
 /* Report "stage:errno" on the error fd (if any) and die.  The parent reads
  * this to print a message that names the failing step. */
@@ -110,25 +113,93 @@ static void wait_sync(int sync_fd, int err_fd) {
   long n;
   do { n = syscall(SYS_read, sync_fd, &c, 1); } while (n < 0 && errno == EINTR);
   if (n != 1) die(err_fd, "sync", n < 0 ? errno : EPIPE, EXIT_RUNTIME);
-  syscall(SYS_close, sync_fd);
+}
+
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#define SYS_fsconfig 431
+#endif
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_CMD_CREATE 6
+
+/* A procfs instance belongs to the pid namespace of the process that creates
+ * it, so only a process inside the container's pid namespace can make the
+ * container's /proc.  This creates the superblock (fsopen + FSCONFIG_CMD_CREATE)
+ * and returns the fs context's fd; the parent takes it with pidfd_getfd and
+ * calls fsmount at its place in the mount plan. */
+static int make_proc_context(void) {
+  int fs = (int)syscall(SYS_fsopen, "proc", 1 /* FSOPEN_CLOEXEC */);
+  if (fs < 0) return -errno;
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", "proc", 0) < 0 ||
+      syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+    int e = errno;
+    syscall(SYS_close, fs);
+    return -e;
+  }
+  return fs;
+}
+
+/* "P<fd>\n" on the error pipe: the proc context is ready, the parent may
+ * build the container's mount table now. */
+static void report_proc_fd(int err_fd, int fd) {
+  char buf[16];
+  int n = 0, d = 0;
+  char digits[12];
+  buf[n++] = 'P';
+  do { digits[d++] = (char)('0' + fd % 10); fd /= 10; } while (fd && d < 11);
+  while (d) buf[n++] = digits[--d];
+  buf[n++] = '\n';
+  if (syscall(SYS_write, err_fd, buf, n) != n) die(err_fd, "report", errno, EXIT_RUNTIME);
 }
 
 /*
- * Clone a child into new namespaces and exec `path` there.
+ * Clone the container's first process and make it exec `stub_fd`
+ * (skiff-exec) once the parent has built its root filesystem.
  *
- * flags:     CLONE_NEW* flags for clone(2).  CLONE_NEWCGROUP is special: it is
- *            done by unshare() after the sync, because a cgroup namespace is
- *            rooted at the cgroup the process is in when it is created, and
- *            the parent only moves the child into the container's cgroup
- *            during the sync window.
- * sync_fd:   read end of the sync pipe, or -1 for no sync.
+ * The child only does what must happen inside the new namespaces, by a
+ * process that is single-threaded and in the new pid namespace:
+ *
+ *   child (here)                            parent (Node, sandbox/enter.ts)
+ *   wait for byte 1 on the sync pipe   <--  writes uid/gid maps, then byte 1
+ *   become root of the user namespace
+ *   make the proc sb, say "P<fd>"      -->  takes the fd (pidfd_getfd), enters the
+ *                                           child's mount, uts, ipc and net
+ *                                           namespaces, mounts everything,
+ *                                           pivot_root (which moves this child's
+ *   wait for byte 2                    <--  root too), returns home, byte 2
+ *   no_new_privs, seccomp, execveat(skiff-exec)
+ *
+ * flags:     CLONE_NEW* flags for clone(2) (CLONE_NEWCGROUP is left to
+ *            skiff-exec: a cgroup namespace is rooted where its creator stands,
+ *            and the process joins the container's cgroup only later).
+ * sync_fd:   read end of the sync pipe.
  * netns_fd:  a network namespace to join (--network container:NAME), or -1.
- * fds/nfds:  descriptors that become 0..nfds-1 in the child.
+ * fds/nfds:  descriptors that become 0..nfds-1 in the child; fds[3] is the
+ *            error pipe (skiff-exec speaks there next), fds[4] skiff-exec's sync.
  * tty:       if set, fd 0 becomes the controlling terminal.
+ * stub_fd:   skiff-exec, opened by the parent: after pivot_root the host's
+ *            files have no path any more.
+ * bpf/nnp:   the seccomp program and no_new_privs, installed right before the
+ *            exec, so skiff-exec runs under them too.
  * Returns the child's pid, or -errno.
  */
+/* The pty slave was opened on the host, through a path the container cannot
+ * see; opened again by its own name (in the new root) it reads as /dev/pts/N
+ * in /proc/self/fd, as a terminal opened inside does.  Same terminal, still
+ * the controlling one. */
+static void reopen_tty(const char *path, int err_fd) {
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) die(err_fd, "open(tty)", errno, EXIT_RUNTIME);
+  for (int i = 0; i <= 2; i++) {
+    struct termios t;
+    if (syscall(SYS_ioctl, i, TCGETS, &t) == 0 && syscall(SYS_dup2, fd, i) < 0) die(err_fd, "dup2(tty)", errno, EXIT_RUNTIME);
+  }
+  syscall(SYS_close, fd);
+}
+
 int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, int nfds, int tty,
-                const char *path, char *const argv[], char *const envp[]) {
+                int stub_fd, char *const argv[], char *const envp[], const void *bpf, int bpf_len, int nnp,
+                const char *tty_path) {
   unsigned long cflags = (flags & ~(unsigned long)CLONE_NEWCGROUP) | SIGCHLD;
   /* Raw clone with a NULL stack behaves like fork: the child runs on a
    * copy-on-write copy of this stack, so no stack needs to be allocated. */
@@ -139,64 +210,56 @@ int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, 
   /* ---- child: single-threaded, in the new namespaces ---- */
   int err_fd = nfds > 3 ? fds[3] : -1;
   reset_signals();
-  /* Until the parent says go, die with it: this child holds a copy of the
-   * sync pipe's write end, so it would never see EOF on its own. */
+  /* Until the parent's last go-ahead, die with it: this child holds a copy
+   * of the sync pipe's write end, so it would never see EOF on its own. */
   syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (sync_fd >= 0) wait_sync(sync_fd, err_fd);
-  syscall(SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  wait_sync(sync_fd, err_fd);
   if (netns_fd >= 0 && syscall(SYS_setns, netns_fd, CLONE_NEWNET) < 0)
     die(err_fd, "setns(CLONE_NEWNET)", errno, EXIT_RUNTIME);
-  if ((flags & CLONE_NEWCGROUP) && syscall(SYS_unshare, CLONE_NEWCGROUP) < 0)
-    die(err_fd, "unshare(CLONE_NEWCGROUP)", errno, EXIT_RUNTIME);
   if (flags & CLONE_NEWUSER) {
     /* Become root of the new user namespace (the parent wrote the maps). */
     int r = switch_ids(0, 0, NULL, 0);
     if (r < 0) die(err_fd, "setresuid", -r, EXIT_RUNTIME);
   }
-  /* Failures are reported on the error pipe (3), else on stderr (2); a child
-   * given no descriptors at all (the userns holder) reports nothing. */
-  int report_fd = nfds > 3 ? 3 : nfds == 3 ? 2 : -1;
+  int proc_fd = make_proc_context();
+  if (proc_fd < 0) die(err_fd, "fsconfig(proc)", -proc_fd, EXIT_RUNTIME);
+  /* Out of the range arrange_fds fills (0..nfds-1), so dup2 cannot clobber them. */
+  proc_fd = (int)syscall(SYS_fcntl, proc_fd, F_DUPFD_CLOEXEC, 200);
+  stub_fd = (int)syscall(SYS_fcntl, stub_fd, F_DUPFD_CLOEXEC, 200);
+  sync_fd = (int)syscall(SYS_fcntl, sync_fd, F_DUPFD_CLOEXEC, 200);
+  if (proc_fd < 0 || stub_fd < 0 || sync_fd < 0) die(err_fd, "fcntl(F_DUPFD)", errno, EXIT_RUNTIME);
   int r = arrange_fds(fds, nfds);
-  if (r < 0) die(report_fd, "dup2", -r, EXIT_RUNTIME);
-  err_fd = report_fd;
+  if (r < 0) die(nfds > 3 ? 3 : 2, "dup2", -r, EXIT_RUNTIME);
+  err_fd = nfds > 3 ? 3 : 2;
   if (syscall(SYS_setsid) < 0) die(err_fd, "setsid", errno, EXIT_RUNTIME);
   if (tty && syscall(SYS_ioctl, 0, TIOCSCTTY, 0) < 0) die(err_fd, "ioctl(TIOCSCTTY)", errno, EXIT_RUNTIME);
-  syscall(SYS_execve, path, argv, envp);
-  die(err_fd, "execve", errno, errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE);
+  report_proc_fd(err_fd, proc_fd);
+  wait_sync(sync_fd, err_fd);
+  syscall(SYS_close, sync_fd);
+  syscall(SYS_close, proc_fd);
+  syscall(SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  if (tty_path) reopen_tty(tty_path, err_fd);
+  nsexec_err_fd = err_fd;
+  syscall(SYS_umask, 022); /* Node's umask is the caller's; containers get Docker's */
+  seccomp_install(bpf, bpf_len, nnp);
+  syscall(SYS_execveat, stub_fd, "", argv, envp, AT_EMPTY_PATH);
+  die(err_fd, "execve", errno, EXIT_CANNOT_INVOKE);
   return -1;
 }
 
-/* execve() `file`, searching PATH from envp when it has no slash, the way
- * execvpe does (but without touching glibc state). */
-static void exec_search(const char *file, char *const argv[], char *const envp[], int err_fd) {
-  if (strchr(file, '/')) {
-    syscall(SYS_execve, file, argv, envp);
-    die(err_fd, "exec", errno, errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE);
-  }
-  const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (int i = 0; envp[i]; i++)
-    if (strncmp(envp[i], "PATH=", 5) == 0) path = envp[i] + 5;
-  int saw_eacces = 0;
-  size_t flen = strlen(file);
-  for (const char *p = path;;) {
-    const char *colon = strchr(p, ':');
-    size_t dlen = colon ? (size_t)(colon - p) : strlen(p);
-    char buf[4096];
-    if (dlen + flen + 2 < sizeof(buf)) {
-      size_t n = 0;
-      if (dlen == 0) buf[n++] = '.';
-      else { memcpy(buf, p, dlen); n = dlen; }
-      buf[n++] = '/';
-      memcpy(buf + n, file, flen + 1);
-      syscall(SYS_execve, buf, argv, envp);
-      if (errno == EACCES) saw_eacces = 1;
-      else if (errno != ENOENT && errno != ENOTDIR) die(err_fd, "exec", errno, EXIT_CANNOT_INVOKE);
-    }
-    if (!colon) break;
-    p = colon + 1;
-  }
-  if (saw_eacces) die(err_fd, "exec", EACCES, EXIT_CANNOT_INVOKE);
-  die(err_fd, "lookup", ENOENT, EXIT_NOT_FOUND);
+/*
+ * A process in a new user namespace that waits on SYNC_FD, then exits: the
+ * parent writes its uid/gid maps and uses /proc/PID/ns/user as the userns fd
+ * for idmapped mounts.  Returns its pid, or -errno.
+ */
+int skiff_userns_holder(int sync_fd) {
+  long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid != 0) return pid < 0 ? -errno : (int)pid;
+  syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  char c;
+  while (syscall(SYS_read, sync_fd, &c, 1) < 0 && errno == EINTR) {}
+  syscall(SYS_exit_group, 0);
+  return -1;
 }
 
 /*
@@ -223,7 +286,10 @@ int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int n
   /* ---- middle process ---- */
   reset_signals();
   syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (sync_fd >= 0) wait_sync(sync_fd, err_fd);
+  if (sync_fd >= 0) {
+    wait_sync(sync_fd, err_fd);
+    syscall(SYS_close, sync_fd);
+  }
   for (int i = 0; i < n_ns; i++)
     if (syscall(SYS_setns, ns_fds[i], 0) < 0) die(err_fd, "setns", errno, EXIT_RUNTIME);
   /* The helper must not be re-enterable from inside: a container process
@@ -262,6 +328,6 @@ int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int n
   /* err_fd survived arrange_fds as close-on-exec: it closes on success. */
   if (syscall(SYS_setsid) < 0) die(err_fd, "setsid", errno, EXIT_RUNTIME);
   if (tty && syscall(SYS_ioctl, 0, TIOCSCTTY, 0) < 0) die(err_fd, "ioctl(TIOCSCTTY)", errno, EXIT_RUNTIME);
-  exec_search(file, argv, envp, err_fd);
+  exec_search(file, argv, envp);
   return -1;
 }

@@ -2,6 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readText } from './io.js';
 
+/** The leaf cgroup v2 processes move into so that their own cgroup can delegate controllers. */
+export const LEAF_NAME = 'skiff-leaf';
+
 export type CgroupMode = 'unified' | 'hybrid' | 'legacy';
 export type Controller = 'memory' | 'cpu' | 'pids' | 'freezer' | 'devices';
 export const CONTROLLERS: readonly Controller[] = ['memory', 'cpu', 'pids', 'freezer', 'devices'];
@@ -19,8 +22,12 @@ export interface CgroupLayout {
   mode: CgroupMode;
   /** Which hierarchy serves each controller skiff uses; absent = unavailable. */
   controllers: Partial<Record<Controller, Hierarchy>>;
-  /** The cgroup2 hierarchy, if mounted, and the controllers it offers our cgroup. */
-  v2?: Hierarchy & { available: string[] };
+  /**
+   * The cgroup2 hierarchy, if mounted: the controllers our cgroup was given
+   * (`available`), and those the hierarchy has at all (`delegatable`, its root's
+   * cgroup.controllers), which tells "not delegated" from "not in this kernel".
+   */
+  v2?: Hierarchy & { available: string[]; delegatable: string[] };
 }
 
 /** One line of /proc/PID/cgroup: "ID:CONTROLLERS:PATH" ("0::PATH" for cgroup2). */
@@ -117,8 +124,13 @@ export function detectLayout(procSelfCgroup: string, mountinfo: string, fsRoot =
   const v2Entry = entries.find((e) => e.id === 0 && e.controllers.length === 0);
   const v2Mounts = mounts.filter((m) => m.version === 2);
   const v2Base = hierarchyFor(v2Mounts, v2Entry?.path, fsRoot, 2);
+  // A process that skiff moved into <base>/skiff-leaf (v2's no-internal-
+  // processes rule, see lifecycle.ts) still places containers under <base>.
+  if (v2Base && path.basename(v2Base.ownDir) === LEAF_NAME) v2Base.ownDir = path.dirname(v2Base.ownDir);
   let v2Available: string[] = [];
+  let v2Delegatable: string[] = [];
   if (v2Base) {
+    v2Delegatable = (readText(path.join(v2Base.mountPoint, 'cgroup.controllers')) ?? '').split(/\s+/).filter(Boolean);
     // Our cgroup.controllers lists what the parent delegated to us; the mount's
     // root file is the fallback if our own dir cannot be read.
     const text =
@@ -156,7 +168,7 @@ export function detectLayout(procSelfCgroup: string, mountinfo: string, fsRoot =
   const devices = v1For('devices');
   if (devices) controllers.devices = devices;
 
-  return { mode, controllers, ...(v2Base ? { v2: { ...v2Base, available: v2Available } } : {}) };
+  return { mode, controllers, ...(v2Base ? { v2: { ...v2Base, available: v2Available, delegatable: v2Delegatable } } : {}) };
 }
 
 /** Detects the layout of the running process from the real /proc/self files. */

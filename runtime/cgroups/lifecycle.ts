@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { CONTROLLERS, type CgroupLayout, type Controller } from './detect.js';
+import { CONTROLLERS, LEAF_NAME, type CgroupLayout, type Controller } from './detect.js';
 import { describe, errno, readText, writeValue } from './io.js';
 
 /** Name of the shared directory, under the runtime's own cgroup, that holds container cgroups. */
@@ -12,6 +12,8 @@ const V2_ENABLED: readonly Controller[] = ['memory', 'cpu', 'pids'];
 /** A container's directory in one hierarchy. */
 export interface CgroupDir {
   version: 1 | 2;
+  /** Where the hierarchy is mounted on the host (/sys/fs/cgroup/memory, /sys/fs/cgroup/unified, ...). */
+  mountPoint: string;
   /** <own cgroup>/skiff, shared by all containers. */
   parent: string;
   /** <own cgroup>/skiff/<id>. */
@@ -38,7 +40,15 @@ export function containerCgroup(layout: CgroupLayout, id: string): ContainerCgro
     const parent = path.join(h.ownDir, PARENT_NAME);
     const dir = path.join(parent, id);
     dirs[name] = dir;
-    if (!hierarchies.some((x) => x.dir === dir)) hierarchies.push({ version: h.version, parent, dir });
+    if (!hierarchies.some((x) => x.dir === dir)) hierarchies.push({ version: h.version, mountPoint: h.mountPoint, parent, dir });
+  }
+  // On a hybrid host no controller may live in the cgroup2 tree, but the
+  // container still gets a directory there: v2's device program attaches to
+  // it, and cgroup.kill/cgroup.events work on it.
+  if (layout.v2) {
+    const parent = path.join(layout.v2.ownDir, PARENT_NAME);
+    const dir = path.join(parent, id);
+    if (!hierarchies.some((x) => x.dir === dir)) hierarchies.push({ version: 2, mountPoint: layout.v2.mountPoint, parent, dir });
   }
   return { id, layout, dirs, hierarchies };
 }
@@ -97,8 +107,10 @@ function mkdir(dir: string): void {
  * On v2 a child only gets a controller that its parent lists in cgroup.subtree_control,
  * so our own cgroup and skiff/ must both enable them. The no-internal-process rule:
  * a non-root cgroup that has processes cannot enable controllers for its children
- * (EBUSY). Hence containers live under skiff/, which never holds a process; our own
- * cgroup must be the root or already delegate them.
+ * (EBUSY). Containers therefore live under skiff/, which never holds a process, and
+ * the processes of our own cgroup (skiff itself among them) move down into a leaf,
+ * <own>/skiff-leaf, before our cgroup enables anything. Later skiff processes are born
+ * in that leaf and still place containers under <own> (see detect.ts).
  */
 function enableV2Controllers(cg: ContainerCgroup, h: CgroupDir): void {
   const wanted = V2_ENABLED.filter((c) => cg.layout.controllers[c]?.version === 2);
@@ -109,17 +121,68 @@ function enableV2Controllers(cg: ContainerCgroup, h: CgroupDir): void {
     const enabled = (readText(file) ?? '').split(/\s+/).map((c) => c.replace(/^\+/, ''));
     const missing = wanted.filter((c) => !enabled.includes(c));
     if (missing.length === 0) continue;
+    const value = missing.map((c) => `+${c}`).join(' ');
     try {
-      writeValue(file, missing.map((c) => `+${c}`).join(' '));
+      writeValue(file, value);
     } catch (err) {
       if (dir !== own || errno(err) !== 'EBUSY') throw err;
-      throw new Error(
-        `${describe(err)} (cgroup v2 refuses to enable controllers in a cgroup that has processes; ` +
-          `run skiff from the root cgroup or from one whose cgroup.subtree_control already enables ${missing.join(', ')})`,
-        { cause: err },
-      );
+      moveProcessesToLeaf(own);
+      try {
+        writeValue(file, value);
+      } catch (again) {
+        throw new Error(
+          `${describe(again)} (cgroup v2 refuses to enable controllers in a cgroup that has processes; ` +
+            `skiff moved those of ${own} into ${path.join(own, LEAF_NAME)}, but the cgroup is still busy)`,
+          { cause: again },
+        );
+      }
     }
   }
+}
+
+/** Moves every process of DIR into DIR/skiff-leaf (created if needed). */
+function moveProcessesToLeaf(dir: string): void {
+  const leaf = path.join(dir, LEAF_NAME);
+  mkdir(leaf);
+  // Processes can fork while we move them; a few rounds catch the stragglers.
+  for (let round = 0; round < 5; round++) {
+    const pids = (readText(path.join(dir, 'cgroup.procs')) ?? '').split(/\s+/).filter((p) => /^\d+$/.test(p));
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        writeValue(path.join(leaf, 'cgroup.procs'), pid);
+      } catch (err) {
+        if (errno(err) !== 'ESRCH') throw err; // exited meanwhile
+      }
+    }
+  }
+}
+
+/**
+ * What the container's /sys/fs/cgroup shows (see sandbox/mounts.ts): on pure v2
+ * its cgroup2 directory; otherwise its directory in each hierarchy, named after
+ * the host's mount point, plus the host's aliases ("cpu" for "cpu,cpuacct").
+ */
+export function cgroupView(cg: ContainerCgroup): {
+  unified?: string; hierarchies?: Array<{ name: string; dir: string }>; links?: Array<{ name: string; to: string }>;
+} {
+  if (cg.layout.mode === 'unified') {
+    const v2 = cg.hierarchies.find((h) => h.version === 2);
+    return v2 ? { unified: v2.dir } : {};
+  }
+  const hierarchies = cg.hierarchies.map((h) => ({ name: path.basename(h.mountPoint), dir: h.dir }));
+  const names = new Set(hierarchies.map((h) => h.name));
+  const links: Array<{ name: string; to: string }> = [];
+  for (const { name } of hierarchies) {
+    if (!name.includes(',')) continue;
+    for (const part of name.split(',')) {
+      if (!names.has(part)) {
+        names.add(part);
+        links.push({ name: part, to: name });
+      }
+    }
+  }
+  return { hierarchies, links };
 }
 
 /** Moves PID into the container's cgroup in every hierarchy used. */

@@ -65,7 +65,18 @@ export function planLimits(limits: CgroupLimits, layout: CgroupLayout): CgroupWr
   const writes: CgroupWrite[] = [];
   const version = (controller: Controller, what: string): 1 | 2 => {
     const h = layout.controllers[controller];
-    if (!h) throw new Error(`cgroup: cannot set ${what}: the ${controller} controller is not available on this host`);
+    if (!h) {
+      const v2 = layout.v2;
+      if (v2?.delegatable.includes(controller)) {
+        // The kernel has it, but our cgroup's parent did not hand it down.
+        const parent = path.dirname(v2.ownDir);
+        throw new Error(
+          `cgroup: cannot set ${what}: the ${controller} controller is not delegated to skiff's cgroup ${v2.ownDir}; ` +
+            `enable it with: echo +${controller} > ${path.join(parent, 'cgroup.subtree_control')}`,
+        );
+      }
+      throw new Error(`cgroup: cannot set ${what}: the ${controller} controller is not available on this host`);
+    }
     return h.version;
   };
   const add = (controller: Controller, file: string, value: number | string, ifExists?: true): void => {

@@ -30,7 +30,8 @@ export function containerOptions<T>(y: Argv<T>) {
     .option('security-opt', { type: 'string', array: true, describe: 'Security options: seccomp=unconfined|PROFILE.json, no-new-privileges' })
     .option('read-only', { type: 'boolean', default: false, describe: "Mount the container's root filesystem as read only" })
     .option('volume', { alias: 'v', type: 'string', array: true, describe: 'Bind mount a host path: HOST:CONTAINER[:ro]' })
-    .option('tmpfs', { type: 'string', array: true, describe: 'Mount a tmpfs directory: PATH[:OPTIONS]' });
+    .option('tmpfs', { type: 'string', array: true, describe: 'Mount a tmpfs directory: PATH[:OPTIONS]' })
+    .option('device', { type: 'string', array: true, describe: 'Add a host device to the container: HOST[:CONTAINER][:rwm]' });
 }
 
 export interface ContainerArgs extends NetworkArgs {
@@ -59,6 +60,7 @@ export interface ContainerArgs extends NetworkArgs {
   'read-only': boolean;
   volume?: string[];
   tmpfs?: string[];
+  device?: string[];
 }
 
 let commandWords: string[] = [];
@@ -79,6 +81,6 @@ export function toCreateOptions(a: ContainerArgs): CreateOptions {
     memorySwap: a['memory-swap'], cpus: a.cpus, cpuShares: a['cpu-shares'], pidsLimit: a['pids-limit'],
     usernsRemap: a['userns-remap'] ?? usernsByDefault(), labels: a.label, net: toNetworkOptions(a),
     privileged: a.privileged, capAdd: a['cap-add'], capDrop: a['cap-drop'], securityOpt: a['security-opt'],
-    readOnly: a['read-only'], volumes: a.volume, tmpfs: a.tmpfs,
+    readOnly: a['read-only'], volumes: a.volume, tmpfs: a.tmpfs, devices: a.device,
   };
 }

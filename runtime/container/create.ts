@@ -10,7 +10,7 @@ import { createRootfsDirs, rootfsDirs, lowerDirs } from './rootfs.js';
 import * as store from './store.js';
 import { usernsFor } from './userns.js';
 import { initialNetworkSettings, networkConfig, type NetworkOptions } from '../network/index.js';
-import { parseTmpfs, validateSecurity } from './security.js';
+import { parseDevice, parseTmpfs, validateSecurity } from './security.js';
 
 export interface CreateOptions {
   image: string;
@@ -41,6 +41,8 @@ export interface CreateOptions {
   readOnly?: boolean;
   volumes?: string[];
   tmpfs?: string[];
+  /** --device HOST[:CONTAINER][:rwm] */
+  devices?: string[];
 }
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -96,7 +98,7 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
   const net = networkConfig(opts.net ?? {}, ic.ExposedPorts);
   const security = {
     Privileged: !!opts.privileged, CapAdd: opts.capAdd ?? null, CapDrop: opts.capDrop ?? null, SecurityOpt: opts.securityOpt ?? null,
-    ReadonlyRootfs: !!opts.readOnly, Binds: opts.volumes ?? null,
+    ReadonlyRootfs: !!opts.readOnly, Binds: opts.volumes ?? null, Devices: (opts.devices ?? []).map(parseDevice),
     Tmpfs: Object.fromEntries((opts.tmpfs ?? []).map((t) => { const p = parseTmpfs(t); return [p.target, p.options]; })),
   };
   validateSecurity({ ...security, Memory: 0, MemorySwap: 0, NanoCpus: 0, CpuShares: 0, PidsLimit: null, AutoRemove: false, NetworkMode: '', UsernsMode: '' });

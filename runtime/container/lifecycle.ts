@@ -1,6 +1,6 @@
 // stop, kill, wait, rm, and keeping `ps` truthful when a monitor has died.
 import { constants } from 'node:os';
-import { destroyCgroup } from '../cgroups/index.js';
+import { destroyCgroup, killAll } from '../cgroups/index.js';
 import { SkiffError } from '../util/errors.js';
 import { isSameProcess, sleep } from '../util/proc.js';
 import type { ContainerRecord } from './model.js';
@@ -42,10 +42,26 @@ export function findLive(ref: string): ContainerRecord {
 export function kill(rec: ContainerRecord, signal: string | number = 'SIGKILL'): void {
   rec = refresh(rec);
   if (!rec.State.Running) throw new SkiffError(`cannot kill container: ${rec.Id.slice(0, 12)}: container ${rec.Id} is not running`, 1);
+  const sig = signalNumber(signal);
+  if (sig === constants.signals.SIGKILL && killCgroup(rec)) return;
   try {
-    process.kill(rec.State.Pid, signalNumber(signal));
+    process.kill(rec.State.Pid, sig);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
+/**
+ * SIGKILL for the whole container at once: cgroup.kill where the kernel has
+ * it (v2 core file, Linux >= 5.14; skiff gives every container a cgroup2
+ * directory), else freeze, signal every task, thaw. false if the cgroup is gone.
+ */
+function killCgroup(rec: ContainerRecord): boolean {
+  try {
+    killAll(cgroupOf(rec));
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -92,10 +108,12 @@ export async function remove(rec: ContainerRecord, force = false): Promise<void>
     if (!force) {
       throw new SkiffError(`cannot remove container "${rec.Name}": container is running: stop the container before removing or force remove`, 1);
     }
-    try {
-      process.kill(rec.State.Pid, 'SIGKILL');
-    } catch {
-      // gone already
+    if (!killCgroup(rec)) {
+      try {
+        process.kill(rec.State.Pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
     }
     await waitStopped(rec.Id, 10_000);
   }

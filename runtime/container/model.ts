@@ -57,6 +57,8 @@ export interface HostConfig {
   ReadonlyRootfs?: boolean;
   Binds?: string[] | null;
   Tmpfs?: Record<string, string>;
+  /** --device HOST[:CONTAINER][:PERMS] */
+  Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }> | null;
 }
 
 export interface UsernsMap {

@@ -3,6 +3,7 @@
 // fails before anything is made) and turned into the sandbox spec at start.
 import { existsSync, mkdirSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
+import { hostDevice, type DeviceRule } from '../cgroups/devices.js';
 import { capabilityMask, capabilitySet } from '../sandbox/capabilities.js';
 import type { UserMounts } from '../sandbox/mounts.js';
 import { compile, defaultProfile, loadProfile } from '../sandbox/seccomp.js';
@@ -43,10 +44,46 @@ export function parseTmpfs(spec: string): { target: string; options: string } {
   return { target, options: options || 'size=65536k' };
 }
 
+/**
+ * --device HOST[:CONTAINER][:PERMS], Docker's syntax: PERMS is a subset of
+ * "rwm" (default all three); CONTAINER defaults to HOST.
+ */
+export function parseDevice(spec: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
+  const parts = spec.split(':');
+  const isPerms = (p: string | undefined) => p !== undefined && /^[rwm]{1,3}$/.test(p) && new Set(p).size === p.length;
+  let host = parts[0], ctr = parts[0], perms = 'rwm';
+  if (parts.length === 2) {
+    if (isPerms(parts[1])) perms = parts[1];
+    else ctr = parts[1];
+  } else if (parts.length === 3) {
+    [host, ctr, perms] = parts;
+    if (!isPerms(perms)) throw new SkiffError(`invalid device mode: ${perms} (use a subset of rwm)`);
+  } else if (parts.length > 3) {
+    throw new SkiffError(`invalid device specification: ${spec} (use HOST[:CONTAINER][:rwm])`);
+  }
+  if (!isAbsolute(host)) throw new SkiffError(`invalid device specification: ${spec}: the host path must be absolute`);
+  if (!isAbsolute(ctr)) throw new SkiffError(`invalid device specification: ${spec}: the container path must be absolute`);
+  return { PathOnHost: posix.normalize(host), PathInContainer: posix.normalize(ctr), CgroupPermissions: perms };
+}
+
+/** The --device rules for the device cgroup; throws if a host path is not a device node. */
+export function deviceRules(h: HostConfig): DeviceRule[] {
+  return (h.Devices ?? []).map((d) => {
+    let dev: ReturnType<typeof hostDevice>;
+    try {
+      dev = hostDevice(d.PathOnHost);
+    } catch (e) {
+      throw new SkiffError((e as Error).message);
+    }
+    return { type: dev.type, major: dev.major, minor: dev.minor, access: d.CgroupPermissions };
+  });
+}
+
 /** Validates all of it once at create: bad capabilities, profiles or mounts fail with 125 before anything exists. */
 export function validateSecurity(h: HostConfig): void {
   securitySpec(h);
   userMounts(h);
+  deviceRules(h);
 }
 
 const compiled = new Map<string, string>();
@@ -71,6 +108,7 @@ export function userMounts(h: HostConfig): UserMounts {
     privileged: !!h.Privileged,
     volumes: (h.Binds ?? []).map(parseVolume),
     tmpfs: Object.entries(h.Tmpfs ?? {}).map(([target, options]) => ({ target, options: options || 'size=65536k' })),
+    devices: (h.Devices ?? []).map((d) => ({ source: d.PathOnHost, target: d.PathInContainer })),
   };
 }
 

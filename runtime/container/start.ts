@@ -2,48 +2,52 @@
 //
 //   parent (this file, Node)            child
 //   ------------------------            -----
-//   mount overlay rootfs; mkdir cgroup, write limits; lease an address
-//   skiff_clone(NEWPID|NEWNS|...)  -->  [C] blocks on the sync pipe
-//   write uid/gid maps (userns)
-//   write 1 byte on the sync pipe  -->  [C] setresuid(0) in the userns, stdio, execve(node init.js SPEC)
-//   wire the veth (while init boots)    [init, Node] mounts, pivot_root, sethostname, PATH lookup,
-//                                       seccomp, execveat(skiff-exec)
-//   error pipe says "R"            <--  [skiff-exec, C] Node is gone; waits on the exec pipe
+//   mount overlay rootfs; mkdir cgroup, write limits and the device program;
+//   lease an address
+//   skiff_clone(NEWPID|NEWNS|...)  -->  [C] waits on the sync pipe
+//   write uid/gid maps; sync byte 1 --> [C] root in the userns; makes the proc
+//   wire the veth                       mount (fsmount), says "P<fd>", waits
+//   take the proc fd (pidfd_getfd); enter the child's namespaces on the main
+//   thread (sandbox/enter.ts): mounts, sethostname, pivot_root, PATH lookup;
+//   back home; sync byte 2         -->  [C] no_new_privs, seccomp,
+//                                       execveat(skiff-exec)
+//   error pipe says "R"            <--  [skiff-exec, C] waits on the exec pipe
 //   join PID to the cgroup
 //   write 1 byte on the exec pipe  -->  [skiff-exec] unshare(NEWCGROUP), capabilities, ids,
 //                                       chdir, execve(command)  => PID 1
 //   read the error pipe: EOF means the command runs; a message means a step failed.
 //
+// One Node process: the kernel steps inside the new namespaces are made by
+// this process's main thread, which enters them and comes back.
+//
 // The process that calls startContainer() is the container's monitor: it
 // waits for PID 1 to exit and records the exit status (see finalize()).
-import { existsSync, readFileSync, readSync, statSync, mkdirSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, mkdirSync, writeSync } from 'node:fs';
 import { dirname, posix } from 'node:path';
 import { CLONE, cloneExec, execStub } from '../../native-bindings/helper.js';
 import { constants } from 'node:os';
-import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
+import { close, pidfdGetfd, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import {
-  applyLimits, containerCgroup, createCgroup, planDevices, destroyCgroup, detectHostLayout, joinCgroup, oomKilled, planLimits,
-  type ContainerCgroup,
+  applyLimits, attachDeviceProgram, cgroupView, containerCgroup, createCgroup, deviceAllowList, destroyCgroup, detectHostLayout,
+  joinCgroup, oomKilled, planDevices, planLimits, type ContainerCgroup,
 } from '../cgroups/index.js';
 import { ImageStore } from '../image/store.js';
 import { mountPlan } from '../sandbox/mounts.js';
 import { secureJoin } from '../sandbox/securejoin.js';
-import type { InitFailure, SandboxSpec } from '../sandbox/spec.js';
+import { buildRoot } from '../sandbox/enter.js';
+import type { SandboxSpec } from '../sandbox/spec.js';
 import { SkiffError, EXIT } from '../util/errors.js';
 import { procStartTime } from '../util/proc.js';
 import { mark } from '../util/trace.js';
-import { stageScript } from '../util/install.js';
 import type { ContainerRecord } from './model.js';
 import { lowerDirs, mountRootfs, rootfsDirs, unmountRootfs, writeEtcFiles } from './rootfs.js';
 import * as store from './store.js';
 import { resolveUser } from './user.js';
-import { idmapLayers, makeReachable, unmountIdmappedLayers, writeIdMaps } from './userns.js';
+import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
 import { chownPty } from './pty.js';
-import { ensureVolumeSources, securitySpec, userMounts } from './security.js';
+import { deviceRules, ensureVolumeSources, securitySpec, userMounts } from './security.js';
 import { attachNetwork, prepareNetwork, releaseNetwork } from '../network/index.js';
-
-const initScript = stageScript('init');
 
 export interface Stdio {
   /** Descriptors that become the container's 0, 1 and 2. */
@@ -73,7 +77,7 @@ function readPasswdFile(merged: string, path: string): string {
 }
 
 /** Everything init needs, decided here so that init makes no decisions. */
-function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof writeEtcFiles>): SandboxSpec {
+function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof writeEtcFiles>, cg: ContainerCgroup): SandboxSpec {
   const { merged } = rootfsDirs(rec.Id);
   const user = resolveUser(rec.Config.User, readPasswdFile(merged, '/etc/passwd'), readPasswdFile(merged, '/etc/group'));
   const cwd = rec.Config.WorkingDir || '/';
@@ -92,11 +96,10 @@ function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof wr
   ensureVolumeSources(mounts);
   return {
     security: securitySpec(rec.HostConfig),
-    execStub,
     cgroupns: true,
     rootfs: merged,
     hostname: rec.Config.Hostname,
-    mounts: mountPlan(etc, stdio.ttyPath, mounts, { devpts: stdio.devpts }),
+    mounts: mountPlan(etc, stdio.ttyPath, mounts, cgroupView(cg), { devpts: stdio.devpts }),
     tty: stdio.devpts && stdio.ttyPath ? `/dev/pts/${posix.basename(stdio.ttyPath)}` : undefined,
     process: {
       args: [rec.Path, ...rec.Args],
@@ -106,6 +109,7 @@ function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof wr
       gid: user.gid,
       groups: user.groups,
     },
+    ...(rec.Skiff.Userns ? { owner: { uid: rec.Skiff.Userns.hostId, gid: rec.Skiff.Userns.hostId } } : {}),
   };
 }
 
@@ -134,22 +138,23 @@ function readToEnd(fd: number): string {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Turns what arrived on the error pipe into a SkiffError with Docker's exit code. */
+/** Turns "stage:errno" from the C child or skiff-exec into a SkiffError with Docker's exit code. */
 function initFailure(text: string, exitCode: number, file: string): SkiffError {
-  try {
-    const f = JSON.parse(text) as InitFailure;
-    return new SkiffError(f.message, f.code);
-  } catch {
-    // From the C helper or skiff-exec: "stage:errno".
-    const [stage, num] = text.trim().split(':');
-    const errno = Number(num);
-    if (stage === 'exec') {
-      if (errno === constants.errno.ENOENT) return new SkiffError(`exec: "${file}": no such file or directory`, EXIT.NOT_FOUND);
-      if (errno === constants.errno.EACCES) return new SkiffError(`exec: "${file}": permission denied`, EXIT.CANNOT_INVOKE);
-      return new SkiffError(`exec: "${file}": errno ${errno}`, EXIT.CANNOT_INVOKE);
-    }
-    return new SkiffError(`container init failed at ${stage}: errno ${errno}`, exitCode || EXIT.RUNTIME);
+  const [stage, num] = text.trim().split(':');
+  const errno = Number(num);
+  if (stage === 'exec' || stage === 'lookup') {
+    if (errno === constants.errno.ENOENT) return new SkiffError(`exec: "${file}": no such file or directory`, EXIT.NOT_FOUND);
+    if (errno === constants.errno.EACCES) return new SkiffError(`exec: "${file}": permission denied`, EXIT.CANNOT_INVOKE);
+    return new SkiffError(`exec: "${file}": errno ${errno}`, EXIT.CANNOT_INVOKE);
   }
+  return new SkiffError(`container init failed at ${stage}: errno ${errno}`, exitCode || EXIT.RUNTIME);
+}
+
+/** skiff-exec's command line (see skiff-exec.c). */
+function execStubArgs(spec: SandboxSpec): string[] {
+  const p = spec.process;
+  const groups = p.groups.length ? p.groups.join(',') : '-';
+  return ['skiff-exec', String(p.uid), String(p.gid), groups, spec.cgroupns ? '1' : '0', spec.security.caps, p.cwd, p.args[0], ...p.args];
 }
 
 export function cgroupOf(rec: ContainerRecord): ContainerCgroup {
@@ -175,7 +180,6 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     const map = rec.Skiff.Userns;
     undo.push(() => unmountRootfs(id));
     if (map) {
-      makeReachable(id, map, [dirname(initScript), dirname(execStub), process.execPath]);
       const mapped = idmapLayers(id, map, lower);
       try {
         mountRootfs(rec, mapped);
@@ -189,15 +193,19 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     const net = await prepareNetwork(rec);
     undo.push(() => releaseNetwork(id));
     const etc = writeEtcFiles(rec, net.hostsLines);
-    const spec = buildSpec(rec, stdio, etc);
+    const layout = detectHostLayout();
+    const spec = buildSpec(rec, stdio, etc, containerCgroup(layout, id));
     spec.process.env = mergeEnv(net.env, spec.process.env);
 
     // 2. cgroup, beneath the cgroup skiff itself runs in.
-    const layout = detectHostLayout();
     const cg = createCgroup(layout, id);
     undo.push(() => destroyCgroup(cg));
     const h = rec.HostConfig;
-    applyLimits(cg, planDevices(layout, !!rec.HostConfig.Privileged));
+    // Device control before any process exists in the cgroup: v1 rules
+    // and/or the v2 eBPF program (fails closed if v2 has nothing else).
+    const devices = deviceAllowList(!!h.Privileged, deviceRules(h));
+    applyLimits(cg, planDevices(layout, devices));
+    attachDeviceProgram(cg, devices);
     applyLimits(cg, planLimits({
       memory: h.Memory, memorySwap: h.MemorySwap || undefined, nanoCpus: h.NanoCpus, cpuShares: h.CpuShares || undefined,
       pidsLimit: h.PidsLimit ?? undefined,
@@ -214,16 +222,19 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     let flags = CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC;
     if (net.newNetns) flags |= CLONE.NEWNET;
     if (map) flags |= CLONE.NEWUSER;
+    const stub = openSync(execStub, 'r');
     let pid: number;
     try {
       pid = cloneExec({
-        flags, syncFd: syncR, netnsFd: net.joinNetnsFd, fds: [...stdio.fds, errW, execR], tty: !!stdio.ttyPath,
-        path: process.execPath, argv: ['skiff-init', initScript, JSON.stringify(spec)], env: [],
+        flags, syncFd: syncR, netnsFd: net.joinNetnsFd, fds: [...stdio.fds, errW, execR], tty: !!stdio.ttyPath, ttyPath: spec.tty, stubFd: stub,
+        argv: execStubArgs(spec), env: spec.process.env,
+        seccomp: spec.security.seccomp ? Buffer.from(spec.security.seccomp, 'base64') : null, noNewPrivs: spec.security.noNewPrivs,
       });
     } finally {
       close(syncR);
       close(errW);
       close(execR);
+      closeSync(stub);
     }
     undo.push(() => {
       try {
@@ -234,31 +245,44 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
       waitpidSync(pid);
     });
 
-    // 4. While the child waits: uid/gid maps. Then init runs (in Node) and
-    // hands over to skiff-exec, which says "R" and waits again: only then,
-    // with Node's threads gone, does the process join the cgroup.
+    // 4. While the child waits: uid/gid maps. It then makes its procfs
+    // and waits again while this process builds its root; then it execs
+    // skiff-exec, which says "R" and waits once more: only then, with
+    // nothing of Node left in it, does the process join the cgroup.
     mark('cloned');
     let failure = '';
     let settings: ContainerRecord['NetworkSettings'] | undefined;
+    const open = new Set([syncW, execW, errR]);
+    const closeOnce = (fd: number) => {
+      if (open.delete(fd)) close(fd);
+    };
     try {
       if (map) writeIdMaps(pid, map);
       writeSync(syncW, 'x');
-      close(syncW);
-      // While init boots: wire up the network namespace.
+      // While the child makes its procfs: wire up the network namespace.
       settings = await attachNetwork(rec, pid, net);
-      const first = readSome(errR);
-      if (first.startsWith('R')) {
-        mark('init-done');
-        joinCgroup(cg, pid);
-        writeSync(execW, 'x');
-        failure = first.slice(1);
+      const hello = readSome(errR);
+      if (hello.startsWith('P')) {
+        buildRoot(pid, spec, pidfdGetfd(pid, Number(hello.slice(1))));
+        mark('root-built');
+        writeSync(syncW, 'y');
+        closeOnce(syncW);
+        const first = readSome(errR);
+        if (first.startsWith('R')) {
+          mark('stub-ready');
+          joinCgroup(cg, pid);
+          writeSync(execW, 'x');
+          failure = first.slice(1);
+        } else {
+          failure = first;
+        }
       } else {
-        failure = first;
+        failure = hello;
       }
-      close(execW);
+      closeOnce(execW);
       failure += readToEnd(errR);
     } finally {
-      close(errR);
+      for (const fd of [...open]) closeOnce(fd);
     }
     mark('exec');
     if (failure) {

@@ -2,15 +2,15 @@
 // 100000, 65536 ids). Image layers are not chowned; instead each layer is
 // given an idmapped mount (kernel >= 5.12) that shifts its owners into the
 // container's range, and overlayfs is stacked on those.
-import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { CLONE, cloneExec } from '../../native-bindings/helper.js';
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { usernsHolder } from '../../native-bindings/helper.js';
 import {
   close, MNT_DETACH, moveMount, mountSetattrIdmap, openTree, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE, pipe, umount2, waitpidSync,
 } from '../../native-bindings/libc.js';
 import { config } from '../config.js';
 import { SkiffError } from '../util/errors.js';
-import { paths, skiffRoot } from '../util/paths.js';
+import { paths } from '../util/paths.js';
 import type { UsernsMap } from './model.js';
 
 export function parseRemap(value: string | boolean | undefined): UsernsMap {
@@ -44,7 +44,7 @@ export function idmapLayers(id: string, map: UsernsMap, lower: string[]): string
   const [syncR, syncW] = pipe();
   let pid = 0;
   try {
-    pid = cloneExec({ flags: CLONE.NEWUSER, syncFd: syncR, fds: [], tty: false, path: '/nonexistent', argv: ['userns-holder'], env: [] });
+    pid = usernsHolder(syncR);
     close(syncR);
     writeIdMaps(pid, map);
     const nsFd = openSync(`/proc/${pid}/ns/user`, 'r');
@@ -65,7 +65,7 @@ export function idmapLayers(id: string, map: UsernsMap, lower: string[]): string
       closeSync(nsFd);
     }
   } finally {
-    // Release the holder: it fails to exec "/nonexistent" and exits.
+    // Release the holder: it exits.
     if (pid > 0) writeSync(syncW, 'x');
     close(syncW);
     if (pid > 0) waitpidSync(pid);
@@ -79,43 +79,6 @@ export function unmountIdmappedLayers(id: string, count: number): void {
       umount2(join(paths.container(id), 'lower', String(i)), MNT_DETACH);
     } catch {
       // not mounted
-    }
-  }
-}
-
-/** The first directory on the way to `path` (itself included) that host uid `uid` may not search, if any. */
-export function unsearchableBy(uid: number, path: string): string | undefined {
-  const dirs: string[] = [];
-  for (let d = path; ; d = dirname(d)) {
-    dirs.unshift(d);
-    if (dirname(d) === d) break;
-  }
-  for (const d of dirs) {
-    const st = statSync(d);
-    const bit = st.uid === uid ? 0o100 : st.gid === uid ? 0o010 : 0o001;
-    if (!(st.mode & bit)) return d;
-  }
-  return undefined;
-}
-
-/**
- * Container root is an unprivileged host uid, and init resolves the merged
- * dir and the per-container /etc files as that uid. So skiff's own dirs on
- * the way become traversable, 0711 as Docker makes its root for remapped
- * containers; a parent directory that is not skiff's gets a clear error.
- */
-export function makeReachable(id: string, map: UsernsMap, alsoNeeded: string[] = []): void {
-  const root = skiffRoot();
-  for (const dir of [root, paths.containers(root), paths.container(id, root)]) {
-    const mode = statSync(dir).mode & 0o7777;
-    if ((mode & 0o011) !== 0o011) chmodSync(dir, mode | 0o011);
-  }
-  for (const p of [paths.container(id, root), ...alsoNeeded]) {
-    const blocked = unsearchableBy(map.hostId, p);
-    if (blocked) {
-      const mode = (statSync(blocked).mode & 0o7777).toString(8).padStart(4, '0');
-      throw new SkiffError(`--userns-remap: container root (host uid ${map.hostId}) cannot reach ${p}: ${blocked} is mode ${mode}; ` +
-        `run 'chmod o+x ${blocked}' or use a SKIFF_ROOT (and skiff install) under directories others may search`);
     }
   }
 }

@@ -1,20 +1,23 @@
 // The container's mount table, as a plan (pure data, unit-tested) and the
-// code that carries it out inside the container's new mount namespace.
-import { closeSync, existsSync, mkdirSync, openSync, symlinkSync, lstatSync, statSync } from 'node:fs';
+// code that carries it out inside the container's new mount namespace (from
+// the parent's main thread, which enters that namespace: see enter.ts).
+import { closeSync, existsSync, lchownSync, mkdirSync, openSync, symlinkSync, lstatSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { MS, MNT_DETACH, mount, pivotRoot, umount2, chdir } from '../../native-bindings/libc.js';
+import { MS, MNT_DETACH, chdir, fsmountNsx, mount, moveMount, pivotRoot, umount2 } from '../../native-bindings/libc.js';
 import { secureJoin } from './securejoin.js';
 
 export type MountOp =
   /** A new filesystem instance (proc, sysfs, tmpfs, devpts, mqueue). */
   | { kind: 'fs'; fstype: string; source: string; target: string; flags: number; data?: string }
   /** A bind mount of a host path (device node or per-container /etc file). */
-  | { kind: 'bind'; source: string; target: string; file: boolean; readonly?: boolean }
+  | { kind: 'bind'; source: string; target: string; file: boolean; readonly?: boolean; flags?: number }
   | { kind: 'symlink'; target: string; linkTo: string }
   /** Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory. Skipped if absent. */
   | { kind: 'mask'; target: string }
   /** Make an existing path read-only (bind onto itself, remount ro). Skipped if absent. */
-  | { kind: 'readonly'; target: string };
+  | { kind: 'readonly'; target: string }
+  /** Change the flags of a mount this plan made (e.g. make a tmpfs read-only once it is filled). */
+  | { kind: 'remount'; target: string; flags: number };
 
 export interface EtcFiles {
   hostname: string;
@@ -35,6 +38,41 @@ export interface UserMounts {
   volumes?: Array<{ source: string; target: string; readonly: boolean }>;
   /** --tmpfs PATH[:opts] */
   tmpfs?: Array<{ target: string; options: string }>;
+  /** --device HOST:CONTAINER: the host's node, bound into /dev (the device cgroup allows it). */
+  devices?: Array<{ source: string; target: string }>;
+}
+
+/**
+ * What /sys/fs/cgroup shows inside: the container's own cgroup directories,
+ * bound from the host, so a program reading its limits (memory.max, say)
+ * finds the container's. Once the container is in its cgroup namespace,
+ * /proc/self/cgroup and mountinfo both call that directory "/".
+ */
+export interface CgroupView {
+  /** cgroup v2 only: the container's cgroup2 directory becomes /sys/fs/cgroup. */
+  unified?: string;
+  /** v1 or hybrid: one directory per hierarchy on a tmpfs, named as on the host ("memory", "cpu,cpuacct", "unified"). */
+  hierarchies?: Array<{ name: string; dir: string }>;
+  /** Aliases as on the host: "cpu" -> "cpu,cpuacct". */
+  links?: Array<{ name: string; to: string }>;
+}
+
+/** The mounts that make /sys/fs/cgroup; read-only unless --privileged (as in Docker). */
+export function cgroupMounts(view: CgroupView, privileged: boolean): MountOp[] {
+  const nsx = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  const root = '/sys/fs/cgroup';
+  if (view.unified) return [{ kind: 'bind', source: view.unified, target: root, file: false, readonly: !privileged, flags: nsx }];
+  if (!view.hierarchies?.length) return [];
+  const ops: MountOp[] = [
+    // sysfs is read-only, so the per-hierarchy mount points live on a tmpfs.
+    { kind: 'fs', fstype: 'tmpfs', source: 'tmpfs', target: root, flags: nsx, data: 'mode=755' },
+    ...view.hierarchies.map((h): MountOp => ({
+      kind: 'bind', source: h.dir, target: `${root}/${h.name}`, file: false, readonly: !privileged, flags: nsx,
+    })),
+    ...(view.links ?? []).map((l): MountOp => ({ kind: 'symlink', target: `${root}/${l.name}`, linkTo: l.to })),
+  ];
+  if (!privileged) ops.push({ kind: 'remount', target: root, flags: MS.BIND | MS.RDONLY | nsx });
+  return ops;
 }
 
 /** Facts about the host and the terminal that change the plan. */
@@ -46,7 +84,7 @@ export interface PlanHost {
 }
 
 /** Docker's default mount set, then the user's, then masks: in the order they must be applied. */
-export function mountPlan(etc: EtcFiles, consolePath?: string, user: UserMounts = {},
+export function mountPlan(etc: EtcFiles, consolePath?: string, user: UserMounts = {}, cgroups: CgroupView = {},
   { kcore = existsSync('/proc/kcore'), devpts }: PlanHost = {}): MountOp[] {
   const nsx = MS.NOSUID | MS.NODEV | MS.NOEXEC;
   const ops: MountOp[] = [
@@ -78,6 +116,8 @@ export function mountPlan(etc: EtcFiles, consolePath?: string, user: UserMounts 
     { kind: 'symlink', target: '/etc/mtab', linkTo: '/proc/mounts' },
   ];
   if (consolePath) ops.push({ kind: 'bind', source: consolePath, target: '/dev/console', file: true });
+  for (const d of user.devices ?? []) ops.push({ kind: 'bind', source: d.source, target: d.target, file: true });
+  ops.push(...cgroupMounts(cgroups, !!user.privileged));
   for (const t of user.tmpfs ?? []) ops.push({ kind: 'fs', fstype: 'tmpfs', source: 'tmpfs', target: t.target, flags: nsx, data: t.options });
   for (const v of user.volumes ?? []) ops.push({ kind: 'bind', source: v.source, target: v.target, file: false, readonly: v.readonly });
   if (!user.privileged) {
@@ -87,31 +127,67 @@ export function mountPlan(etc: EtcFiles, consolePath?: string, user: UserMounts 
   return ops;
 }
 
+/** What the interpreter is handed besides the plan. */
+export interface MountContext {
+  /**
+   * A procfs context (fsopen fd, superblock created) from the container's
+   * first process: procfs belongs to the pid namespace of whoever creates it,
+   * and the code here runs in the parent, outside that pid namespace.
+   */
+  procFd?: number;
+  /** Owner for what this plan creates (the container's root under --userns-remap). */
+  owner?: { uid: number; gid: number };
+}
+
 /** Creates the mount point for `op` (a dir, or an empty file for file binds). */
-function makeTarget(path: string, file: boolean): void {
+function makeTarget(path: string, file: boolean, owner?: MountContext['owner']): void {
   if (existsSync(path)) return;
-  mkdirSync(file ? dirname(path) : path, { recursive: true });
+  const first = mkdirSync(file ? dirname(path) : path, { recursive: true });
   if (file) closeSync(openSync(path, 'a', 0o644));
+  if (!owner) return;
+  // Made by the parent, so owned by host root: give it to the container's root.
+  if (first) for (let p = file ? dirname(path) : path; p.length >= first.length; p = dirname(p)) lchownSync(p, owner.uid, owner.gid);
+  if (file) lchownSync(path, owner.uid, owner.gid);
+}
+
+/** tmpfs mounted by the parent would belong to host root; under userns it must be the container root's. */
+function ownedData(op: Extract<MountOp, { kind: 'fs' }>, owner?: MountContext['owner']): string | null {
+  if (!owner || op.fstype !== 'tmpfs') return op.data ?? null;
+  return [op.data, `uid=${owner.uid}`, `gid=${owner.gid}`].filter(Boolean).join(',');
 }
 
 /** Applies the plan under `rootfs`. Runs in the container's mount namespace, before pivot_root. */
-export function applyMounts(rootfs: string, ops: MountOp[]): void {
+export function applyMounts(rootfs: string, ops: MountOp[], ctx: MountContext = {}): void {
   for (const op of ops) {
     // Resolve inside the rootfs on every step: an earlier mount may have
     // changed what a path means, and image symlinks must not lead out.
     const target = secureJoin(rootfs, op.target);
     switch (op.kind) {
       case 'fs':
-        makeTarget(target, false);
-        mount(op.source, target, op.fstype, op.flags, op.data ?? null);
+        makeTarget(target, false, ctx.owner);
+        if (op.fstype === 'proc' && ctx.procFd !== undefined) {
+          const m = fsmountNsx(ctx.procFd, target);
+          try {
+            moveMount(m, target);
+          } finally {
+            closeSync(m);
+          }
+        } else {
+          mount(op.source, target, op.fstype, op.flags, ownedData(op, ctx.owner));
+        }
         break;
       case 'bind':
-        makeTarget(target, op.file || !statSync(op.source).isDirectory());
+        makeTarget(target, op.file || !statSync(op.source).isDirectory(), ctx.owner);
         mount(op.source, target, null, MS.BIND | MS.REC);
-        if (op.readonly) mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC);
+        // In a user namespace, flags such as nosuid that the source mount had
+        // are locked: a remount must repeat them (op.flags) or it gets EPERM.
+        if (op.readonly) mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | (op.flags ?? 0));
         break;
       case 'symlink':
-        if (!lstatSync(target, { throwIfNoEntry: false })) symlinkSync(op.linkTo, target);
+        if (!lstatSync(target, { throwIfNoEntry: false })) {
+          symlinkSync(op.linkTo, target);
+          if (ctx.owner) lchownSync(target, ctx.owner.uid, ctx.owner.gid);
+        }
         break;
       case 'mask': {
         const st = lstatSync(target, { throwIfNoEntry: false });
@@ -124,6 +200,9 @@ export function applyMounts(rootfs: string, ops: MountOp[]): void {
         if (!lstatSync(target, { throwIfNoEntry: false })) break;
         mount(target, target, null, MS.BIND | MS.REC);
         mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | MS.NOSUID | MS.NODEV | MS.NOEXEC);
+        break;
+      case 'remount':
+        mount(null, target, null, MS.REMOUNT | op.flags);
         break;
     }
   }

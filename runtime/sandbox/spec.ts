@@ -1,5 +1,5 @@
-// What the parent hands to the init stage: everything init needs, decided in
-// advance, so init itself makes no policy decisions.
+// Everything the start needs to build the container, decided in advance:
+// the plan that enter.ts carries out and the process skiff-exec starts.
 import type { MountOp } from './mounts.js';
 
 export interface ProcessSpec {
@@ -22,8 +22,6 @@ export interface SecuritySpec {
 
 export interface SandboxSpec {
   security: SecuritySpec;
-  /** Host path of skiff-exec, opened by init before pivot_root. */
-  execStub: string;
   /** Whether skiff-exec unshares a cgroup namespace once it is in the container's cgroup. */
   cgroupns: boolean;
   /** Host path of the mounted overlay (the container's merged dir). */
@@ -33,10 +31,6 @@ export interface SandboxSpec {
   /** With -t: the terminal's path inside (/dev/pts/N), reopened there so that /proc/self/fd/0 names it. */
   tty?: string;
   process: ProcessSpec;
-}
-
-/** What init writes on fd 3 when it fails before execve. */
-export interface InitFailure {
-  code: number;
-  message: string;
+  /** Under --userns-remap: the host ids of the container's root, which own what the plan creates. */
+  owner?: { uid: number; gid: number };
 }

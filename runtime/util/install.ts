@@ -8,8 +8,8 @@ import { packageRoot } from '../../native-bindings/helper.js';
 declare const __SKIFF_BUNDLE__: boolean | undefined;
 const bundled = typeof __SKIFF_BUNDLE__ !== 'undefined' && __SKIFF_BUNDLE__;
 
-/** The script a stage runs from: init (inside the container) or the detached monitor. */
-export function stageScript(stage: 'init' | 'monitor'): string {
+/** The script a stage runs from: the detached monitor. */
+export function stageScript(stage: 'monitor'): string {
   if (bundled) return join(packageRoot, 'dist', 'bin', `${stage}.mjs`);
-  return join(packageRoot, 'dist', 'runtime', stage === 'init' ? 'sandbox/init.js' : 'container/monitor.js');
+  return join(packageRoot, 'dist', 'runtime', 'container', 'monitor.js');
 }

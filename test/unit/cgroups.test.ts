@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   applyLimits,
+  cgroupView,
   containerCgroup,
   createCgroup,
   destroyCgroup,
@@ -77,6 +78,7 @@ test('detects this machine: hybrid, every controller from v1, nested memory cgro
     mountPoint: path.join(fsc, 'unified'),
     ownDir: path.join(fsc, 'unified'),
     available: ['hugetlb'],
+    delegatable: ['hugetlb'],
   });
   t.deepEqual(layout.controllers, {
     memory: { version: 1, mountPoint: path.join(fsc, 'memory'), ownDir: path.join(fsc, 'memory', HYBRID_OWN_MEMORY) },
@@ -105,6 +107,24 @@ test('detects v2 mounted with a non-/ root: own dir strips the mount root, contr
   t.deepEqual(layout.v2?.available, ['memory', 'pids']);
 });
 
+test('a process in <own>/skiff-leaf (moved there for v2\'s no-internal-processes rule) still places containers under <own>', (t) => {
+  const host = unifiedHost();
+  t.teardown(() => host.cleanup());
+  const layout = detectLayout('0::/skiff-leaf\n', host.mountinfo, host.root);
+  const fsc = path.join(host.root, 'sys/fs/cgroup');
+  t.is(layout.controllers.memory?.ownDir, fsc);
+  t.is(containerCgroup(layout, 'c1').dirs.memory, path.join(fsc, 'skiff/c1'));
+});
+
+test('cgroupView: v2 shows the container dir itself; v1 one dir per hierarchy, with aliases for co-mounts', (t) => {
+  const v2 = setup(t, unifiedHost);
+  t.deepEqual(cgroupView(containerCgroup(v2.layout, 'c1')), { unified: path.join(v2.host.root, 'sys/fs/cgroup/skiff/c1') });
+  const v1 = setup(t, legacyHost);
+  const view = cgroupView(containerCgroup(v1.layout, 'c1'));
+  t.deepEqual(view.hierarchies?.map((h) => h.name), ['memory', 'cpu,cpuacct', 'pids', 'freezer', 'devices']);
+  t.deepEqual(view.links, [{ name: 'cpu', to: 'cpu,cpuacct' }, { name: 'cpuacct', to: 'cpu,cpuacct' }]);
+});
+
 test('detects legacy v1 with cpu,cpuacct co-mounted', (t) => {
   const { host, layout } = setup(t, legacyHost);
   t.is(layout.mode, 'legacy');
@@ -125,7 +145,7 @@ test('detection fails clearly without any cgroup mount', (t) => {
 
 // ---- create / join ----
 
-test('creates skiff/<id> under the own cgroup of every v1 hierarchy (hybrid), nothing in v2', (t) => {
+test('creates skiff/<id> under the own cgroup of every v1 hierarchy (hybrid), and one in v2 for the device program', (t) => {
   const { host, layout } = setup(t, hybridHost);
   const cg = createCgroup(layout, 'c1');
   const fsc = path.join(host.root, 'sys/fs/cgroup');
@@ -135,10 +155,11 @@ test('creates skiff/<id> under the own cgroup of every v1 hierarchy (hybrid), no
     path.join(fsc, 'pids/skiff/c1'),
     path.join(fsc, 'freezer/skiff/c1'),
     path.join(fsc, 'devices/skiff/c1'),
+    path.join(fsc, 'unified/skiff/c1'),
   ];
   t.deepEqual(cg.hierarchies.map((h) => h.dir), expected);
   for (const dir of expected) t.true(fs.statSync(dir).isDirectory(), dir);
-  t.false(fs.existsSync(path.join(fsc, 'unified/skiff')));
+  t.is(readFile(path.join(fsc, 'unified/cgroup.subtree_control')), '', 'no controller is enabled in the v2 tree of a hybrid host');
   t.false(fs.existsSync(path.join(fsc, 'cpuacct/skiff')));
   t.false(fs.existsSync(path.join(fsc, 'memory/skiff')), 'never at the hierarchy root');
 });
@@ -147,7 +168,7 @@ test('v2: enables memory, cpu and pids in subtree_control of own cgroup and skif
   const { host, layout } = setup(t, unifiedHost);
   const cg = createCgroup(layout, 'c1');
   const fsc = path.join(host.root, 'sys/fs/cgroup');
-  t.deepEqual(cg.hierarchies, [{ version: 2, parent: path.join(fsc, 'skiff'), dir: path.join(fsc, 'skiff/c1') }]);
+  t.deepEqual(cg.hierarchies, [{ version: 2, mountPoint: fsc, parent: path.join(fsc, 'skiff'), dir: path.join(fsc, 'skiff/c1') }]);
   t.true(fs.statSync(path.join(fsc, 'skiff/c1')).isDirectory());
   t.is(readFile(path.join(fsc, 'cgroup.subtree_control')), '+memory +cpu +pids');
   t.is(readFile(path.join(fsc, 'skiff/cgroup.subtree_control')), '+memory +cpu +pids');
@@ -250,7 +271,10 @@ test('plan rejects what Docker rejects, and limits the host cannot enforce', (t)
   t.throws(() => planLimits({ memory: 1024 }, layout), { message: /Minimum memory limit allowed is 6MB/ });
   t.throws(() => planLimits({ nanoCpus: 1e6 }, layout), { message: /0\.01/ });
   t.throws(() => planLimits({ memory: 1.5 }, layout), { message: /not an integer/ });
-  t.throws(() => planLimits({ nanoCpus: 1e9 }, layout), { message: /cpu controller is not available/ });
+  // The kernel has cpu (the mount root lists it), but our parent did not delegate it: name the file to fix.
+  t.throws(() => planLimits({ nanoCpus: 1e9 }, layout), {
+    message: /cpu controller is not delegated to skiff's cgroup .*\/runner; enable it with: echo \+cpu > .*\/sys\/fs\/cgroup\/cgroup.subtree_control$/,
+  });
   t.notThrows(() => planLimits({ memory: 64 * MiB, pidsLimit: 5 }, layout));
 });
 

@@ -7,8 +7,8 @@ import { forwardAcceptRules } from '../../runtime/network/host.js';
 const etc = { hostname: 'a', hosts: 'b', resolvConf: 'c' };
 
 test('/dev/core links to /proc/kcore only when the host has it (runc\'s rule)', (t) => {
-  t.false(mountPlan(etc, undefined, {}, { kcore: false }).some((o) => o.target === '/dev/core'));
-  t.deepEqual(mountPlan(etc, undefined, {}, { kcore: true }).find((o) => o.target === '/dev/core'), { kind: 'symlink', target: '/dev/core', linkTo: '/proc/kcore' });
+  t.false(mountPlan(etc, undefined, {}, {}, { kcore: false }).some((o) => o.target === '/dev/core'));
+  t.deepEqual(mountPlan(etc, undefined, {}, {}, { kcore: true }).find((o) => o.target === '/dev/core'), { kind: 'symlink', target: '/dev/core', linkTo: '/proc/kcore' });
 });
 
 test('/etc/mtab links to /proc/mounts, after the /etc binds (which make /etc)', (t) => {
@@ -19,7 +19,7 @@ test('/etc/mtab links to /proc/mounts, after the /etc binds (which make /etc)', 
 });
 
 test('with -t the devpts instance the terminal came from becomes /dev/pts, and its slave /dev/console', (t) => {
-  const plan = mountPlan(etc, '/c/devpts/0', {}, { devpts: '/c/devpts' });
+  const plan = mountPlan(etc, '/c/devpts/0', {}, {}, { devpts: '/c/devpts' });
   t.deepEqual(plan.find((o) => o.target === '/dev/pts'), { kind: 'bind', source: '/c/devpts', target: '/dev/pts', file: false });
   t.deepEqual(plan.find((o) => o.target === '/dev/console'), { kind: 'bind', source: '/c/devpts/0', target: '/dev/console', file: true });
   const plain = mountPlan(etc).find((o) => o.target === '/dev/pts');

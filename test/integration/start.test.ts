@@ -1,0 +1,51 @@
+// The one-Node start: the parent's main thread builds the container's root
+// inside the child's namespaces and comes back (runtime/sandbox/enter.ts).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { insideNamespacesOf } from '../../runtime/sandbox/enter.js';
+import { cli, harness, it } from './_harness.js';
+
+const NS = ['mnt', 'uts', 'ipc', 'net'];
+const here = () => Object.fromEntries(NS.map((ns) => [ns, readlinkSync(`/proc/thread-self/ns/${ns}`)]));
+
+it('a run starts exactly one Node process: the CLI (no second Node boot inside the container)', async (t) => {
+  const h = await harness(t);
+  const strace = ['/usr/bin/strace', '/bin/strace'].find(existsSync);
+  if (!strace) {
+    t.fail('strace is not installed (apt-get install -y strace); it counts the execs of a run');
+    return;
+  }
+  const log = join(h.root, 'execs.txt');
+  t.teardown(() => rmSync(log, { force: true }));
+  execFileSync(strace, ['-f', '-qq', '-e', 'trace=execve,execveat', '-e', 'signal=none', '-o', log,
+    process.execPath, cli, 'run', '--rm', '--network', 'none', 'busybox', 'true'], { env: h.env(), stdio: 'ignore' });
+  const execs = readFileSync(log, 'utf8').split('\n').filter((l) => / exec(ve|veat)\(/.test(l) && /= 0$/.test(l));
+  t.log(execs.map((l) => l.slice(0, 120)).join('\n'));
+  const nodes = execs.filter((l) => l.includes(`"${process.execPath}"`) || /\["node"/.test(l));
+  t.is(nodes.length, 1, 'one Node: the CLI itself');
+  t.true(execs.some((l) => l.includes('"skiff-exec"')), 'the container\'s first process execs skiff-exec directly');
+  t.true(execs.some((l) => /execve\("[^"]*\/true"/.test(l)), 'and then the command');
+});
+
+it('the main thread returns to its own namespaces and directory, also when a step throws', async (t) => {
+  // A process with namespaces of its own to step into.
+  const holder = spawn('unshare', ['--mount', '--uts', '--ipc', '--net', 'sleep', '60'], { stdio: 'ignore' });
+  t.teardown(() => holder.kill('SIGKILL'));
+  const pid = holder.pid!;
+  for (let i = 0; i < 100 && readlinkSync(`/proc/${pid}/ns/uts`) === here().uts; i++) await new Promise((r) => setTimeout(r, 20));
+  const before = here();
+  const cwd = process.cwd();
+  let inside: Record<string, string> = {};
+  t.throws(() => insideNamespacesOf(pid, () => {
+    inside = here();
+    throw new Error('a failing mount step');
+  }), { message: 'a failing mount step' });
+  for (const ns of NS) t.is(inside[ns], readlinkSync(`/proc/${pid}/ns/${ns}`), `inside: the child's ${ns} namespace`);
+  t.deepEqual(here(), before, 'back in its own namespaces');
+  t.is(process.cwd(), cwd, 'back in its own directory');
+  t.true(readFileSync('/proc/self/mountinfo', 'utf8').includes(' / / '), 'the host\'s mount table again');
+  // And the same after a normal return.
+  t.is(insideNamespacesOf(pid, () => 42), 42);
+  t.deepEqual(here(), before);
+});
