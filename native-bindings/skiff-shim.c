@@ -9,12 +9,15 @@
  * the same, so the container's PID 1 is still our child and `ps`'s liveness
  * check (pid + start time) keeps working.
  *
- * usage: skiff-shim CHILD_PID LOG_PATH OUT_FD ERR_FD HOLD_FD HOLD_FD -- FINALIZER ARGS...
+ * usage: skiff-shim CHILD_PID LOG_PATH OUT_FD ERR_FD HOLD_FD HOLD_FD [PORT_FD...] -- FINALIZER ARGS...
  *   OUT_FD/ERR_FD: read ends of the container's stdout/stderr (-1 if none;
  *   with a tty, OUT_FD is the pty master and ERR_FD is -1).
  *   HOLD_FDs: fds to keep open while the container runs, or -1: the write end
  *   of a `-di` stdin, and a pty's slave (held so that output still in flight
  *   when the command exits is not lost to the hang-up).
+ *   PORT_FDs: the bound sockets of published ports. They are the ports'
+ *   reservation (DNAT carries the traffic), held here until the container
+ *   exits, and closed before the finalizer runs so its cleanup frees the ports.
  * When the child has exited and the output is drained, it execs the
  * finalizer with the exit code appended: `... FINALIZER ARGS... CODE`.
  */
@@ -84,7 +87,9 @@ static int pump(struct stream *s) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 9 || strcmp(argv[7], "--") != 0) return 125;
+  int sep = 7;
+  while (sep < argc && strcmp(argv[sep], "--") != 0) sep++;
+  if (sep + 1 >= argc) return 125;
   pid_t child = (pid_t)atoi(argv[1]);
   log_fd = open(argv[2], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   struct stream streams[2] = { { atoi(argv[3]), "stdout", {0}, 0 }, { atoi(argv[4]), "stderr", {0}, 0 } };
@@ -127,6 +132,7 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < 2; i++) emit(&streams[i]);
   for (int i = 0; i < 2; i++) if (holds[i] >= 0) close(holds[i]);
+  for (int i = 7; i < sep; i++) close(atoi(argv[i]));
   int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 
   /* Hand back to Node to record the exit (cgroup OOM check, unmount, state). */
@@ -134,7 +140,7 @@ int main(int argc, char **argv) {
   snprintf(codebuf, sizeof(codebuf), "%d", code);
   char *fin[64];
   int k = 0;
-  for (int i = 8; i < argc && k < 62; i++) fin[k++] = argv[i];
+  for (int i = sep + 1; i < argc && k < 62; i++) fin[k++] = argv[i];
   fin[k++] = codebuf;
   fin[k] = NULL;
   execv(fin[0], fin);

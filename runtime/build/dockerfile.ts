@@ -1,10 +1,11 @@
 // The Dockerfile parser behind `skiff build`, following Docker's own parser
 // (moby/buildkit frontend/dockerfile/parser and instructions):
 //
-//   - parser directives (`# escape=`, `# syntax=`) only at the very top;
+//   - parser directives (`# escape=`, `# syntax=`, `# check=`) only at the very top;
 //   - `#` comments at line start, blank lines, and line continuation with the
-//     escape char at the end of a line (whitespace after it allowed); comment
-//     and blank lines inside a continuation are skipped;
+//     escape char at the end of a line (whitespace after it allowed) unless it
+//     is itself escaped (`\\`); comment and blank lines inside a continuation
+//     are skipped;
 //   - leading `--name=value` flags, checked against what each instruction
 //     accepts;
 //   - JSON-array (exec) form only when the arguments are a JSON array;
@@ -99,6 +100,8 @@ const FLAGS: Record<string, Record<string, FlagKind>> = {
   HEALTHCHECK: { interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string' },
 };
 const REPEATABLE = new Set(['mount', 'exclude']);
+/** The parser directives BuildKit knows; any other `# key=value` line ends the directives. */
+const DIRECTIVES = new Set(['escape', 'syntax', 'check']);
 /** Where Docker accepts the JSON-array form. */
 const JSON_FORM = new Set(['RUN', 'CMD', 'ENTRYPOINT', 'SHELL', 'COPY', 'ADD', 'VOLUME']);
 
@@ -125,7 +128,8 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): Dockerfile {
 
   // Parser directives: `# key=value` lines at the very top. The first line that
   // is not one (an instruction, a blank line, any other comment, or an unknown
-  // directive) ends them.
+  // directive) ends them. `check` (BuildKit's lint settings) is accepted and
+  // not acted on; it does not end the directives.
   let escape = '\\';
   let directivesDone = false;
   const seen = new Set<string>();
@@ -133,7 +137,7 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): Dockerfile {
     if (directivesDone) return;
     const m = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/.exec(line);
     const key = m?.[1].toLowerCase();
-    if (!m || (key !== 'escape' && key !== 'syntax')) {
+    if (!m || !DIRECTIVES.has(key!)) {
       directivesDone = true;
       return;
     }
@@ -145,10 +149,16 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): Dockerfile {
     }
   };
   const isComment = (line: string): boolean => line.trimStart().startsWith('#');
-  /** Strips a trailing continuation (escape char, then only spaces/tabs); returns whether there was one. */
+  /**
+   * Strips a trailing continuation: the escape char, then only spaces/tabs, either alone on the
+   * line or after a char that is not the escape char (BuildKit's rule: `a\\` ends with an escaped
+   * escape char, which is no continuation; like BuildKit, `a\\\` is not one either).
+   */
   const continued = (line: string): [string, boolean] => {
-    const m = new RegExp(`\\${escape}[ \\t]*$`).exec(line);
-    return m ? [line.slice(0, m.index), true] : [line, false];
+    const m = /[ \t]*$/.exec(line)!;
+    const at = m.index - 1;
+    if (at < 0 || line[at] !== escape || (at > 0 && line[at - 1] === escape)) return [line, false];
+    return [line.slice(0, at), true];
   };
 
   const all: Instruction[] = [];
@@ -209,7 +219,7 @@ function parseInstruction(line: string, start: number, end: number, escape: stri
     const hint = suggest(keyword);
     throw new InstructionError(`unknown instruction: ${word}${hint ? ` (did you mean ${hint}?)` : ''}`);
   }
-  const [flagWords, afterFlags] = extractFlags(rest);
+  const [flagWords, afterFlags] = extractFlags(rest, escape);
   const args = afterFlags.trim();
   const { flags, flagList } = checkFlags(keyword, flagWords);
   const inst: Instruction = { line: start, endLine: end, keyword, args, flags, flagList, text };
@@ -291,10 +301,11 @@ function splitOnce(s: string): [string, string?] {
 
 /**
  * Docker's leading-flag extraction: words starting with `--` (quotes and
- * backslash escapes allowed inside them) are flags, up to the first word that
- * is not; a bare `--` ends the flags and is dropped. Returns [flags, rest].
+ * escapes with the file's escape char allowed inside them) are flags, up to the
+ * first word that is not; a bare `--` ends the flags and is dropped. Returns
+ * [flags, rest]. Under `# escape=\``, a backslash in a flag is an ordinary char.
  */
-function extractFlags(line: string): [string[], string] {
+function extractFlags(line: string, escape: string): [string[], string] {
   const flags: string[] = [];
   let pos = 0;
   for (;;) {
@@ -308,15 +319,15 @@ function extractFlags(line: string): [string[], string] {
       const ch = line[pos];
       if (quote) {
         if (ch === quote) quote = '';
-        else if (ch === '\\' && pos + 1 < line.length) word += line[++pos];
-        else if (ch !== '\\') word += ch;
+        else if (ch === escape && pos + 1 < line.length) word += line[++pos];
+        else if (ch !== escape) word += ch;
         continue;
       }
       if (isSpace(ch)) break;
       if (ch === '"' || ch === "'") {
         quote = ch;
         quoted = true;
-      } else if (ch === '\\') {
+      } else if (ch === escape) {
         if (pos + 1 < line.length) word += line[++pos];
       } else {
         word += ch;
@@ -449,14 +460,15 @@ function healthcheck(args: string, flags: Record<string, string>): HealthcheckCo
     if (v === undefined || v === '') continue;
     const ns = parseDuration(v);
     if (ns === undefined) throw new InstructionError(`time: invalid duration "${v}"`);
+    if (ns === 0) continue; // 0 is "the default", as when not given (BuildKit)
     if (ns < 1_000_000) throw new InstructionError(`Interval "${flag}" cannot be less than 1ms`);
     hc[field] = ns;
   }
   if (flags.retries !== undefined && flags.retries !== '') {
     if (!/^[+-]?\d+$/.test(flags.retries)) throw new InstructionError(`--retries must be an integer (not "${flags.retries}")`);
     const n = Number(flags.retries);
-    if (n < 1) throw new InstructionError(`--retries must be at least 1 (not ${n})`);
-    hc.retries = n;
+    if (n < 0) throw new InstructionError(`--retries cannot be negative (${n})`);
+    if (n > 0) hc.retries = n; // 0 is "the default", as in an image config (omitted)
   }
   return hc;
 }

@@ -31,3 +31,10 @@ export function humanSize(bytes: number): string {
   }
   return `${Number(v.toPrecision(3))}${units[i]}`;
 }
+
+/** Go's time.Time.String() in UTC, as docker prints CreatedAt: "2026-12-01 15:03:49 +0000 UTC". */
+export function goTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC`;
+}

@@ -6,6 +6,7 @@ import { knownFlagsOf, splitAtImage, valueFlagsOf } from './split.js';
 import { COMMANDS } from './registry.js';
 import { mark } from '../util/trace.js';
 import { fail } from './output.js';
+import { skiffVersion } from './version.js';
 
 /** Verbs whose flags stop at the first argument: what follows belongs to the container's command. */
 const STOP_AT_IMAGE = new Set(['run', 'create', 'exec']);
@@ -13,6 +14,10 @@ const STOP_AT_IMAGE = new Set(['run', 'create', 'exec']);
 async function main(argv: string[]): Promise<void> {
   mark('cli-start');
   const verb = argv[0];
+  if (verb === '--version' || verb === '-v') {
+    process.stdout.write(`skiff version ${skiffVersion()}\n`);
+    return;
+  }
   if (verb && !verb.startsWith('-') && !(verb in COMMANDS)) {
     process.stderr.write(`skiff: '${verb}' is not a skiff command.\nSee 'skiff --help'\n`);
     process.exit(1);
@@ -34,7 +39,8 @@ async function main(argv: string[]): Promise<void> {
     .help('help')
     .version(false)
     .parserConfiguration({ 'greedy-arrays': false })
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    // On a terminal, fit it; into a pipe or file, do not wrap (yargs would cut words).
+    .wrap(process.stdout.isTTY && process.stdout.columns ? Math.min(110, process.stdout.columns) : null)
     .demandCommand(1, 'a command is required')
     .fail((msg, err) => {
       if (err) throw err;
@@ -43,6 +49,8 @@ async function main(argv: string[]): Promise<void> {
   if (mod) {
     y.command(mod.default);
   } else {
+    // Handled above; declared so that the top-level --help lists it.
+    y.option('version', { alias: 'v', type: 'boolean', describe: 'Print version information and quit' });
     for (const [name, describe] of Object.entries(COMMANDS)) y.command(name, describe);
   }
   await y.parseAsync();

@@ -30,4 +30,5 @@ export const COMMANDS: Record<string, string> = {
   search: 'Search a registry for images',
   port: 'List port mappings or a specific mapping for the container',
   network: 'Manage networks (ls, inspect, prune)',
+  version: 'Show the skiff version information',
 };

@@ -6,14 +6,14 @@
 //   node monitor.js CONTAINER_ID
 import { closeSync, existsSync, writeSync } from 'node:fs';
 import { monitorShim } from '../../native-bindings/helper.js';
-import { execve } from '../../native-bindings/libc.js';
+import { execve, setCloexec } from '../../native-bindings/libc.js';
 import { stageScript } from '../util/install.js';
 import { loggedIo } from './io.js';
 import { containerPty } from './pty.js';
 import { remove } from './lifecycle.js';
 import { finalize, startContainer } from './start.js';
 import * as store from './store.js';
-import { startProxies } from '../network/index.js';
+import { reservationFds, startProxies } from '../network/index.js';
 
 export interface MonitorReport { ok: boolean; pid?: number; error?: string; code?: number }
 
@@ -43,16 +43,18 @@ async function main(id: string): Promise<number> {
     return 1;
   }
   const current = store.read(id);
-  if (!hasPublishedPorts(current) && io.handOver && existsSync(monitorShim)) {
+  // Published ports: their bound sockets are only the reservation (DNAT
+  // carries the traffic), so skiff-shim can hold them across the exec.
+  const ports = hasPublishedPorts(current) ? reservationFds(current) : [];
+  if (ports && io.handOver && existsSync(monitorShim)) {
     // Nothing left that needs Node: become skiff-shim (same pid, so the
     // container stays our child) to copy the output into the log and wait.
-    // The bound sockets of published ports would not survive the exec, so
-    // containers with -p/-P keep this Node monitor.
     const fds = io.handOver();
+    for (const fd of ports) setCloexec(fd, false);
     report({ ok: true, pid: started.pid });
     execve(monitorShim, [
       'skiff-shim', String(started.pid), rec.LogPath, String(fds.out), String(fds.err), String(fds.holds[0]), String(fds.holds[1]),
-      '--', process.execPath, stageScript('monitor'), '--finalize', id,
+      ...ports.map(String), '--', process.execPath, stageScript('monitor'), '--finalize', id,
     ], [`SKIFF_ROOT=${process.env.SKIFF_ROOT ?? ''}`, `PATH=${process.env.PATH ?? ''}`]);
   }
   io.started();

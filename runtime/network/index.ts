@@ -42,7 +42,7 @@ import {
 import { broadcast, contains, formatIPv4, macFor, parseCidr, parseIPv4 } from './ipv4.js';
 import { dockerLinks, linkEnv, linkHostsLine, namesOf, parseStoredLink } from './links.js';
 import { apiPorts, displayablePorts, parseExpose, parsePublish, splitKey, type Binding, type PortBinding } from './ports.js';
-import { bindPorts, closePorts, type BindRequest } from './proxy.js';
+import { bindPorts, closePorts, heldFds, type BindRequest } from './proxy.js';
 import { netSettings } from './settings.js';
 
 export { dockerLinks, namesOf };
@@ -393,6 +393,17 @@ export async function attachNetwork(rec: ContainerRecord, pid: number, net: Prep
     },
   };
   return settings;
+}
+
+/**
+ * The descriptors of the published ports' sockets, when nothing but the
+ * reservation needs them: with the userland proxy off (the default), DNAT
+ * carries all traffic, so skiff-shim can hold the sockets instead of a Node
+ * monitor. undefined when Node must stay (the proxy relays) or a fd is unknown.
+ */
+export function reservationFds(rec: ContainerRecord): number[] | undefined {
+  if (netSettings().userlandProxy) return undefined;
+  return heldFds(rec.Id);
 }
 
 export function startProxies(rec: ContainerRecord): { close(): void } {

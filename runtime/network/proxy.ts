@@ -25,6 +25,19 @@ export interface BindRequest {
 
 interface Held {
   close(): void;
+  /** The bound socket's descriptor, for handing the reservation to skiff-shim. */
+  fd: number | undefined;
+}
+
+/** The kernel descriptor behind a Node server or dgram socket (undefined if Node hides it). */
+function socketFd(s: net.Server | dgram.Socket): number | undefined {
+  // net.Server keeps its libuv handle in _handle; dgram keeps it in a state
+  // object under a private symbol (its _handle getter is deprecated).
+  const direct = (s as unknown as { _handle?: { fd?: number } })._handle;
+  if (s instanceof net.Server) return direct?.fd;
+  const sym = Object.getOwnPropertySymbols(s).find((x) => x.description === 'state symbol');
+  const state = sym ? (s as unknown as Record<symbol, { handle?: { fd?: number } }>)[sym] : undefined;
+  return state?.handle?.fd;
 }
 
 const held = new Map<string, Held[]>();
@@ -61,6 +74,7 @@ function tcpProxy(server: net.Server, target: () => { host: string; port: number
       server.close();
       for (const c of conns) c.destroy();
     },
+    fd: socketFd(server),
   };
 }
 
@@ -97,6 +111,7 @@ function udpProxy(sock: dgram.Socket, target: () => { host: string; port: number
   });
   sock.on('error', () => {});
   return {
+    fd: socketFd(sock),
     close() {
       for (const f of flows.values()) {
         clearTimeout(f.timer);
@@ -194,6 +209,12 @@ export async function bindPorts(id: string, reqs: BindRequest[], target: (contai
   }
   held.set(id, [...(held.get(id) ?? []), ...handles]);
   return out;
+}
+
+/** The descriptors of the sockets this process holds for `id`; undefined if one is unknown. */
+export function heldFds(id: string): number[] | undefined {
+  const fds = (held.get(id) ?? []).map((h) => h.fd);
+  return fds.every((fd): fd is number => typeof fd === 'number' && fd >= 0) ? fds : undefined;
 }
 
 /** Closes the ports this process holds for `id` (a no-op in any other process). */

@@ -98,6 +98,19 @@ test('a backslash that does not end the line is not a continuation', (t) => {
   t.is(df.stages[0].instructions[1].keyword, 'CMD');
 });
 
+test('a trailing escaped escape char is not a continuation (BuildKit)', (t) => {
+  const df = parseDockerfile('FROM busybox\nENV C trailing\\\\backslash\\\\\nENV D x\nRUN a \\\\  \nRUN b\n');
+  const [c, d, runA, runB] = df.stages[0].instructions;
+  t.deepEqual(c.pairs, [{ key: 'C', value: 'trailing\\\\backslash\\\\' }]);
+  t.is(expandVariables(c.pairs![0].value!, {}), 'trailing\\backslash\\');
+  t.deepEqual([d.keyword, d.pairs], ['ENV', [{ key: 'D', value: 'x' }]]);
+  t.deepEqual([runA.args, runB.args], ['a \\\\', 'b']);
+  t.is(df.stages[0].instructions.length, 4);
+  // Under `# escape=\``, a doubled backtick at the end is not a continuation either; a lone one is.
+  const bt = parseDockerfile('# escape=`\nFROM busybox\nRUN a ``\nRUN b `\n  c\n`\nRUN d\n');
+  t.deepEqual(bt.stages[0].instructions.map((i) => i.args), ['a ``', 'b   c', 'd']);
+});
+
 test('# escape=` makes the backtick the escape and continuation char', (t) => {
   const df = parseDockerfile([
     '# escape=`',
@@ -126,6 +139,24 @@ test('parser directives only count at the very top', (t) => {
   t.is(parseDockerfile('FROM busybox\n# escape=`\nRUN a \\\n b').stages[0].instructions[0].args, 'a  b');
   fails(t, '# escape=x\nFROM busybox', "Dockerfile:1: invalid escape token 'x' does not match ` or \\");
   fails(t, '# escape=`\n# escape=`\nFROM busybox', 'Dockerfile:2: only one escape parser directive can be used');
+});
+
+test('the # check= directive is accepted, and an # escape= after it still applies', (t) => {
+  const df = parseDockerfile('# check=skip=JSONArgsRecommended;error=true\n# escape=`\nFROM busybox\nRUN a `\n b\n');
+  t.is(df.escape, '`');
+  t.is(df.stages[0].instructions[0].args, 'a  b');
+  t.is(parseDockerfile('# syntax=docker/dockerfile:1\n#check = skip=all\n# escape=`\nFROM busybox').escape, '`');
+  fails(t, '# check=skip=all\n# check=error=true\nFROM busybox', 'Dockerfile:2: only one check parser directive can be used');
+});
+
+test('flag values keep chars that are not the escape char: under # escape=` a backslash is literal', (t) => {
+  const bt = parseDockerfile('# escape=`\nFROM busybox\nCOPY --chown=a\\b --chmod="7`55" src c:\\dst\n');
+  const copy = bt.stages[0].instructions[0];
+  t.deepEqual(copy.flags, { chown: 'a\\b', chmod: '755' });
+  t.is(copy.args, 'src c:\\dst');
+  // With the default escape char, \ still escapes in a flag (BuildKit), and ` is literal.
+  const bs = parseDockerfile('FROM busybox\nCOPY --chown=a\\b --chmod=7`5 src dst\n');
+  t.deepEqual(bs.stages[0].instructions[0].flags, { chown: 'ab', chmod: '7`5' });
 });
 
 test('CRLF line endings and a byte-order mark', (t) => {
@@ -301,8 +332,21 @@ test('HEALTHCHECK is parsed into its config', (t) => {
   fails(t, 'FROM busybox\nHEALTHCHECK NONE x', 'Dockerfile:2: HEALTHCHECK NONE takes no arguments');
   fails(t, 'FROM busybox\nHEALTHCHECK RUN x', 'Dockerfile:2: Unknown type "RUN" in HEALTHCHECK (try CMD)');
   fails(t, 'FROM busybox\nHEALTHCHECK CMD', 'Dockerfile:2: Missing command after HEALTHCHECK CMD');
-  fails(t, 'FROM busybox\nHEALTHCHECK --retries=0 CMD x', 'Dockerfile:2: --retries must be at least 1 (not 0)');
+  fails(t, 'FROM busybox\nHEALTHCHECK --retries=-1 CMD x', 'Dockerfile:2: --retries cannot be negative (-1)');
   fails(t, 'FROM busybox\nHEALTHCHECK --interval=soon CMD x', 'Dockerfile:2: time: invalid duration "soon"');
+});
+
+test('HEALTHCHECK accepts 0 for every flag: the default, as in BuildKit', (t) => {
+  const df = parseDockerfile([
+    'FROM busybox',
+    'HEALTHCHECK --retries=0 --timeout=0 --start-period=0 --start-interval=0 --interval=0 CMD true',
+    'HEALTHCHECK --interval=0s --timeout=0ms --retries=0 --start-period=5s CMD true',
+  ].join('\n'));
+  const [a, b] = df.stages[0].instructions;
+  // Zero durations and retries are left out of the config, as Docker's omitempty does.
+  t.deepEqual(a.healthcheck, { test: ['CMD-SHELL', 'true'] });
+  t.deepEqual(b.healthcheck, { test: ['CMD-SHELL', 'true'], startPeriod: 5e9 });
+  fails(t, 'FROM busybox\nHEALTHCHECK --interval=500us CMD x', 'Dockerfile:2: Interval "interval" cannot be less than 1ms');
 });
 
 test('ONBUILD holds a checked trigger instruction', (t) => {

@@ -3,8 +3,9 @@ import {
   compileGoTemplate,
   DOCKER_HEADER_FUNCS,
   formatGoTemplate,
+  goStruct,
   TemplateError,
-} from '../../runtime/cli/format.js';
+} from '../../runtime/cli/template/index.js';
 
 // A trimmed-down `docker inspect` document.
 const container = {
@@ -221,4 +222,14 @@ test('compile once, execute many; custom and header functions', (t) => {
     formatGoTemplate('{{upper .Names}}\t{{json .Labels}}', { Names: 'NAMES', Labels: 'LABELS' }, { funcs: DOCKER_HEADER_FUNCS }),
     'NAMES\tLABELS',
   );
+});
+
+test('Go structs print as {fields}: an empty struct{} as {} (ExposedPorts, Volumes)', (t) => {
+  const exposed = { '5000/tcp': goStruct({}), '53/udp': goStruct({}) };
+  t.is(render('{{.}}', exposed), 'map[5000/tcp:{} 53/udp:{}]');
+  t.is(render('{{json .}}', exposed), '{"5000/tcp":{},"53/udp":{}}');
+  t.is(render('{{.}}', goStruct({ Status: 'running', Pid: 42 })), '{running 42}');
+  t.is(render('{{.Status}}', goStruct({ Status: 'running', Pid: 42 })), 'running');
+  t.is(render('{{if .}}yes{{end}}', goStruct({})), 'yes', 'a struct is always true');
+  t.is(render('{{.}}', {}), 'map[]', 'a plain object is still a map');
 });

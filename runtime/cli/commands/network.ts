@@ -3,23 +3,27 @@
 // none. The bridge is created on first use; prune removes it when unused.
 import type { Argv, CommandModule } from 'yargs';
 import { inspectNetwork, NETWORKS, networkId, pruneBridge } from '../../network/manage.js';
-import { compileGoTemplate } from '../format.js';
-import { writeListing } from '../listing.js';
+import { compileGoTemplate } from '../template/index.js';
+import { type ListingSpec, noTrunc, noTruncOption, writeListing } from '../listing.js';
 
-const ls: CommandModule<object, { quiet: boolean; 'no-trunc': boolean; format?: string }> = {
+const NETWORK_LISTING: ListingSpec = {
+  table: '{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}',
+  headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS' },
+};
+
+const ls: CommandModule<object, { quiet: boolean; 'no-trunc': boolean; trunc?: boolean; format?: string }> = {
   command: 'ls',
   aliases: ['list'],
   describe: 'List networks',
-  builder: (y) => y
+  builder: (y) => noTruncOption(y)
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only display network IDs' })
-    .option('no-trunc', { type: 'boolean', default: false, describe: 'Do not truncate the output' })
-    .option('format', { type: 'string', describe: 'Format output using a Go template' }) as never,
+    .option('format', { type: 'string', requiresArg: true, describe: "Format output: 'table', 'table TEMPLATE', 'json' or a Go template" }) as never,
   handler: (a) => {
     const rows = NETWORKS.map((n) => {
       const id = networkId(n.name);
-      return { ID: a['no-trunc'] ? id : id.slice(0, 12), Name: n.name, Driver: n.driver, Scope: 'local' };
+      return { ID: noTrunc(a) ? id : id.slice(0, 12), Name: n.name, Driver: n.driver, Scope: 'local', IPv6: 'false', Internal: 'false', Labels: '' };
     });
-    writeListing(rows, { quiet: a.quiet, format: a.format, columns: [['NETWORK ID', 'ID'], ['NAME', 'Name'], ['DRIVER', 'Driver'], ['SCOPE', 'Scope']] });
+    writeListing(rows, NETWORK_LISTING, { quiet: a.quiet, format: a.format });
   },
 };
 

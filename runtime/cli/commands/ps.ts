@@ -1,57 +1,35 @@
 import type { CommandModule } from 'yargs';
 import { refresh } from '../../container/lifecycle.js';
-import type { ContainerRecord } from '../../container/model.js';
 import * as store from '../../container/store.js';
-import { namesOf, portsSummary } from '../../network/index.js';
-import { ago, humanDuration } from '../humanize.js';
-import { writeListing } from '../listing.js';
+import { ImageStore } from '../../image/store.js';
+import { PS_FILTERS, PS_LISTING, psRow, selectContainers } from '../container-list.js';
+import { parseFilters } from '../filters.js';
+import { noTrunc, noTruncOption, writeListing } from '../listing.js';
 
-interface Args { all: boolean; latest: boolean; quiet: boolean; 'no-trunc': boolean; format?: string }
-
-const ellipsis = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
-
-export function statusOf(c: ContainerRecord, now = Date.now()): string {
-  const s = c.State;
-  if (s.Running) return `Up ${humanDuration(now - new Date(s.StartedAt).getTime())}${s.Paused ? ' (Paused)' : ''}`;
-  if (s.Status === 'created') return 'Created';
-  return `Exited (${s.ExitCode}) ${ago(s.FinishedAt, now)}`;
-}
-
-/** `all` lets NAMES show link names too ("db,web/db"), as in Docker. */
-export function psRow(c: ContainerRecord, noTrunc: boolean, all: ContainerRecord[] = []) {
-  const command = [c.Path, ...c.Args].join(' ');
-  return {
-    ID: noTrunc ? c.Id : c.Id.slice(0, 12),
-    Image: c.Config.Image,
-    Command: `"${noTrunc ? command : ellipsis(command, 20)}"`,
-    CreatedAt: c.Created,
-    RunningFor: ago(c.Created),
-    Status: statusOf(c),
-    State: c.State.Status,
-    Ports: portsSummary(c),
-    Names: namesOf(c, all).join(','),
-  };
-}
+interface Args { all: boolean; latest: boolean; last: number; quiet: boolean; size: boolean; 'no-trunc': boolean; trunc?: boolean; format?: string; filter?: string[] }
 
 const cmd: CommandModule<object, Args> = {
   command: 'ps',
   describe: 'List containers',
-  builder: (y) => y
+  builder: (y) => noTruncOption(y)
     .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'Show all containers (default shows just running)' })
+    .option('filter', { alias: 'f', type: 'string', array: true, requiresArg: true, describe: `Filter output based on conditions provided (${PS_FILTERS.join(', ')})` })
+    .option('format', { type: 'string', requiresArg: true, describe: "Format output: 'table', 'table TEMPLATE', 'json' or a Go template" })
+    .option('last', { alias: 'n', type: 'number', default: -1, requiresArg: true, describe: 'Show n last created containers (includes all states)' })
     .option('latest', { alias: 'l', type: 'boolean', default: false, describe: 'Show the latest created container (includes all states)' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only display container IDs' })
-    .option('no-trunc', { type: 'boolean', default: false, describe: "Don't truncate output" })
-    .option('format', { type: 'string', describe: 'Format output using a Go template' }) as never,
+    .option('size', { alias: 's', type: 'boolean', default: false, describe: 'Display total file sizes' }) as never,
   handler: (a) => {
+    const filters = parseFilters(a.filter, PS_FILTERS);
+    const images = new ImageStore();
     const all = store.list().map(refresh);
-    let list = [...all].sort((x, y) => y.Created.localeCompare(x.Created));
-    if (a.latest) list = list.slice(0, 1);
-    else if (!a.all) list = list.filter((c) => c.State.Running);
-    const rows = list.map((c) => psRow(c, a['no-trunc'], all));
-    writeListing(rows, {
-      quiet: a.quiet, format: a.format,
-      columns: [['CONTAINER ID', 'ID'], ['IMAGE', 'Image'], ['COMMAND', 'Command'], ['CREATED', 'RunningFor'], ['STATUS', 'Status'], ['PORTS', 'Ports'], ['NAMES', 'Names']],
-    });
+    const last = a.latest ? 1 : Number.isInteger(a.last) ? a.last : -1;
+    const list = selectContainers(all, { all: a.all, last, filters }, images);
+    // Sizes cost a walk of each writable layer: only with -s, or when the template asks for .Size (as docker does).
+    const size = a.size || /\.Size\b/.test(a.format ?? '');
+    const rows = list.map((c) => psRow(c, { noTrunc: noTrunc(a), all, size, images }));
+    const spec = a.size ? { ...PS_LISTING, table: `${PS_LISTING.table}\t{{.Size}}` } : PS_LISTING;
+    writeListing(rows, spec, { quiet: a.quiet, format: a.format });
   },
 };
 export default cmd;
