@@ -2,7 +2,7 @@
 // code that carries it out inside the container's new mount namespace (from
 // the parent's main thread, which enters that namespace: see enter.ts).
 import { closeSync, existsSync, lchownSync, mkdirSync, openSync, symlinkSync, lstatSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { MS, MNT_DETACH, chdir, fsmountNsx, mount, moveMount, pivotRoot, umount2 } from '../../native-bindings/libc.js';
 import { secureJoin } from './securejoin.js';
 
@@ -161,7 +161,11 @@ export function applyMounts(rootfs: string, ops: MountOp[], ctx: MountContext = 
   for (const op of ops) {
     // Resolve inside the rootfs on every step: an earlier mount may have
     // changed what a path means, and image symlinks must not lead out.
-    const target = secureJoin(rootfs, op.target);
+    // A symlink op looks at the link itself (an /etc/mtab kept from an
+    // earlier start), so only its directory is resolved.
+    const target = op.kind === 'symlink'
+      ? join(secureJoin(rootfs, posix.dirname(op.target)), posix.basename(op.target))
+      : secureJoin(rootfs, op.target);
     switch (op.kind) {
       case 'fs':
         makeTarget(target, false, ctx.owner);

@@ -67,6 +67,10 @@ it('/etc/mtab links to /proc/mounts (df and mount read it); /dev/core exists onl
   t.true(Number(procLines) >= 1);
   t.is(df, 'df-ok');
   t.is(core, existsSync('/proc/kcore') ? 'core' : 'no-core', `host has /proc/kcore: ${existsSync('/proc/kcore')}`);
+  // The link stays in the container's layer; a second start must cope with finding it.
+  t.is(await h.ok(t, ['run', '--name', 'm', '--network', 'none', 'busybox', 'readlink', '/etc/mtab']), '/proc/mounts\n');
+  t.is(await h.ok(t, ['start', '-a', 'm']), '/proc/mounts\n');
+  t.is(await h.ok(t, ['logs', 'm']), '/proc/mounts\n/proc/mounts\n', 'both runs logged');
 });
 
 it('--network none: /etc/hosts has only the localhost lines', async (t) => {
