@@ -47,6 +47,8 @@ export interface CloneRequest {
   /** Descriptors that become 0, 1, 2, 3 (the error pipe) and 4 (skiff-exec's sync) in the child. */
   fds: number[];
   tty: boolean;
+  /** With tty: the terminal's path inside the new root (/dev/pts/N), reopened there by the child. */
+  ttyPath?: string;
   /** skiff-exec, open: the child execs it through this fd after pivot_root. */
   stubFd: number;
   argv: string[];
@@ -58,9 +60,9 @@ export interface CloneRequest {
 
 /** clone(2) into new namespaces (see skiff_clone in skiff-helper.c). Returns the child's host pid. */
 export function cloneExec(r: CloneRequest): number {
-  _clone ??= load().func('int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, int nfds, int tty, int stub_fd, const char **argv, const char **envp, const void *bpf, int bpf_len, int nnp)');
+  _clone ??= load().func('int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, int nfds, int tty, int stub_fd, const char **argv, const char **envp, const void *bpf, int bpf_len, int nnp, const char *tty_path)');
   const pid = _clone(r.flags, r.syncFd, r.netnsFd ?? -1, r.fds, r.fds.length, r.tty ? 1 : 0, r.stubFd, [...r.argv, null], [...r.env, null],
-    r.seccomp, r.seccomp?.length ?? 0, r.noNewPrivs ? 1 : 0) as number;
+    r.seccomp, r.seccomp?.length ?? 0, r.noNewPrivs ? 1 : 0, r.ttyPath ?? null) as number;
   if (pid < 0) throw new SyscallError('clone', r.argv[0], -pid);
   return pid;
 }

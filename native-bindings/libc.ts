@@ -110,6 +110,10 @@ export function execveatFd(fd: number, argv: string[], env: string[]): never {
     'const char **', [...env, null], 'int', 0x1000 /* AT_EMPTY_PATH */);
   throw new SyscallError('execveat', argv[0], koffi.errno());
 }
+const _dup2 = libc.func('int dup2(int oldfd, int newfd)');
+export function dup2(oldfd: number, newfd: number): void {
+  check(_dup2(oldfd, newfd), 'dup2', `fd ${newfd}`);
+}
 const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
 export function setCloexec(fd: number, on: boolean): void {
   const flags = check(_fcntl(fd, F_GETFD), 'fcntl(F_GETFD)', `fd ${fd}`);
@@ -175,6 +179,29 @@ export function openpt(): { master: number; slavePath: string } {
   check(_grantpt(master), 'grantpt');
   check(_unlockpt(master), 'unlockpt');
   return { master, slavePath: _ptsname(master) as string };
+}
+const TIOCGPTN = 0x80045430, TIOCGPTPEER = 0x5441;
+/** The pty number N of a master (its slave is pts/N of the master's own devpts instance). */
+export function ptyNumber(master: number): number {
+  const n = Buffer.alloc(4);
+  check(_ioctl(master, TIOCGPTN, 'void *', n), 'ioctl(TIOCGPTN)');
+  return n.readUInt32LE(0);
+}
+export function unlockPty(master: number): void {
+  check(_unlockpt(master), 'unlockpt');
+}
+/** Opens a master's slave without a path lookup (TIOCGPTPEER): it cannot be redirected by a symlink. */
+export function ptyPeer(master: number, flags: number): number {
+  return check(_ioctl(master, TIOCGPTPEER, 'int', flags), 'ioctl(TIOCGPTPEER)');
+}
+const SYS_openat2 = 437, RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_IN_ROOT = 0x10;
+/** openat2(dirfd, path, RESOLVE_IN_ROOT): symlinks, even absolute ones, resolve inside dirfd. */
+export function openInRoot(dirfd: number, path: string, flags: number): number {
+  // struct open_how { u64 flags, mode, resolve; }
+  const how = Buffer.alloc(24);
+  how.writeBigUInt64LE(BigInt(flags | O_CLOEXEC), 0);
+  how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), 16);
+  return check(Number(_syscall(SYS_openat2, 'int', dirfd, 'const char *', path, 'void *', how, 'size_t', how.length)), 'openat2', path);
 }
 const TIOCSWINSZ = 0x5414;
 export function setWinsize(fd: number, rows: number, cols: number): void {

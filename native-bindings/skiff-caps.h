@@ -21,7 +21,10 @@ static inline void caps_drop_bounding(unsigned long long mask) {
 
 /* After the id switch: root keeps exactly MASK (as far as this process has
  * it); anyone else ends with no capabilities, as in Docker (setresuid away
- * from 0 already cleared permitted and effective). Ambient is cleared. */
+ * from 0 already cleared permitted and effective). Inheritable and ambient
+ * are empty: an inheritable set would let a file with inheritable file
+ * capabilities regain them across execve, even for a non-root user
+ * (CVE-2022-24769; Docker >= 20.10.14 and runc >= 1.1.1 leave it empty). */
 static inline void caps_set(unsigned long long mask, unsigned uid) {
   struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
   struct __user_cap_data_struct data[2];
@@ -32,7 +35,7 @@ static inline void caps_set(unsigned long long mask, unsigned uid) {
   mask &= ((unsigned long long)data[1].permitted << 32) | data[0].permitted;
   memset(data, 0, sizeof(data));
   if (uid == 0) {
-    for (int i = 0; i < 2; i++) data[i].effective = data[i].permitted = data[i].inheritable = (unsigned)(mask >> (32 * i));
+    for (int i = 0; i < 2; i++) data[i].effective = data[i].permitted = (unsigned)(mask >> (32 * i));
   }
   if (syscall(SYS_capset, &hdr, data) < 0) CAPS_FAIL("capset", errno);
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) CAPS_FAIL("prctl(PR_CAP_AMBIENT)", errno);

@@ -183,8 +183,23 @@ static void report_proc_fd(int err_fd, int fd) {
  *            exec, so skiff-exec runs under them too.
  * Returns the child's pid, or -errno.
  */
+/* The pty slave was opened on the host, through a path the container cannot
+ * see; opened again by its own name (in the new root) it reads as /dev/pts/N
+ * in /proc/self/fd, as a terminal opened inside does.  Same terminal, still
+ * the controlling one. */
+static void reopen_tty(const char *path, int err_fd) {
+  int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) die(err_fd, "open(tty)", errno, EXIT_RUNTIME);
+  for (int i = 0; i <= 2; i++) {
+    struct termios t;
+    if (syscall(SYS_ioctl, i, TCGETS, &t) == 0 && syscall(SYS_dup2, fd, i) < 0) die(err_fd, "dup2(tty)", errno, EXIT_RUNTIME);
+  }
+  syscall(SYS_close, fd);
+}
+
 int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, int nfds, int tty,
-                int stub_fd, char *const argv[], char *const envp[], const void *bpf, int bpf_len, int nnp) {
+                int stub_fd, char *const argv[], char *const envp[], const void *bpf, int bpf_len, int nnp,
+                const char *tty_path) {
   unsigned long cflags = (flags & ~(unsigned long)CLONE_NEWCGROUP) | SIGCHLD;
   /* Raw clone with a NULL stack behaves like fork: the child runs on a
    * copy-on-write copy of this stack, so no stack needs to be allocated. */
@@ -223,6 +238,7 @@ int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, 
   syscall(SYS_close, sync_fd);
   syscall(SYS_close, proc_fd);
   syscall(SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  if (tty_path) reopen_tty(tty_path, err_fd);
   nsexec_err_fd = err_fd;
   syscall(SYS_umask, 022); /* Node's umask is the caller's; containers get Docker's */
   seccomp_install(bpf, bpf_len, nnp);

@@ -14,6 +14,7 @@ import { secureJoin } from '../sandbox/securejoin.js';
 import { errnoText, EXIT, SkiffError } from '../util/errors.js';
 import { mergeEnv } from './create.js';
 import { attachedIo } from './io.js';
+import { chownPty, execPty } from './pty.js';
 import { findLive } from './lifecycle.js';
 import { cgroupOf } from './start.js';
 import { resolveUser } from './user.js';
@@ -69,7 +70,14 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
 
   const io = opts.detach
     ? { stdio: { fds: [openSync('/dev/null', 'r'), openSync('/dev/null', 'w'), openSync('/dev/null', 'w')] as [number, number, number] }, started() {}, async finish() {} }
-    : attachedIo({ tty: !!opts.tty, interactive: !!opts.interactive });
+    : attachedIo({
+      tty: !!opts.tty, interactive: !!opts.interactive,
+      pty: () => {
+        const pty = execPty(pid);
+        chownPty(pty.slave, user.uid, rec.Skiff.Userns);
+        return pty;
+      },
+    });
   const security = securitySpec(rec.HostConfig);
   const [syncR, syncW] = pipe();
   const [errR, errW] = pipe();

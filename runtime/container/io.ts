@@ -4,9 +4,10 @@
 //  - logged: a detached monitor collects stdout/stderr into the json log.
 import { closeSync, createReadStream, createWriteStream, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { close, O_NOCTTY, O_RDWR, openpt, pipe, setCloexec, setWinsize } from '../../native-bindings/libc.js';
-import { LogWriter } from './logs.js';
+import { close, pipe, setCloexec, setWinsize } from '../../native-bindings/libc.js';
+import { LogWriter, type StreamName } from './logs.js';
 import type { ContainerRecord } from './model.js';
+import type { Pty } from './pty.js';
 import type { Stdio } from './start.js';
 
 /** The descriptors a detached monitor hands to skiff-shim (see monitor.ts). */
@@ -20,14 +21,6 @@ export interface ContainerIo {
   started(): void;
   /** Call after PID 1 exited: resolves when all output was delivered. */
   finish(): Promise<void>;
-}
-
-interface Pty { master: number; slave: number; slavePath: string }
-
-function openPty(): Pty {
-  const { master, slavePath } = openpt();
-  const slave = openSync(slavePath, O_RDWR | O_NOCTTY);
-  return { master, slave, slavePath };
 }
 
 /** Reads a pty master until EIO, which is how a pty says "no slave is open any more". */
@@ -58,10 +51,29 @@ function ended(s: Readable): Promise<void> {
   });
 }
 
-export interface AttachMode { tty: boolean; interactive: boolean }
+export interface AttachMode {
+  tty: boolean;
+  interactive: boolean;
+  /** With tty: allocates the terminal (see pty.ts). */
+  pty?: () => Pty;
+  /** Also write stdout/stderr to this json log (a container's own run, not exec). */
+  logPath?: string;
+}
 
-export function attachedIo({ tty, interactive }: AttachMode): ContainerIo {
-  if (!tty) {
+function ptyStdio(pty: Pty, stdin?: number): Stdio {
+  return { fds: [stdin ?? pty.slave, pty.slave, pty.slave], ttyPath: pty.slavePath ?? pty.name, devpts: pty.devpts };
+}
+
+/** Copies `fd` to `dest` and, if given, into the log; resolves at EOF. */
+function relay(fd: number, dest: NodeJS.WriteStream, log: LogWriter | undefined, stream: StreamName): Promise<void> {
+  const src = createReadStream('', { fd, highWaterMark: 64 * 1024 });
+  const done = log ? log.follow(stream, src) : ended(src);
+  src.pipe(dest, { end: false });
+  return done;
+}
+
+export function attachedIo({ tty, interactive, pty: makePty, logPath }: AttachMode): ContainerIo {
+  if (!tty && !logPath) {
     // Hand our own descriptors to the container: no copying, stdout and
     // stderr stay separate, and stdin EOF reaches the command as EOF.
     const devnull = interactive ? -1 : openSync('/dev/null', 'r');
@@ -71,58 +83,102 @@ export function attachedIo({ tty, interactive }: AttachMode): ContainerIo {
       finish: async () => {},
     };
   }
-  const pty = openPty();
+  const log = logPath ? new LogWriter(logPath) : undefined;
+  if (!tty) {
+    // A container's own foreground run: its output goes to the terminal and
+    // into the json log (so `logs NAME` shows it afterwards, as in Docker).
+    // stdin is still handed over as is.
+    const devnull = interactive ? -1 : openSync('/dev/null', 'r');
+    const [outR, outW] = pipe();
+    const [errR, errW] = pipe();
+    let childEnds = true;
+    const dropChildEnds = () => {
+      if (!childEnds) return;
+      childEnds = false;
+      close(outW);
+      close(errW);
+      if (devnull >= 0) closeSync(devnull);
+    };
+    let done: Promise<unknown> | undefined;
+    return {
+      stdio: { fds: [interactive ? 0 : devnull, outW, errW] },
+      started() {
+        dropChildEnds();
+        done = Promise.all([relay(outR, process.stdout, log, 'stdout'), relay(errR, process.stderr, log, 'stderr')]);
+      },
+      async finish() {
+        dropChildEnds();
+        if (done) await done;
+        else {
+          close(outR);
+          close(errR);
+        }
+        log?.close();
+      },
+    };
+  }
+  if (!makePty) throw new Error('attachedIo: a tty needs a pty allocator');
+  const pty = makePty();
   const stdin = process.stdin;
   const resize = () => {
     if (process.stdout.isTTY) setWinsize(pty.master, process.stdout.rows, process.stdout.columns);
   };
   resize();
   let out: Readable | undefined;
+  let following: Promise<void> = Promise.resolve();
   return {
-    stdio: { fds: [pty.slave, pty.slave, pty.slave], ttyPath: pty.slavePath },
+    stdio: ptyStdio(pty),
     started() {
+      pty.release();
       if (stdin.isTTY && interactive) stdin.setRawMode(true);
       process.stdout.on('resize', resize);
       out = masterReader(pty.master);
       out.pipe(process.stdout, { end: false });
+      if (log) following = log.follow('stdout', out);
       if (interactive) stdin.pipe(createWriteStream('', { fd: pty.master, autoClose: false }));
     },
     async finish() {
+      pty.release();
       // The parent held the slave open so that no output is lost when a fast
       // command exits; once the master is quiet, closing it ends the stream (EIO).
       if (out) await quiesce(out);
       closeSync(pty.slave);
       if (out) await ended(out);
+      await following;
       process.stdout.off('resize', resize);
       if (stdin.isTTY && interactive) stdin.setRawMode(false);
       stdin.unpipe();
       stdin.pause();
       close(pty.master);
+      log?.close();
     },
   };
 }
 
-export function loggedIo(rec: ContainerRecord): ContainerIo {
+export function loggedIo(rec: ContainerRecord, makePty: () => Pty): ContainerIo {
   const log = new LogWriter(rec.LogPath);
   // -i without a terminal: keep stdin open (and empty) as `docker run -di` does.
   const [inR, inW] = rec.Config.OpenStdin ? pipe() : [openSync('/dev/null', 'r'), -1];
   if (rec.Config.Tty) {
-    const pty = openPty();
+    const pty = makePty();
     let out: Readable | undefined;
     let following: Promise<void> = Promise.resolve();
     return {
-      stdio: { fds: [rec.Config.OpenStdin ? inR : pty.slave, pty.slave, pty.slave], ttyPath: pty.slavePath },
+      stdio: ptyStdio(pty, rec.Config.OpenStdin ? inR : undefined),
       started() {
+        pty.release();
         out = masterReader(pty.master);
         following = log.follow('stdout', out);
       },
       handOver() {
+        pty.release();
         const fds: ShimFds = { out: pty.master, err: -1, holds: [inW, pty.slave] };
         for (const fd of [pty.master, inW, pty.slave]) if (fd >= 0) setCloexec(fd, false);
         log.close();
         return fds;
       },
       async finish() {
+        pty.release();
         if (out) await quiesce(out);
         closeSync(pty.slave);
         await following;

@@ -9,6 +9,7 @@ import { monitorShim } from '../../native-bindings/helper.js';
 import { execve } from '../../native-bindings/libc.js';
 import { stageScript } from '../util/install.js';
 import { loggedIo } from './io.js';
+import { containerPty } from './pty.js';
 import { remove } from './lifecycle.js';
 import { finalize, startContainer } from './start.js';
 import * as store from './store.js';
@@ -32,7 +33,7 @@ function hasPublishedPorts(rec: ReturnType<typeof store.read>): boolean {
 async function main(id: string): Promise<number> {
   for (const sig of ['SIGHUP', 'SIGINT', 'SIGPIPE'] as const) process.on(sig, () => {});
   const rec = store.read(id);
-  const io = loggedIo(rec);
+  const io = loggedIo(rec, () => containerPty(id, rec.Skiff.Userns));
   let started;
   try {
     started = await startContainer(id, io.stdio);

@@ -72,7 +72,8 @@ export function writeEtcFiles(rec: ContainerRecord, extraHosts: string[] = []): 
       'ff00::0\tip6-mcastprefix',
       'ff02::1\tip6-allnodes',
       'ff02::2\tip6-allrouters',
-      ...(extraHosts.length ? extraHosts : [`127.0.1.1\t${host}`]),
+      // --network none: only the localhost lines, as in Docker.
+      ...(extraHosts.length || rec.HostConfig.NetworkMode === 'none' ? extraHosts : [`127.0.1.1\t${host}`]),
       '',
     ].join('\n'), { mode: 0o644 });
   }

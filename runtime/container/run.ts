@@ -9,6 +9,7 @@ import { mark } from '../util/trace.js';
 import { stageScript } from '../util/install.js';
 import { paths } from '../util/paths.js';
 import { attachedIo } from './io.js';
+import { containerPty } from './pty.js';
 import { remove } from './lifecycle.js';
 import type { MonitorReport } from './monitor.js';
 import { finalize, startContainer } from './start.js';
@@ -26,7 +27,9 @@ const PROXIED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2',
  */
 export async function runAttached(id: string): Promise<number> {
   const rec = store.read(id);
-  const io = attachedIo({ tty: rec.Config.Tty, interactive: rec.Config.OpenStdin });
+  const io = attachedIo({
+    tty: rec.Config.Tty, interactive: rec.Config.OpenStdin, logPath: rec.LogPath, pty: () => containerPty(id, rec.Skiff.Userns),
+  });
   let started;
   try {
     started = await startContainer(id, io.stdio);

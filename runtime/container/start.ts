@@ -23,6 +23,7 @@
 // The process that calls startContainer() is the container's monitor: it
 // waits for PID 1 to exit and records the exit status (see finalize()).
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { posix } from 'node:path';
 import { CLONE, cloneExec, execStub } from '../../native-bindings/helper.js';
 import { constants } from 'node:os';
 import { close, pidfdGetfd, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
@@ -47,6 +48,7 @@ import { claimStart, releaseStart } from './recover.js';
 import { exitedView, reserveExitRecord, writeExitRecord } from './exit-record.js';
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
+import { chownPty } from './pty.js';
 import { deviceRules, ensureVolumeSources, securitySpec, userMounts } from './security.js';
 import { attachNetwork, prepareNetwork, releaseNetwork } from '../network/index.js';
 
@@ -55,6 +57,8 @@ export interface Stdio {
   fds: [number, number, number];
   /** Set when fds are a pty slave: it becomes the controlling terminal and /dev/console. */
   ttyPath?: string;
+  /** The devpts instance the pty came from (see pty.ts): it becomes the container's /dev/pts. */
+  devpts?: string;
 }
 
 export interface Started {
@@ -80,6 +84,7 @@ function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof wr
   const { merged } = rootfsDirs(rec.Id);
   const user = resolveUser(rec.Config.User, readPasswdFile(merged, '/etc/passwd'), readPasswdFile(merged, '/etc/group'));
   const cwd = prepareWorkdir(merged, rec.Config.WorkingDir || '/');
+  if (stdio.ttyPath) chownPty(stdio.fds[1], user.uid, rec.Skiff.Userns);
   const hasHome = rec.Config.Env.some((e) => e.startsWith('HOME='));
   const mounts = userMounts(rec.HostConfig);
   ensureVolumeSources(mounts);
@@ -88,7 +93,8 @@ function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof wr
     cgroupns: true,
     rootfs: merged,
     hostname: rec.Config.Hostname,
-    mounts: mountPlan(etc, stdio.ttyPath, mounts, cgroupView(cg)),
+    mounts: mountPlan(etc, stdio.ttyPath, mounts, cgroupView(cg), { devpts: stdio.devpts }),
+    tty: stdio.devpts && stdio.ttyPath ? `/dev/pts/${posix.basename(stdio.ttyPath)}` : undefined,
     process: {
       args: [rec.Path, ...rec.Args],
       env: hasHome ? rec.Config.Env : mergeEnv(rec.Config.Env, [`HOME=${user.home}`]),
@@ -217,7 +223,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     let pid: number;
     try {
       pid = cloneExec({
-        flags, syncFd: syncR, netnsFd: net.joinNetnsFd, fds: [...stdio.fds, errW, execR], tty: !!stdio.ttyPath, stubFd: stub,
+        flags, syncFd: syncR, netnsFd: net.joinNetnsFd, fds: [...stdio.fds, errW, execR], tty: !!stdio.ttyPath, ttyPath: spec.tty, stubFd: stub,
         argv: execStubArgs(spec), env: spec.process.env,
         seccomp: spec.security.seccomp ? Buffer.from(spec.security.seccomp, 'base64') : null, noNewPrivs: spec.security.noNewPrivs,
       });

@@ -26,8 +26,43 @@ import { cidrString, formatIPv4, gatewayOf, overlaps, parseCidr, parseIPv4, type
 import type { Binding } from './ports.js';
 import { DEFAULT_SUBNETS, type NetSettings } from './settings.js';
 
+let ownNetDir: string | undefined;
+/**
+ * Bridges, nftables tables and ip_forward belong to a network namespace, and
+ * so does their bookkeeping: /run/skiff/net in the host's network namespace,
+ * /run/skiff/net-ns<inode> in another one (e.g. under `ip netns exec`). The
+ * host's is PID 1's; where PID 1's cannot be read (some sandboxes refuse it
+ * even to root), a namespace named in /run/netns (`ip netns add`) is taken
+ * as not the host's.
+ */
 export function netDir(): string {
-  return '/run/skiff/net';
+  if (ownNetDir) return ownNetDir;
+  let own: number | undefined;
+  try {
+    own = statSync('/proc/self/ns/net').ino;
+  } catch {
+    // no /proc: the host's
+  }
+  let foreign = false;
+  if (own !== undefined) {
+    try {
+      foreign = statSync('/proc/1/ns/net').ino !== own;
+    } catch {
+      try {
+        foreign = readdirSync('/run/netns').some((n) => {
+          try {
+            return statSync(join('/run/netns', n)).ino === own;
+          } catch {
+            return false;
+          }
+        });
+      } catch {
+        // no named namespaces
+      }
+    }
+  }
+  ownNetDir = foreign ? `/run/skiff/net-ns${own}` : '/run/skiff/net';
+  return ownNetDir;
 }
 
 export interface Lease {
@@ -312,12 +347,36 @@ export function ensureBridge(settings: NetSettings): BridgeState {
   return s;
 }
 
-/** Deletes the bridge, its table and its state (its leases must be gone). */
+/** Runs every step, even after one fails; then throws the first failure. */
+export function allSteps(steps: Array<() => void>): void {
+  let first: unknown;
+  for (const step of steps) {
+    try {
+      step();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first) throw first;
+}
+
+/** Deletes the bridge, its table, rules and state (its leases must be gone). */
 export function removeBridge(bridge: string): void {
-  deleteTable(bridge);
-  deleteLink(bridge);
-  forwardingRelease(bridge);
-  rmSync(stateDir(bridge), { recursive: true, force: true });
+  allSteps([
+    () => deleteTable(bridge),
+    () => forwardAcceptRelease(bridge),
+    () => deleteLink(bridge),
+    () => forwardingRelease(bridge),
+    () => rmSync(stateDir(bridge), { recursive: true, force: true }),
+  ]);
+}
+
+/** The tools the bridge network calls, checked before anything is made (a clear error, nothing to undo). */
+export function requireBridgeTools(): void {
+  for (const [cmd, pkg] of [['ip', 'iproute2'], ['nft', 'nftables']]) {
+    const p = tool(cmd);
+    if (!p.startsWith('/') || !existsSync(p)) throw missingTool(cmd, pkg);
+  }
 }
 
 // ---- nftables --------------------------------------------------------------------------
@@ -337,6 +396,8 @@ export function tableExists(bridge: string): boolean {
 
 export function deleteTable(bridge: string): void {
   const t = tableName(bridge);
+  // Without nft there is no table skiff could have made.
+  if (!existsSync(tool('nft'))) return;
   try {
     nft(`table ip ${t} {}\ndelete table ip ${t}\n`);
   } catch (e) {
@@ -460,4 +521,71 @@ export function forwardingRelease(bridge: string): void {
     if (f.original !== '1' && readForward() === '1') writeFileSync(FORWARD, f.original || '0');
     rmSync(forwardFile(), { force: true });
   });
+}
+
+// ---- the host's FORWARD chain ------------------------------------------------------------
+//
+// Docker, ufw and firewalld set the iptables FORWARD policy to DROP, and with
+// br_netfilter (bridge-nf-call-iptables=1) even traffic between two containers
+// on the bridge passes that chain. An accept in skiff's own nftables table
+// would not help: every base chain at the forward hook sees the packet, and a
+// drop in any of them is final. So, as Docker does, skiff puts its accept
+// rules into the chain that drops: iptables' filter FORWARD (through the
+// iptables tools, so iptables-nft and iptables-legacy both understand them),
+// tagged with a comment, added with a bridge's first lease and removed with
+// its last. A host without iptables' FORWARD chain gets nothing.
+
+const acceptComment = (bridge: string) => `skiff ${bridge}`;
+
+/** The rules, in iptables-save syntax without "-A FORWARD". */
+export function forwardAcceptRules(bridge: string): string[] {
+  const c = `-m comment --comment "${acceptComment(bridge)}"`;
+  return [
+    // Replies to the containers' own connections, and connections to published ports (DNAT'd to a container).
+    `-o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED ${c} -j ACCEPT`,
+    `-o ${bridge} -m conntrack --ctstate DNAT ${c} -j ACCEPT`,
+    // Everything from a container: to another container on the bridge, or out.
+    `-i ${bridge} ${c} -j ACCEPT`,
+  ];
+}
+
+/** skiff's rules for `bridge` now in FORWARD (as iptables-save prints them), or undefined when there is no FORWARD chain or no iptables. */
+function forwardChainRules(bridge: string): string[] | undefined {
+  const save = tool('iptables-save');
+  if (!existsSync(save)) return undefined;
+  let out: string;
+  try {
+    out = execFileSync(save, ['-t', 'filter'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+  // iptables-nft prints an empty filter table even when none exists: ask nft whether the chain is really there.
+  if (/\(nf_tables\)/.test(out)) {
+    try {
+      execFileSync(tool('nft'), ['list', 'chain', 'ip', 'filter', 'FORWARD'], { stdio: 'ignore' });
+    } catch {
+      return undefined;
+    }
+  }
+  if (!/^:FORWARD /m.test(out)) return undefined;
+  const tag = `--comment "${acceptComment(bridge)}"`;
+  return out.split('\n').filter((l) => l.startsWith('-A FORWARD ') && l.includes(tag)).map((l) => l.slice('-A FORWARD '.length));
+}
+
+function iptablesRestore(lines: string[]): void {
+  runSync('iptables-restore', ['--noflush'], ['*filter', ...lines, 'COMMIT', ''].join('\n'), 'iptables');
+}
+
+/** Puts the accept rules for `bridge` at the top of FORWARD, unless they are there already. */
+export function forwardAcceptAcquire(bridge: string): void {
+  const present = forwardChainRules(bridge);
+  if (!present) return;
+  const missing = forwardAcceptRules(bridge).filter((r) => !present.includes(r));
+  if (missing.length) iptablesRestore(missing.reverse().map((r) => `-I FORWARD 1 ${r}`));
+}
+
+/** Removes every rule skiff put into FORWARD for `bridge`. */
+export function forwardAcceptRelease(bridge: string): void {
+  const present = forwardChainRules(bridge);
+  if (present?.length) iptablesRestore(present.map((r) => `-D FORWARD ${r}`));
 }

@@ -36,7 +36,7 @@ import { skiffRoot } from '../util/paths.js';
 import type { ContainerRecord } from '../container/model.js';
 import * as store from '../container/store.js';
 import {
-  applyRules, applyRulesAsync, bridgeLock, deleteLink, ensureBridge, forwardingAcquire, forwardingRelease, ipAsync, knownBridges, readState,
+  allSteps, applyRules, applyRulesAsync, bridgeLock, forwardAcceptAcquire, forwardAcceptRelease, requireBridgeTools, deleteLink, ensureBridge, forwardingAcquire, forwardingRelease, ipAsync, knownBridges, readState,
   staleLeases, vethName, withFileLock, withFileLockAsync, writeState, deleteTable, type BridgeState, type Lease,
 } from './host.js';
 import { broadcast, contains, formatIPv4, macFor, parseCidr, parseIPv4 } from './ipv4.js';
@@ -276,8 +276,9 @@ export async function prepareNetwork(rec: ContainerRecord): Promise<PreparedNetw
   }
   if (mode !== 'bridge') throw new SkiffError(`network ${mode} not found`);
 
-  // Links first: a failure here leaves nothing behind.
+  // Links and tools first: a failure here leaves nothing behind.
   const links = resolveLinks(rec);
+  requireBridgeTools();
   const settings = netSettings();
   let endpoint: BridgeEndpoint;
   try {
@@ -302,7 +303,10 @@ export async function prepareNetwork(rec: ContainerRecord): Promise<PreparedNetw
       s.leases[rec.Id] = lease;
       s.userlandProxy = settings.userlandProxy;
       writeState(s);
-      if (first) forwardingAcquire(s.bridge);
+      if (first) {
+        forwardingAcquire(s.bridge);
+        forwardAcceptAcquire(s.bridge);
+      }
       // The nftables table is brought up to date by attachNetwork, while init boots.
       if (rulesChanged) applyRules(s, settings.userlandProxy);
       return { bridge: s.bridge, ip, mac: lease.mac, gateway: s.gateway, prefixLen: parseCidr(s.subnet).prefix, veth: lease.veth, ports };
@@ -418,8 +422,8 @@ export function releaseNetwork(id: string): void {
       writeState(s);
       if (Object.keys(s.leases).length === 0) {
         // The last container: no rules, no forwarding (the bridge stays until `network prune`).
-        deleteTable(bridge);
-        forwardingRelease(bridge);
+        // Each step runs even if another fails (e.g. nft went missing).
+        allSteps([() => deleteTable(bridge), () => forwardAcceptRelease(bridge), () => forwardingRelease(bridge)]);
       } else if (lease.ports.length) {
         applyRules(s, s.userlandProxy !== false);
       }

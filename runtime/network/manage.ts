@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { skiffRoot } from '../util/paths.js';
 import { SkiffError } from '../util/errors.js';
 import {
-  bridgeLock, deleteLink, knownBridges, linkExists, readState, removeBridge, staleLeases, tableExists, withFileLock, writeState,
+  bridgeLock, deleteLink, deleteTable, knownBridges, linkExists, readState, removeBridge, staleLeases, tableExists, withFileLock, writeState,
 } from './host.js';
 import { parseCidr } from './ipv4.js';
 import { netSettings } from './settings.js';
@@ -62,7 +62,11 @@ export interface PruneResult {
 /** Removes the bridge, its nftables table and state, unless a container still holds an address on it. */
 export function pruneBridge(): PruneResult {
   const bridge = netSettings().bridge;
-  if (!knownBridges().includes(bridge) && !linkExists(bridge)) return { removed: false, bridge, inUse: [] };
+  if (!knownBridges().includes(bridge) && !linkExists(bridge)) {
+    // A table left by a removal that ran without nft.
+    if (tableExists(bridge)) deleteTable(bridge);
+    return { removed: false, bridge, inUse: [] };
+  }
   return withFileLock(bridgeLock(bridge), () => {
     const s = readState(bridge);
     if (s) {

@@ -1,7 +1,7 @@
 // Linux capabilities: Docker's default set, and --cap-add / --cap-drop /
 // --privileged. The result is a 64-bit mask that skiff-exec applies right
-// before the command runs (bounding, permitted, effective and inheritable
-// sets; ambient cleared).
+// before the command runs (bounding, permitted and effective sets;
+// inheritable and ambient empty, as in Docker since CVE-2022-24769).
 import { SkiffError } from '../util/errors.js';
 
 export const CAPS: readonly string[] = [

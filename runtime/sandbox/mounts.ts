@@ -2,7 +2,7 @@
 // code that carries it out inside the container's new mount namespace (from
 // the parent's main thread, which enters that namespace: see enter.ts).
 import { closeSync, existsSync, lchownSync, mkdirSync, openSync, symlinkSync, lstatSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { MS, MNT_DETACH, chdir, fsmountNsx, mount, moveMount, pivotRoot, umount2 } from '../../native-bindings/libc.js';
 import { secureJoin } from './securejoin.js';
 
@@ -75,8 +75,17 @@ export function cgroupMounts(view: CgroupView, privileged: boolean): MountOp[] {
   return ops;
 }
 
+/** Facts about the host and the terminal that change the plan. */
+export interface PlanHost {
+  /** Whether the host has /proc/kcore: /dev/core links to it only then (runc's rule). */
+  kcore?: boolean;
+  /** With -t: a devpts instance skiff mounted on the host and opened the terminal from; it becomes /dev/pts. */
+  devpts?: string;
+}
+
 /** Docker's default mount set, then the user's, then masks: in the order they must be applied. */
-export function mountPlan(etc: EtcFiles, consolePath?: string, user: UserMounts = {}, cgroups: CgroupView = {}): MountOp[] {
+export function mountPlan(etc: EtcFiles, consolePath?: string, user: UserMounts = {}, cgroups: CgroupView = {},
+  { kcore = existsSync('/proc/kcore'), devpts }: PlanHost = {}): MountOp[] {
   const nsx = MS.NOSUID | MS.NODEV | MS.NOEXEC;
   const ops: MountOp[] = [
     { kind: 'fs', fstype: 'proc', source: 'proc', target: '/proc', flags: nsx },
@@ -86,8 +95,12 @@ export function mountPlan(etc: EtcFiles, consolePath?: string, user: UserMounts 
     // Bind-mounting the host's nodes (rather than mknod) also works inside a
     // user namespace, where mknod is not allowed.
     ...DEVICES.map((d): MountOp => ({ kind: 'bind', source: `/dev/${d}`, target: `/dev/${d}`, file: true })),
-    // A private devpts instance: the container sees only its own ptys.
-    { kind: 'fs', fstype: 'devpts', source: 'devpts', target: '/dev/pts', flags: MS.NOSUID | MS.NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620' },
+    // A private devpts instance: the container sees only its own ptys. With
+    // -t it is the instance the terminal was allocated from, so /dev/pts/0
+    // inside is the container's stdio (what `tty` and `ps` show).
+    devpts
+      ? { kind: 'bind', source: devpts, target: '/dev/pts', file: false }
+      : { kind: 'fs', fstype: 'devpts', source: 'devpts', target: '/dev/pts', flags: MS.NOSUID | MS.NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620,gid=5' },
     { kind: 'symlink', target: '/dev/ptmx', linkTo: 'pts/ptmx' },
     { kind: 'fs', fstype: 'tmpfs', source: 'shm', target: '/dev/shm', flags: nsx, data: 'mode=1777,size=65536k' },
     { kind: 'fs', fstype: 'mqueue', source: 'mqueue', target: '/dev/mqueue', flags: nsx },
@@ -95,10 +108,12 @@ export function mountPlan(etc: EtcFiles, consolePath?: string, user: UserMounts 
     { kind: 'symlink', target: '/dev/stdin', linkTo: '/proc/self/fd/0' },
     { kind: 'symlink', target: '/dev/stdout', linkTo: '/proc/self/fd/1' },
     { kind: 'symlink', target: '/dev/stderr', linkTo: '/proc/self/fd/2' },
-    { kind: 'symlink', target: '/dev/core', linkTo: '/proc/kcore' },
+    ...(kcore ? [{ kind: 'symlink', target: '/dev/core', linkTo: '/proc/kcore' } as MountOp] : []),
     { kind: 'bind', source: etc.hostname, target: '/etc/hostname', file: true },
     { kind: 'bind', source: etc.hosts, target: '/etc/hosts', file: true },
     { kind: 'bind', source: etc.resolvConf, target: '/etc/resolv.conf', file: true },
+    // df and mount read it (Docker's init layer has it too); an image's own is kept.
+    { kind: 'symlink', target: '/etc/mtab', linkTo: '/proc/mounts' },
   ];
   if (consolePath) ops.push({ kind: 'bind', source: consolePath, target: '/dev/console', file: true });
   for (const d of user.devices ?? []) ops.push({ kind: 'bind', source: d.source, target: d.target, file: true });
@@ -146,7 +161,11 @@ export function applyMounts(rootfs: string, ops: MountOp[], ctx: MountContext = 
   for (const op of ops) {
     // Resolve inside the rootfs on every step: an earlier mount may have
     // changed what a path means, and image symlinks must not lead out.
-    const target = secureJoin(rootfs, op.target);
+    // A symlink op looks at the link itself (an /etc/mtab kept from an
+    // earlier start), so only its directory is resolved.
+    const target = op.kind === 'symlink'
+      ? join(secureJoin(rootfs, posix.dirname(op.target)), posix.basename(op.target))
+      : secureJoin(rootfs, op.target);
     switch (op.kind) {
       case 'fs':
         makeTarget(target, false, ctx.owner);

@@ -28,6 +28,8 @@ export interface SandboxSpec {
   rootfs: string;
   hostname: string;
   mounts: MountOp[];
+  /** With -t: the terminal's path inside (/dev/pts/N), reopened there so that /proc/self/fd/0 names it. */
+  tty?: string;
   process: ProcessSpec;
   /** Under --userns-remap: the host ids of the container's root, which own what the plan creates. */
   owner?: { uid: number; gid: number };

@@ -174,7 +174,7 @@ it('a stopped container restarts with its upper layer intact', async (t) => {
   await h.ok(t, ['start', '-a', 'keep']);
   const other = await h.run(['run', '--rm', 'busybox', 'cat', '/root/file']);
   t.is(other.code, 1, 'control: another container does not see the file');
-  t.is((await h.ok(t, ['logs', 'keep'])), '', 'a foreground run does not log');
+  t.is((await h.ok(t, ['logs', 'keep'])), '', 'the command printed nothing to log');
   const id = (await h.ok(t, ['inspect', '-f', '{{.Id}}', 'keep'])).trim();
   t.is(readFileSync(join(h.root, 'containers', id, 'upper', 'root', 'file'), 'utf8'), 'kept\n');
 });
