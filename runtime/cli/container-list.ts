@@ -63,13 +63,20 @@ export interface PsRowOptions {
   images?: ImageStore;
 }
 
+/**
+ * Files skiff makes in the writable layer as mount targets (and /etc/mtab).
+ * Docker keeps these in a separate init layer, so they are not counted in a
+ * container's size there either.
+ */
+const INIT_ENTRIES: ReadonlySet<string> = new Set(['etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'etc/mtab']);
+
 export function psRow(c: ContainerRecord, o: PsRowOptions = {}): Row {
   const command = commandLine(c);
   const labels = c.Config.Labels ?? {};
   const mounts = (c.Mounts as Array<{ Name?: string; Source?: string; Type?: string }>) ?? [];
   let size = '0B';
   if (o.size) {
-    const rw = dirSize(c.GraphDriver.Data.UpperDir);
+    const rw = dirSize(c.GraphDriver.Data.UpperDir, INIT_ENTRIES);
     let image = 0;
     try {
       const images = o.images ?? new ImageStore();

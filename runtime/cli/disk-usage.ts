@@ -3,7 +3,8 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-export function dirSize(dir: string): number {
+/** SKIP: paths relative to DIR that do not count. */
+export function dirSize(dir: string, skip: ReadonlySet<string> = new Set()): number {
   const seen = new Set<string>();
   let total = 0;
   const walk = (d: string) => {
@@ -15,6 +16,7 @@ export function dirSize(dir: string): number {
     }
     for (const name of names) {
       const p = join(d, name);
+      if (skip.has(p.slice(dir.length + 1))) continue;
       let st;
       try {
         st = lstatSync(p, { bigint: false });
