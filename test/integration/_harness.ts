@@ -7,6 +7,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Tools, withTools } from './_tools.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = join(here, '..', '..', '..'); // dist/test/integration -> repo
@@ -18,10 +19,12 @@ export const fixtures = join(repo, 'rootfs-fixtures', 'out');
 export const isRoot = process.getuid?.() === 0;
 export const skipReason = !isRoot ? 'integration tests need root (they create namespaces, mounts and cgroups)' : undefined;
 
-/** A root-only integration test; without root it is skipped and says why. */
-export function it(title: string, fn: (t: ExecutionContext) => Promise<void>): void {
-  if (skipReason) test.skip(`${title} (skipped: ${skipReason})`, fn);
-  else test(title, fn);
+/**
+ * A root-only integration test; without root it is skipped and says why.
+ * `tools` names the programs it runs besides skiff ({ getfattr: 'attr' }): see _tools.ts.
+ */
+export function it(title: string, fn: (t: ExecutionContext) => Promise<void>, tools: Tools = {}): void {
+  withTools(test, tools, title, fn, skipReason);
 }
 
 export interface Result { code: number; stdout: string; stderr: string }
