@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # From a fresh clone to a shell inside a busybox container, in one command, as root:
 #   bash rootfs-fixtures/try.sh              (not root? sudo bash rootfs-fixtures/try.sh)
-#   bash rootfs-fixtures/try.sh --no-shell   all of it but the shell (test/vm/provision.sh uses this)
+#   bash rootfs-fixtures/try.sh --no-shell [--no-build]   all of it but the shell (test/vm/provision.sh)
 # Installs the system packages skiff needs to run (test/deps.sh run) and the
 # npm dependencies, builds skiff when a source is newer than the build, puts
 # `skiff` in /usr/local/bin, builds the busybox image from Debian's
@@ -17,7 +17,9 @@ bash test/deps.sh run
 # npm install runs the build too (the package's prepare script).
 [ -d node_modules ] || npm install --no-audit --no-fund
 stamp=dist/bin/main.mjs   # the build's last output
-if [ ! -f "$stamp" ] || [ -n "$(find runtime native-bindings test \( -name '*.ts' -o -name '*.c' -o -name '*.h' -o -name '*.mjs' \) \
+if [ "${2:-}" = --no-build ] && [ -f "$stamp" ]; then
+  :   # the VM lane's guest uses the build of the host that shares its files with it
+elif [ ! -f "$stamp" ] || [ -n "$(find runtime native-bindings test \( -name '*.ts' -o -name '*.c' -o -name '*.h' -o -name '*.mjs' \) \
       -newer "$stamp" -print -quit)" ] || [ -n "$(find package.json package-lock.json tsconfig.json -newer "$stamp" -print -quit)" ]; then
   echo "building skiff (a source is newer than $stamp)"
   npm run --silent build

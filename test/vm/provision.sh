@@ -4,6 +4,8 @@
 # its guest, so it cannot rot. Installs Node 20 if missing, the system
 # packages of `npm test` (test/deps.sh test), the npm dependencies and the
 # build, and loads the busybox fixture (rootfs-fixtures/try.sh --no-shell).
+#   bash test/vm/provision.sh [--no-build]   --no-build: keep an existing build (the VM lane's
+#                                            guest: a tsc run under TCG would take many minutes)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "provision.sh: run as root" >&2; exit 1; }
@@ -20,5 +22,5 @@ if [ "$major" -lt 20 ]; then
   node --version
 fi
 bash test/deps.sh test
-bash rootfs-fixtures/try.sh --no-shell
+bash rootfs-fixtures/try.sh --no-shell ${1:-}
 echo "provision: done (node $(node --version), skiff in /usr/local/bin)"

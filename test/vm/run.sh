@@ -86,7 +86,7 @@ ACCEL=${SKIFF_VM_ACCEL:-tcg}
 echo "vm lane: kernel $KVER, $ACCEL, ${SKIFF_VM_CPUS:-2} cpus; console log $LOG"
 start=$(date +%s)
 set +e
-timeout -k 10 "${SKIFF_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
+timeout --foreground -k 10 "${SKIFF_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
   -M microvm -accel "$ACCEL" -cpu qemu64 -smp "${SKIFF_VM_CPUS:-2}" -m "${SKIFF_VM_MEM:-3G}" \
   -nodefaults -no-user-config -display none -serial stdio -no-reboot \
   -kernel "$ART/vmlinux" -initrd "$ART/initramfs.cpio" \
