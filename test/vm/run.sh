@@ -13,7 +13,8 @@
 # 77 when the lane cannot run here (the reason and the apt-get line are printed).
 # Environment: SKIFF_VM_DIR (cache, /var/tmp/skiff-vm), SKIFF_VM_ACCEL (tcg;
 # `kvm` where KVM runs stock kernels, which it does not on these machines),
-# SKIFF_VM_CPUS (2), SKIFF_VM_MEM (3G), SKIFF_VM_TIMEOUT (seconds, 1500).
+# SKIFF_VM_CPUS (2), SKIFF_VM_MEM (3G), SKIFF_VM_TIMEOUT (seconds, 1500), SKIFF_VM_CGROUP
+# (init: the tests start in /init, a non-root cgroup with processes; root: in the root cgroup).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -70,7 +71,10 @@ mkdir -p "$OUT/jobs"
 find "$OUT/jobs" -type f -mmin +1440 -delete 2>/dev/null || true
 JOB=$(mktemp "$OUT/jobs/job-XXXXXX.sh")
 LOG="${JOB%.sh}.log"
-trap 'rm -f "$JOB"' EXIT
+# Copies: bash reads a script as it runs, so an edit of the checkout during a run must not reach PID 1.
+STAGE2="${JOB%.sh}-stage2.sh"
+cp "$HERE/stage2.sh" "$STAGE2"
+trap 'rm -f "$JOB" "$STAGE2"' EXIT
 {
   echo "#!/bin/bash"
   echo "export CI=${CI:-} SKIFF_IN_VM=1 SKIFF_TEST_DISK=/dev/vda"
@@ -90,7 +94,7 @@ timeout --foreground -k 10 "${SKIFF_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
   -M microvm -accel "$ACCEL" -cpu qemu64 -smp "${SKIFF_VM_CPUS:-2}" -m "${SKIFF_VM_MEM:-3G}" \
   -nodefaults -no-user-config -display none -serial stdio -no-reboot \
   -kernel "$ART/vmlinux" -initrd "$ART/initramfs.cpio" \
-  -append "console=ttyS0 loglevel=3 panic=-1 cgroup_no_v1=all tsc_early_khz=$KHZ rdinit=/init stage2=$HERE/stage2.sh job=$JOB repo=$REPO" \
+  -append "console=ttyS0 loglevel=3 panic=-1 cgroup_no_v1=all tsc_early_khz=$KHZ rdinit=/init stage2=$STAGE2 job=$JOB repo=$REPO skiffcg=${SKIFF_VM_CGROUP:-init}" \
   -fsdev local,id=r,path=/,security_model=none,readonly=on,multidevs=remap \
   -device virtio-9p-device,fsdev=r,mount_tag=hostroot \
   -drive file="$ART/disk.img",format=raw,if=none,id=d0,readonly=on \

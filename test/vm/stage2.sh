@@ -21,12 +21,16 @@ hostname skiff-vm
 ip link set lo up
 # The 1 MiB test disk (/dev/vda, 254:0) whose first bytes are SECRET-DISK-DATA: a device test's real target.
 modprobe virtio_blk
-# Like systemd's init.scope: PID 1 leaves the root cgroup, so that the root can
-# hand memory, cpu and pids down (v2's "no internal processes" rule).
-mkdir -p /sys/fs/cgroup/init
-echo 1 > /sys/fs/cgroup/init/cgroup.procs
-echo "+memory +cpu +pids" > /sys/fs/cgroup/cgroup.subtree_control
 arg() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+# Like systemd's init.scope: PID 1 leaves the root cgroup, so that the root can
+# hand memory, cpu and pids down (v2's "no internal processes" rule). The tests
+# then start in /init, a non-root cgroup that has processes, as a root shell in
+# a session scope does; skiffcg=root keeps everything in the root cgroup instead.
+if [[ $(arg skiffcg) != root ]]; then
+  mkdir -p /sys/fs/cgroup/init
+  echo 1 > /sys/fs/cgroup/init/cgroup.procs
+fi
+echo "+memory +cpu +pids" > /sys/fs/cgroup/cgroup.subtree_control
 # A checkout under /tmp is hidden by the tmpfs above: give it back, writable, as its own overlay.
 REPO=$(arg repo)
 if [[ $REPO == /tmp/* && -d /mnt/hostroot$REPO ]]; then
