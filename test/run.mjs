@@ -5,7 +5,8 @@
 // "N passed, N failed, N skipped", the VM lane's counts folded in.
 // Exits non-zero if anything failed.
 //   node test/run.mjs [AVA ARGS…]   with arguments (a subset of files), no VM lane
-// SKIFF_VM_LANE=0 leaves the VM lane out (counted as one skip); =1 runs it with arguments too.
+// SKIFF_VM_LANE=0 leaves the VM lane out (counted as one skip); =1 runs it with arguments too;
+// SKIFF_VM_PARALLEL=1 runs it beside ava instead of after it.
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,40 +72,56 @@ function runAva() {
 }
 
 // The VM lane prints its guest's console and ends with the guest's "N passed, N failed, N skipped".
-function runVmLane() {
+// With `quiet` its output is kept and printed when it ends (it runs beside ava then).
+function runVmLane(quiet = false) {
   return new Promise((resolve) => {
-    console.log('\n# cgroup-v2 VM lane: bash test/vm/run.sh');
-    const vm = spawn('bash', [join(repo, 'test', 'vm', 'run.sh')], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+    const vm = spawn('bash', [join(repo, 'test', 'vm', 'run.sh')], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    const show = (d) => (quiet ? undefined : process.stdout.write(d));
     vm.stdout.on('data', (d) => {
-      process.stdout.write(d);
+      show(d);
+      out += d;
+    });
+    vm.stderr.on('data', (d) => {
+      show(d);
       out += d;
     });
     vm.on('close', (code) => {
-      const counts = [...out.matchAll(/^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/gm)].pop();
-      if (code === 77) {
-        // The lane cannot run here: one skipped test, or a failure under CI, which installs qemu and the kernel.
-        const reason = out.trim().split('\n').pop();
-        console.log(ci ? `not ok - VM lane: ${reason} (CI must run it)` : `ok - VM lane # SKIP ${reason}`);
-        resolve(ci ? { passed: 0, failed: 1, skipped: 0 } : { passed: 0, failed: 0, skipped: 1 });
-      } else if (counts) {
+      const result = () => {
+        const counts = [...out.matchAll(/^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/gm)].pop();
+        if (code === 77) {
+          // The lane cannot run here: one skipped test, or a failure under CI, which installs qemu and the kernel.
+          const reason = out.trim().split('\n').pop();
+          console.log(ci ? `not ok - VM lane: ${reason} (CI must run it)` : `ok - VM lane # SKIP ${reason}`);
+          return ci ? { passed: 0, failed: 1, skipped: 0 } : { passed: 0, failed: 0, skipped: 1 };
+        }
+        if (!counts) return { passed: 0, failed: 1, skipped: 0 };
         const r = { passed: Number(counts[1]), failed: Number(counts[2]), skipped: Number(counts[3] ?? 0) };
         if (code !== 0 && r.failed === 0) r.failed = 1; // e.g. the guest was not on cgroup2fs
-        resolve(r);
-      } else {
-        resolve({ passed: 0, failed: 1, skipped: 0 });
-      }
+        return r;
+      };
+      resolve({ out, result });
     });
   });
 }
 
+const lane = process.env.SKIFF_VM_LANE;
+const wantLane = lane !== '0' && !process.env.SKIFF_IN_VM && (lane === '1' || args.length === 0);
+// SKIFF_VM_PARALLEL=1 boots the VM while ava runs (faster on an idle machine with spare cores; on 2 busy cores it slows both).
+const parallel = wantLane && process.env.SKIFF_VM_PARALLEL === '1';
+const early = parallel ? runVmLane(true) : undefined;
+if (parallel) console.log('# cgroup-v2 VM lane started beside ava (bash test/vm/run.sh); its output follows ava\'s');
+
 const host = await runAva();
 let vm = { passed: 0, failed: 0, skipped: 0 };
-const lane = process.env.SKIFF_VM_LANE;
 if (lane === '0') {
   console.log('ok - VM lane # SKIP SKIFF_VM_LANE=0');
   vm.skipped = 1;
-} else if (!process.env.SKIFF_IN_VM && (lane === '1' || args.length === 0)) {
-  vm = await runVmLane();
+} else if (wantLane) {
+  const t0 = Date.now();
+  if (!parallel) console.log('\n# cgroup-v2 VM lane: bash test/vm/run.sh');
+  const done = await (early ?? runVmLane());
+  if (parallel) process.stdout.write(`\n# cgroup-v2 VM lane (waited ${Math.round((Date.now() - t0) / 1000)} s after ava)\n${done.out}`);
+  vm = done.result();
 }
 finish(host.passed + vm.passed, host.failed + vm.failed, host.skipped + vm.skipped);
