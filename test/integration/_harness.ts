@@ -29,6 +29,10 @@ export function it(title: string, fn: (t: ExecutionContext) => Promise<void>, to
 
 export interface Result { code: number; stdout: string; stderr: string }
 
+// A skiff command still running after this is killed. The VM lane raises it:
+// under TCG on a busy machine, one command can take a minute.
+const commandTimeoutMs = Number(process.env.SKIFF_TEST_TIMEOUT_MS) || 60_000;
+
 export interface RunOpts { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number }
 
 /** A system tool by absolute path: under npm/npx, PATH starts with node_modules/.bin, whose `nft` is @vercel/nft. */
@@ -126,7 +130,7 @@ export class Harness {
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stderr += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? commandTimeoutMs);
       child.on('error', reject);
       child.on('close', (code, signal) => {
         clearTimeout(timer);

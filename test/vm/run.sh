@@ -77,7 +77,7 @@ cp "$HERE/stage2.sh" "$STAGE2"
 trap 'rm -f "$JOB" "$STAGE2"' EXIT
 {
   echo "#!/bin/bash"
-  echo "export CI=${CI:-} SKIFF_IN_VM=1 SKIFF_TEST_DISK=/dev/vda"
+  echo "export CI=${CI:-} SKIFF_IN_VM=1 SKIFF_TEST_DISK=/dev/vda SKIFF_TEST_TIMEOUT_MS=600000"
   printf 'cd %q\n' "$REPO"
   printf 'files=(%s)\n' "$(printf '%q ' "${FILES[@]}")"
   cat "$HERE/guest.sh"
@@ -102,7 +102,10 @@ timeout --foreground -k 10 "${SKIFF_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
   </dev/null 2>&1 | sed -u 's/\r$//' | tee "$LOG"
 qemu_rc=${PIPESTATUS[0]}
 set -e
-echo "vm lane: qemu exited $qemu_rc after $(( $(date +%s) - start )) s"
+# CPU time says more than wall time on a shared machine: on idle cores, wall ≈ CPU / cores.
+times >"$JOB.times"   # not in $( ): a subshell has no children of its own
+cpu=$(tail -1 "$JOB.times"); rm -f "$JOB.times"
+echo "vm lane: qemu exited $qemu_rc after $(( $(date +%s) - start )) s wall; CPU used (user sys): $cpu"
 
 counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$LOG" | tail -1 || true)
 cgfs=$(sed -n 's/^guest \/sys\/fs\/cgroup: //p' "$LOG" | tail -1)
