@@ -7,6 +7,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Tools, withTools } from './_tools.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = join(here, '..', '..', '..'); // dist/test/integration -> repo
@@ -18,13 +19,19 @@ export const fixtures = join(repo, 'rootfs-fixtures', 'out');
 export const isRoot = process.getuid?.() === 0;
 export const skipReason = !isRoot ? 'integration tests need root (they create namespaces, mounts and cgroups)' : undefined;
 
-/** A root-only integration test; without root it is skipped and says why. */
-export function it(title: string, fn: (t: ExecutionContext) => Promise<void>): void {
-  if (skipReason) test.skip(`${title} (skipped: ${skipReason})`, fn);
-  else test(title, fn);
+/**
+ * A root-only integration test; without root it is skipped and says why.
+ * `tools` names the programs it runs besides skiff ({ getfattr: 'attr' }): see _tools.ts.
+ */
+export function it(title: string, fn: (t: ExecutionContext) => Promise<void>, tools: Tools = {}): void {
+  withTools(test, tools, title, fn, skipReason);
 }
 
 export interface Result { code: number; stdout: string; stderr: string }
+
+// A skiff command still running after this is killed. The VM lane raises it:
+// under TCG on a busy machine, one command can take a minute.
+const commandTimeoutMs = Number(process.env.SKIFF_TEST_TIMEOUT_MS) || 60_000;
 
 export interface RunOpts { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number }
 
@@ -123,7 +130,7 @@ export class Harness {
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stderr += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? commandTimeoutMs);
       child.on('error', reject);
       child.on('close', (code, signal) => {
         clearTimeout(timer);

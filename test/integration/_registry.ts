@@ -28,16 +28,10 @@ export function ensureFixtures(): void {
   execFileSync('bash', [join(repoRoot, 'rootfs-fixtures', 'busybox.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-export function haveTools(): string | undefined {
-  for (const tool of ['docker-registry', 'skopeo', 'htpasswd']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed (apt-get install -y docker-registry skopeo apache2-utils)`;
-    }
-  }
-  return undefined;
-}
+/** The programs the registry tests run, by Debian package (see _tools.ts). */
+export const REGISTRY = { 'docker-registry': 'docker-registry' };
+export const SKOPEO = { skopeo: 'skopeo' };
+export const HTPASSWD = { htpasswd: 'apache2-utils' };
 
 /** A private SKIFF_ROOT (0711, like the other integration tests), removed at teardown. Also becomes process.env.SKIFF_ROOT. */
 export function tempRoot(t: ExecutionContext): string {

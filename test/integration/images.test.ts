@@ -36,7 +36,7 @@ it('save writes a docker-archive that skopeo reads and load round-trips', async 
   t.is(await h2.ok(t, ['load', '-i', out]), 'Loaded image: layered:latest\nLoaded image: busybox:latest\n');
   t.is((await h2.ok(t, ['run', '--rm', 'layered', 'cat', '/new.txt'])).trim(), 'layer2');
   t.is((await h.ok(t, ['inspect', '-f', '{{.Id}}', 'layered'])), (await h2.ok(t, ['inspect', '-f', '{{.Id}}', 'layered'])), 'same image ID after the round trip');
-});
+}, { skopeo: 'skopeo' });
 
 it('tag, history, rmi of a used image is refused, rmi frees layers, prune removes dangling', async (t) => {
   const h = await harness(t, ['busybox', 'busybox-layered']);
@@ -79,7 +79,7 @@ it('images that skopeo writes (oci-archive, docker-archive) load and run', async
   t.is(await h.ok(t, ['load', '-i', dockerArchive]), 'Loaded image: skopeo/layered:docker\n');
   t.is((await h.ok(t, ['run', '--rm', 'skopeo/layered:oci', 'cat', '/new.txt'])).trim(), 'layer2');
   t.is((await h.ok(t, ['run', '--rm', 'skopeo/layered:docker', 'sh', '-c', 'ls /opt/stuff'])).trim(), 'c');
-});
+}, { skopeo: 'skopeo' });
 
 /** A docker-archive whose only layer holds `entries` (built with tar-stream). */
 async function archiveWith(dir: string, name: string, entries: Array<{ header: Parameters<tar.Pack['entry']>[0]; body?: string }>): Promise<string> {
@@ -145,4 +145,4 @@ it('unpacking keeps modes, owners, setuid bits, hardlinks, symlinks, devices, fi
   t.is(st('dev/null2').rdev, 259, 'major 1, minor 3');
   t.true(st('fifo').isFIFO());
   t.is(execFileSync('getfattr', ['--only-values', '-n', 'user.skiff', join(dir, 'owned')]).toString(), 'yes');
-});
+}, { getfattr: 'attr' });

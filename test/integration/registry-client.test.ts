@@ -17,15 +17,16 @@ import { ensureImage, pullImage } from '../../runtime/registry/pull.js';
 import { pushImage } from '../../runtime/registry/push.js';
 import { localName, resolveReference } from '../../runtime/registry/reference.js';
 import {
-  blobCount, buildImage, distRoot, ensureFixtures, fixtureLayers, fsck, haveTools, layeredTar, seed, sha256, startRegistry, startTestRegistry,
-  tempLeftovers, tempRoot, writeScript,
+  blobCount, buildImage, distRoot, ensureFixtures, fixtureLayers, fsck, layeredTar, seed, sha256, startRegistry, startTestRegistry,
+  tempLeftovers, tempRoot, writeScript, REGISTRY, SKOPEO, HTPASSWD,
 } from './_registry.js';
+import { type Tools, withTools } from './_tools.js';
 
 // Every test sets process.env.SKIFF_ROOT (the store's locks follow it), so they run one at a time.
-const missing = process.getuid?.() !== 0 ? 'needs root' : haveTools();
-function it(title: string, fn: (t: ExecutionContext) => Promise<void>): void {
-  if (missing) test.serial.skip(`${title} (skipped: ${missing})`, fn);
-  else test.serial(title, fn);
+// Each test names the programs it runs besides skiff: a missing one skips only that test (or fails it under CI).
+const notRoot = process.getuid?.() !== 0 ? 'needs root' : undefined;
+function it(title: string, fn: (t: ExecutionContext) => Promise<void>, tools: Tools = {}): void {
+  withTools(test.serial, tools, title, fn, notRoot);
 }
 
 const LAYERED_CONFIG = 'sha256:7c39c70d13e5596bc18b4ba7e944d0c769f28969367e7b0aa5cb6e321161a425';
@@ -46,7 +47,7 @@ async function loadLayered(store: ImageStore): Promise<string> {
 }
 
 test.before(() => {
-  if (!missing) ensureFixtures();
+  if (!notRoot) ensureFixtures();
 });
 
 // ---- references and small parsers (no server) -----------------------------------------------
@@ -132,7 +133,7 @@ it('pull of a multi-layer image from docker-registry leaves it run-ready', async
   await t.throwsAsync(pullImage(store, `${reg.host}/test/layered:nope`), { message: 'manifest unknown: manifest tagged by "nope" is not found' });
   // ensureImage: found locally, nothing pulled.
   t.is((await ensureImage(store, name)).id, id);
-});
+}, { ...REGISTRY, ...SKOPEO });
 
 it('push of a loaded multi-layer image, then pull into a fresh root; mounts and skips on later pushes', async (t) => {
   const reg = await startRegistry(t);
@@ -172,7 +173,7 @@ it('push of a loaded multi-layer image, then pull into a fresh root; mounts and 
 
   // Pushing a name that is not in the store says so, as Docker does.
   await t.throwsAsync(pushImage(a, `${reg.host}/test/none:v1`), { message: `An image does not exist locally with the tag: ${reg.host}/test/none:v1` });
-});
+}, REGISTRY);
 
 it('basic auth through htpasswd: login, push, pull; a wrong password is a clear error', async (t) => {
   const creds = { username: 'alice', password: 's3cret-pw' };
@@ -209,7 +210,7 @@ it('basic auth through htpasswd: login, push, pull; a wrong password is a clear 
   await t.throwsAsync(pullImage(store, `${reg.host}/test/mine:2`, { client: { credentials: { username: 'alice', password: 'old' } } }), {
     message: new RegExp(`credentials for ${reg.host.replace(/\./g, '\\.')} were rejected`),
   });
-});
+}, { ...REGISTRY, ...SKOPEO, ...HTPASSWD });
 
 it('chunked upload of a blob larger than the chunk size', async (t) => {
   const reg = await startRegistry(t);
@@ -235,7 +236,7 @@ it('chunked upload of a blob larger than the chunk size', async (t) => {
   t.is(b.manifest(id).digest, res.digest);
   t.is(sha256(b.readBlob(big.digest)), big.digest);
   t.deepEqual(fsck(b), []);
-});
+}, REGISTRY);
 
 it('two concurrent pulls of the same image both succeed (in one process and in two)', async (t) => {
   const reg = await startRegistry(t);
@@ -257,7 +258,7 @@ it('two concurrent pulls of the same image both succeed (in one process and in t
   t.is(store2.lookup(name)?.id, LAYERED_CONFIG);
   t.deepEqual(fsck(store2), []);
   t.deepEqual(tempLeftovers(store2), []);
-});
+}, { ...REGISTRY, ...SKOPEO });
 
 it('search lists matching repositories from _catalog with their tags', async (t) => {
   const reg = await startRegistry(t);
@@ -270,7 +271,7 @@ it('search lists matching repositories from _catalog with their tags', async (t)
   const found = await searchRegistry(client, 'layer', 25, true);
   t.deepEqual(found, [{ name: `${reg.host}/test/layered`, description: '2 tags: 1, 2', stars: 0, official: false }]);
   t.is((await searchRegistry(client, '', 25, false)).length, 2);
-});
+}, { ...REGISTRY, ...SKOPEO });
 
 // ---- the CLI verbs (through the same command modules main.ts loads) -----------------------------------
 
@@ -320,7 +321,7 @@ it('CLI: login --password-stdin, pull, search, push, logout', async (t) => {
   const denied = await cli(['pull', name]);
   t.is(denied.code, 125);
   t.regex(denied.stderr, /^skiff: unauthorized: authentication required/);
-});
+}, { ...REGISTRY, ...SKOPEO, ...HTPASSWD });
 
 // ---- hostile and faulty servers ---------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { needs } from './_tools.js';
 import { startRegistry, type RegistryOptions } from '../../runtime/registry/server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,8 +27,7 @@ const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 
-const hasSkopeo = spawnSync('skopeo', ['--version']).status === 0;
-const skopeoTest = hasSkopeo ? test : test.skip;
+const skopeoTest = needs({ skopeo: 'skopeo' });
 
 // ---- helpers ----
 
@@ -525,7 +525,7 @@ test('ten blob uploads at once all land intact', async (t) => {
   t.is(readdirSync(join(r.root, 'blobs', 'sha256')).length, 10);
 });
 
-test('htpasswd: Basic auth with bcrypt entries; missing or wrong credentials are 401', async (t) => {
+skopeoTest('htpasswd: Basic auth with bcrypt entries; missing or wrong credentials are 401', async (t) => {
   const dir = tempDir(t, 'skiff-registry-auth-');
   const htpasswd = join(dir, 'htpasswd');
   // `htpasswd -B` writes $2y$; bcrypt.js writes $2b$. The algorithm is the same.
@@ -547,7 +547,6 @@ test('htpasswd: Basic auth with bcrypt entries; missing or wrong credentials are
   t.is((await fetch(`${r.url}/v2/x/blobs/uploads/`, { method: 'POST' })).status, 401);
   t.true(r.lines.some((l) => / alice "GET \/v2\/" 200 /.test(l)));
 
-  if (!hasSkopeo) return;
   const ref = `docker://${r.host}/private/busybox:1`;
   const bad = await run('skopeo', ['copy', '--dest-tls-verify=false', '--dest-creds', 'alice:wrong', `docker-archive:${join(fixtures, 'busybox.tar')}`, ref]);
   t.not(bad.code, 0);
@@ -557,7 +556,7 @@ test('htpasswd: Basic auth with bcrypt entries; missing or wrong credentials are
   t.deepEqual(info.RepoTags, ['1']);
 });
 
-test('TLS: with a certificate and key the registry speaks HTTPS', async (t) => {
+needs({ openssl: 'openssl', skopeo: 'skopeo' })('TLS: with a certificate and key the registry speaks HTTPS', async (t) => {
   const dir = tempDir(t, 'skiff-registry-tls-');
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
@@ -581,7 +580,6 @@ test('TLS: with a certificate and key the registry speaks HTTPS', async (t) => {
   const t0 = Date.now();
   await r.close();
   t.true(Date.now() - t0 < 3000, `close() took ${Date.now() - t0} ms`);
-  if (!hasSkopeo) return;
   const r2 = await serve(t, { tlsCert: cert, tlsKey: key });
   // skopeo verifies the certificate against the CA in --dest-cert-dir.
   const certDir = join(dir, 'certs');
