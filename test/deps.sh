@@ -15,8 +15,12 @@ RUN=(gcc libc6-dev iproute2 nftables util-linux tar gzip)
 # xattrs after unpacking; skopeo, docker-registry, htpasswd (apache2-utils) and
 # openssl (a TLS certificate) are the registry tests' peers; vagrant with its
 # libvirt provider validates the Vagrantfile; qemu, a stock kernel, a static
-# busybox and xz (to unpack the kernel) make the cgroup-v2 VM lane (test/vm).
-TEST=(attr openssl skopeo docker-registry apache2-utils vagrant vagrant-libvirt xz-utils qemu-system-x86 linux-image-amd64 busybox-static)
+# busybox and xz (to unpack the kernel) make the cgroup-v2 VM lane (test/vm),
+# and mkfs.ext4 (e2fsprogs) its scratch disk; iptables (FORWARD policy tests),
+# strace (counting a run's execs), sysctl (procps) and script (bsdutils, a real
+# terminal) are called by the integration tests.
+TEST=(attr openssl skopeo docker-registry apache2-utils vagrant vagrant-libvirt xz-utils qemu-system-x86 linux-image-amd64 busybox-static
+  e2fsprogs iptables strace procps bsdutils)
 
 mode=${1:-}
 case "$mode" in

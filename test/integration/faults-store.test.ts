@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixtures, Harness, harness, it, mountsUnder, ensureFixtures } from './_harness.js';
-import { fsck, haveTools, seed, startRegistry, tempLeftovers } from './_registry.js';
+import { fsck, seed, startRegistry, tempLeftovers } from './_registry.js';
 import { ImageStore } from '../../runtime/image/store.js';
 
 const full = process.env.SKIFF_FAULTS === 'full';
@@ -260,12 +260,6 @@ it('mutated Dockerfiles: no crash, no stack, no leftovers', async (t) => {
 });
 
 it('pull and push killed mid-transfer: the next pull or push completes and the store is consistent', async (t) => {
-  const missing = haveTools();
-  if (missing) {
-    t.log(`skipped: ${missing}`);
-    t.pass();
-    return;
-  }
   const h = await harness(t);
   const reg = await startRegistry(t);
   seed(reg, 'fault/busybox:1');
@@ -287,4 +281,4 @@ it('pull and push killed mid-transfer: the next pull or push completes and the s
   await h.ok(t, ['pull', '-q', `${reg.host}/fault/pushed:1`]);
   t.deepEqual(fsck(store), []);
   await assertStoreConsistent(t, h, 'after killed pull and push');
-});
+}, { 'docker-registry': 'docker-registry', skopeo: 'skopeo' });

@@ -11,11 +11,7 @@ const here = () => Object.fromEntries(NS.map((ns) => [ns, readlinkSync(`/proc/th
 
 it('a run starts exactly one Node process: the CLI (no second Node boot inside the container)', async (t) => {
   const h = await harness(t);
-  const strace = ['/usr/bin/strace', '/bin/strace'].find(existsSync);
-  if (!strace) {
-    t.fail('strace is not installed (apt-get install -y strace); it counts the execs of a run');
-    return;
-  }
+  const strace = ['/usr/bin/strace', '/bin/strace'].find(existsSync)!;
   const log = join(h.root, 'execs.txt');
   t.teardown(() => rmSync(log, { force: true }));
   execFileSync(strace, ['-f', '-qq', '-e', 'trace=execve,execveat', '-e', 'signal=none', '-o', log,
@@ -26,7 +22,7 @@ it('a run starts exactly one Node process: the CLI (no second Node boot inside t
   t.is(nodes.length, 1, 'one Node: the CLI itself');
   t.true(execs.some((l) => l.includes('"skiff-exec"')), 'the container\'s first process execs skiff-exec directly');
   t.true(execs.some((l) => /execve\("[^"]*\/true"/.test(l)), 'and then the command');
-});
+}, { strace: 'strace' });
 
 it('the main thread returns to its own namespaces and directory, also when a step throws', async (t) => {
   // A process with namespaces of its own to step into.

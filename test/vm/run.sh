@@ -20,7 +20,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 OUT=${SKIFF_VM_DIR:-/var/tmp/skiff-vm}
 FILES=("$@")
-[[ ${#FILES[@]} -gt 0 ]] || FILES=(dist/test/integration/{cgroups,devices,security,run,network}.test.js)
+[[ ${#FILES[@]} -gt 0 ]] || FILES=(dist/test/integration/{cgroups,devices,limits,security,run,network}.test.js)
 
 skip() { echo "vm lane skipped: $*"; exit 77; }
 [[ $EUID -eq 0 ]] || skip "needs root (9p export of /, /boot, containers inside)"
@@ -74,7 +74,12 @@ LOG="${JOB%.sh}.log"
 # Copies: bash reads a script as it runs, so an edit of the checkout during a run must not reach PID 1.
 STAGE2="${JOB%.sh}-stage2.sh"
 cp "$HERE/stage2.sh" "$STAGE2"
-trap 'rm -f "$JOB" "$STAGE2"' EXIT
+# A scratch ext4 disk (/dev/vdb) for /tmp and /var/lib/skiff: Debian 12's 6.1
+# kernel cannot idmap tmpfs (--userns-remap's layers need MOUNT_ATTR_IDMAP).
+SCRATCH="${JOB%.sh}-scratch.img"
+truncate -s 6G "$SCRATCH"
+mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1 "$SCRATCH"
+trap 'rm -f "$JOB" "$STAGE2" "$SCRATCH"' EXIT
 {
   echo "#!/bin/bash"
   echo "export CI=${CI:-} SKIFF_IN_VM=1 SKIFF_TEST_DISK=/dev/vda SKIFF_TEST_TIMEOUT_MS=600000"
@@ -99,6 +104,8 @@ timeout --foreground -k 10 "${SKIFF_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
   -device virtio-9p-device,fsdev=r,mount_tag=hostroot \
   -drive file="$ART/disk.img",format=raw,if=none,id=d0,readonly=on \
   -device virtio-blk-device,drive=d0 \
+  -drive file="$SCRATCH",format=raw,if=none,id=d1,cache=unsafe \
+  -device virtio-blk-device,drive=d1 \
   </dev/null 2>&1 | sed -u 's/\r$//' | tee "$LOG"
 qemu_rc=${PIPESTATUS[0]}
 set -e

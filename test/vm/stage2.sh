@@ -8,9 +8,22 @@ export HOME=/root TERM=dumb LANG=C.UTF-8
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup
-# Fresh tmpfs where containers keep their overlays: overlayfs cannot use the
-# root overlay as an upper layer. (This hides the host's /tmp: see repo= below.)
-for d in /tmp /run /var/lib/skiff; do mkdir -p "$d"; mount -t tmpfs -o mode=0755 tmpfs "$d"; done
+# Where containers keep their overlays: overlayfs cannot use the root overlay
+# as an upper layer. /tmp and /var/lib/skiff live on the scratch ext4 disk
+# (/dev/vdb), because 6.1 cannot idmap tmpfs (--userns-remap); /run is a tmpfs.
+# (This hides the host's /tmp: see repo= below.)
+modprobe virtio_blk
+modprobe ext4 2>/dev/null
+mkdir -p /scratch /tmp /run /var/lib/skiff
+mount -t tmpfs -o mode=0755 tmpfs /run
+if mount -t ext4 /dev/vdb /scratch 2>/dev/null; then
+  mkdir -p /scratch/tmp /scratch/skiff
+  mount --bind /scratch/tmp /tmp
+  mount --bind /scratch/skiff /var/lib/skiff
+else
+  echo "[stage2] no scratch disk: /tmp and /var/lib/skiff on tmpfs (no --userns-remap)"
+  for d in /tmp /var/lib/skiff; do mount -t tmpfs -o mode=0755 tmpfs "$d"; done
+fi
 chmod 1777 /tmp
 mkdir -p /dev/pts /dev/shm /run/lock
 mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts /dev/pts
@@ -20,7 +33,6 @@ ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin; ln -sf /proc/se
 hostname skiff-vm
 ip link set lo up
 # The 1 MiB test disk (/dev/vda, 254:0) whose first bytes are SECRET-DISK-DATA: a device test's real target.
-modprobe virtio_blk
 arg() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 # Like systemd's init.scope: PID 1 leaves the root cgroup, so that the root can
 # hand memory, cpu and pids down (v2's "no internal processes" rule). The tests
