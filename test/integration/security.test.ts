@@ -95,8 +95,9 @@ it('--security-opt seccomp=PROFILE.json (Docker format) and no-new-privileges wo
 it('/proc and /sys paths are masked or read-only; --privileged shows them', async (t) => {
   const h = await harness(t);
   const r = await h.run(['run', '--rm', 'busybox', 'sh', '-c',
-    'cat /proc/kcore >/dev/null 2>&1 && echo KCORE; wc -c < /proc/keys; wc -c < /proc/timer_list; ls /sys/firmware | wc -l; ls /proc/acpi | wc -l; echo x > /proc/sys/kernel/domainname && echo SYSWRITE; echo h > /proc/sysrq-trigger && echo SYSRQ; touch /sys/kernel/x && echo SYS']);
-  t.deepEqual(r.stdout.trim().split('\n'), ['0', '0', '0', '0']);
+    '(wc -c < /proc/kcore 2>/dev/null || echo 0); wc -c < /proc/keys; wc -c < /proc/timer_list; ls /sys/firmware | wc -l; ls /proc/acpi | wc -l; echo x > /proc/sys/kernel/domainname && echo SYSWRITE; echo h > /proc/sysrq-trigger && echo SYSRQ; touch /sys/kernel/x && echo SYS']);
+  // /proc/kcore is absent on some hosts; where it exists, the mask (/dev/null) reads as 0 bytes.
+  t.deepEqual(r.stdout.trim().split('\n'), ['0', '0', '0', '0', '0']);
   t.regex(r.stderr, /Read-only file system/);
   const control = await h.ok(t, ['run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'ls /sys/firmware | wc -l; echo x > /proc/sys/kernel/domainname && echo SYSWRITE']);
   t.not(control.split('\n')[0], '0', 'control: /sys/firmware has entries when not masked');

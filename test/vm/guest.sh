@@ -16,7 +16,7 @@ for f in "${files[@]}"; do
   if [[ -f $f ]]; then present+=("$f"); else echo "guest: $f is not built in this checkout; not run"; fi
 done
 # One skiff command takes 2-10 s under TCG: a longer timeout than the host's.
-node test/run.mjs --timeout=10m "${present[@]}"
+node test/run.mjs --timeout=10m "${matches[@]}" "${present[@]}"
 rc=$?
 echo "guest: tests exited $rc after $(( $(date +%s) - t0 )) s"
 echo "guest /sys/fs/cgroup: $(stat -fc %T /sys/fs/cgroup)"
