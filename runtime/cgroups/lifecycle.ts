@@ -83,13 +83,19 @@ function makeDir(cg: ContainerCgroup, h: CgroupDir): boolean {
   // A concurrent destroy may remove the shared parent between our two mkdirs: retry.
   for (let attempt = 1; ; attempt++) {
     mkdir(h.parent);
-    if (h.version === 2) enableV2Controllers(cg, h);
+    try {
+      if (h.version === 2) enableV2Controllers(cg, h);
+    } catch (err) {
+      // skiff/ vanished before its subtree_control was written (its last container just left).
+      if (errno(err) === 'ENOENT' && attempt < 5) continue;
+      throw err;
+    }
     try {
       fs.mkdirSync(h.dir);
       return true;
     } catch (err) {
       if (errno(err) === 'EEXIST') return false;
-      if (errno(err) === 'ENOENT' && attempt < 3) continue;
+      if (errno(err) === 'ENOENT' && attempt < 5) continue;
       throw new Error(`cgroup: cannot create ${h.dir}: ${describe(err)}`, { cause: err });
     }
   }
