@@ -16,7 +16,7 @@ function findPackageRoot(): string {
 export const packageRoot = findPackageRoot();
 const pkgRoot = packageRoot;
 export const helperLibrary = join(pkgRoot, 'native-bindings', 'build', 'libskiff.so');
-/** The static exec stub (skiff-exec.c) that init hands over to. */
+/** The static exec stub (skiff-exec.c) that the container's first process execs. */
 export const execStub = join(pkgRoot, 'native-bindings', 'build', 'skiff-exec');
 /** The static log-and-wait program a detached monitor execs into (skiff-shim.c). */
 export const monitorShim = join(pkgRoot, 'native-bindings', 'build', 'skiff-shim');

@@ -81,16 +81,11 @@ export function moveMount(fd: number, target: string): void {
     'unsigned int', MOVE_MOUNT_F_EMPTY_PATH)), 'move_mount', target);
 }
 
-// ---- process setup inside the container's init ---------------------------
+// ---- process setup ------------------------------------------------------------
 const _sethostname = libc.func('int sethostname(const char *name, size_t len)');
 const _chdir = libc.func('int chdir(const char *path)');
 const _execve = libc.func('int execve(const char *path, const char **argv, const char **envp)');
 const _fcntl = libc.func('int fcntl(int fd, int cmd, ...)');
-const _signal = libc.func('void *signal(int sig, void *handler)');
-const _sigprocmask = libc.func('int sigprocmask(int how, const void *set, void *old)');
-const _setgroups = libc.func('int setgroups(size_t size, const uint32_t *list)');
-const _setresgid = libc.func('int setresgid(uint32_t r, uint32_t e, uint32_t s)');
-const _setresuid = libc.func('int setresuid(uint32_t r, uint32_t e, uint32_t s)');
 const _umask = libc.func('uint32_t umask(uint32_t mask)');
 
 export function sethostname(name: string): void {
@@ -104,12 +99,6 @@ export function execve(path: string, argv: string[], env: string[]): never {
   _execve(path, [...argv, null], [...env, null]);
   throw new SyscallError('execve', path, koffi.errno());
 }
-/** execveat(fd, "", AT_EMPTY_PATH): runs a binary opened before pivot_root. Only returns by throwing. */
-export function execveatFd(fd: number, argv: string[], env: string[]): never {
-  _syscall(322 /* SYS_execveat */, 'int', fd, 'const char *', '', 'const char **', [...argv, null],
-    'const char **', [...env, null], 'int', 0x1000 /* AT_EMPTY_PATH */);
-  throw new SyscallError('execveat', argv[0], koffi.errno());
-}
 const _dup2 = libc.func('int dup2(int oldfd, int newfd)');
 export function dup2(oldfd: number, newfd: number): void {
   check(_dup2(oldfd, newfd), 'dup2', `fd ${newfd}`);
@@ -118,19 +107,6 @@ const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
 export function setCloexec(fd: number, on: boolean): void {
   const flags = check(_fcntl(fd, F_GETFD), 'fcntl(F_GETFD)', `fd ${fd}`);
   check(_fcntl(fd, F_SETFD, 'int', on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC), 'fcntl(F_SETFD)', `fd ${fd}`);
-}
-/** Default dispositions and an empty mask: ignored signals survive execve. */
-export function resetSignals(): void {
-  for (let sig = 1; sig <= 64; sig++) {
-    if (sig === 9 || sig === 19 || sig === 32 || sig === 33) continue; // KILL, STOP, glibc-internal
-    _signal(sig, null);
-  }
-  check(_sigprocmask(2 /* SIG_SETMASK */, Buffer.alloc(128), null), 'sigprocmask');
-}
-export function setIds(uid: number, gid: number, groups: number[]): void {
-  check(_setgroups(groups.length, groups.length ? groups : null), 'setgroups');
-  check(_setresgid(gid, gid, gid), 'setresgid', String(gid));
-  check(_setresuid(uid, uid, uid), 'setresuid', String(uid));
 }
 export function umask(mask: number): number {
   return _umask(mask);
@@ -154,10 +130,7 @@ export function lsetxattr(path: string, name: string, value: Buffer): void {
 
 // ---- pipes, ptys and waiting ---------------------------------------------
 const _pipe2 = libc.func('int pipe2(void *fds, int flags)');
-const _posix_openpt = libc.func('int posix_openpt(int flags)');
-const _grantpt = libc.func('int grantpt(int fd)');
 const _unlockpt = libc.func('int unlockpt(int fd)');
-const _ptsname = libc.func('const char *ptsname(int fd)');
 const _ioctl = libc.func('int ioctl(int fd, unsigned long req, ...)');
 const _waitpid = libc.func('int waitpid(int pid, void *status, int options)');
 const _close = libc.func('int close(int fd)');
@@ -172,13 +145,6 @@ export function pipe(): [number, number] {
 }
 export function close(fd: number): void {
   _close(fd);
-}
-/** Allocates a pty pair; returns the master fd and the slave's path. */
-export function openpt(): { master: number; slavePath: string } {
-  const master = check(_posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), 'posix_openpt');
-  check(_grantpt(master), 'grantpt');
-  check(_unlockpt(master), 'unlockpt');
-  return { master, slavePath: _ptsname(master) as string };
 }
 const TIOCGPTN = 0x80045430, TIOCGPTPEER = 0x5441;
 /** The pty number N of a master (its slave is pts/N of the master's own devpts instance). */
@@ -250,23 +216,6 @@ export function flock(fd: number, op: number, path?: string): void {
     const e = koffi.errno();
     if (e !== constants.errno.EINTR) throw new SyscallError('flock', path, e);
   }
-}
-
-// ---- no_new_privs and seccomp --------------------------------------------
-const _prctl = libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
-const PR_SET_NO_NEW_PRIVS = 38;
-export function setNoNewPrivs(): void {
-  check(_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 'prctl(PR_SET_NO_NEW_PRIVS)');
-}
-/**
- * seccomp(SECCOMP_SET_MODE_FILTER) for the calling thread; `program` is a
- * sock_filter array. (Per-thread: whatever this thread execs inherits it.)
- */
-export function installSeccomp(program: Buffer): void {
-  const prog = Buffer.alloc(16); // struct sock_fprog { u16 len; (pad) ; struct sock_filter *filter; }
-  prog.writeUInt16LE(program.length / 8, 0);
-  prog.writeBigUInt64LE(BigInt(koffi.address(program)), 8);
-  check(Number(_syscall(317 /* SYS_seccomp */, 'unsigned int', 1 /* SECCOMP_SET_MODE_FILTER */, 'unsigned int', 0, 'void *', prog)), 'seccomp(SECCOMP_SET_MODE_FILTER)');
 }
 
 // ---- extended attributes (reading) ------------------------------------------

@@ -6,8 +6,8 @@
 //  - run/start: the container's devpts does not exist yet, so skiff mounts a
 //    fresh instance on the host (<container>/devpts), opens the pair there,
 //    and the mount plan binds that instance onto the container's /dev/pts
-//    (and the slave onto /dev/console, as runc does). Once init has made its
-//    mounts the host-side mount is detached; the container's bind keeps the
+//    (and the slave onto /dev/console, as runc does). Once the parent has built
+//    the root the host-side mount is detached; the container's bind keeps the
 //    instance alive. Being fresh, the first pty is /dev/pts/0, as in Docker.
 //  - exec: the container runs, so its /dev/pts/ptmx is opened through
 //    /proc/PID/root with openat2(RESOLVE_IN_ROOT), which keeps any symlink the

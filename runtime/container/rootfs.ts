@@ -57,7 +57,7 @@ export function unmountRootfs(id: string): void {
   }
 }
 
-/** Per-container /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted by init. */
+/** Per-container /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted by the mount plan. */
 export function writeEtcFiles(rec: ContainerRecord, extraHosts: string[] = []): { hostname: string; hosts: string; resolvConf: string } {
   const base = paths.container(rec.Id);
   const files = { hostname: join(base, 'hostname'), hosts: join(base, 'hosts'), resolvConf: join(base, 'resolv.conf') };

@@ -79,7 +79,7 @@ function readPasswdFile(merged: string, path: string): string {
   }
 }
 
-/** Everything init needs, decided here so that init makes no decisions. */
+/** Everything the start needs, decided before the clone: the mount plan and the process. */
 function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof writeEtcFiles>, cg: ContainerCgroup): SandboxSpec {
   const { merged } = rootfsDirs(rec.Id);
   const user = resolveUser(rec.Config.User, readPasswdFile(merged, '/etc/passwd'), readPasswdFile(merged, '/etc/group'));
@@ -114,7 +114,7 @@ function readSome(fd: number): string {
   return buf.subarray(0, n).toString('utf8');
 }
 
-/** Reads a pipe to EOF (blocking: init either execs or fails within milliseconds). */
+/** Reads a pipe to EOF (blocking: the child either execs or fails within milliseconds). */
 function readToEnd(fd: number): string {
   const chunks: Buffer[] = [];
   const buf = Buffer.alloc(4096);

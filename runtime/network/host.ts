@@ -475,7 +475,7 @@ export function applyRules(s: BridgeState, userlandProxy: boolean): void {
   nft(renderTable(s, userlandProxy));
 }
 
-/** applyRules without blocking: for attachNetwork, which runs while the container's init boots. */
+/** applyRules without blocking: for attachNetwork, which runs while the container's first process makes its procfs. */
 export async function applyRulesAsync(s: BridgeState, userlandProxy: boolean): Promise<void> {
   if (Object.keys(s.leases).length === 0) {
     deleteTable(s.bridge);

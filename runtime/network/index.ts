@@ -3,7 +3,7 @@
 // create  -> networkConfig()   validate flags, record NetworkMode, ports, links
 // start   -> prepareNetwork()  before clone: lease an IP, bind the published
 //                              ports, /etc/hosts lines and link env vars
-//         -> attachNetwork()   after clone, while init boots: veth pair, eth0's
+//         -> attachNetwork()   after clone, while the child makes its procfs: veth pair, eth0's
 //                              address, MAC and default route, lo up
 // monitor -> startProxies()    the userland proxies (bound by prepareNetwork in
 //                              this same process) live as long as the monitor
@@ -307,7 +307,7 @@ export async function prepareNetwork(rec: ContainerRecord): Promise<PreparedNetw
         forwardingAcquire(s.bridge);
         forwardAcceptAcquire(s.bridge);
       }
-      // The nftables table is brought up to date by attachNetwork, while init boots.
+      // The nftables table is brought up to date by attachNetwork, while the child makes its procfs.
       if (rulesChanged) applyRules(s, settings.userlandProxy);
       return { bridge: s.bridge, ip, mac: lease.mac, gateway: s.gateway, prefixLen: parseCidr(s.subnet).prefix, veth: lease.veth, ports };
     });
@@ -375,7 +375,7 @@ export async function attachNetwork(rec: ContainerRecord, pid: number, net: Prep
   const results = await Promise.allSettled([links, rules]);
   for (const r of results) {
     if (r.status !== 'rejected') continue;
-    // init failed and exited meanwhile (e.g. command not found): its own error, read by start, is the one to report.
+    // the child failed and exited meanwhile (e.g. command not found): its own error, read by start, is the one to report.
     if (r.reason instanceof SkiffError && ['Z', 'X', ''].includes(procState(pid))) return undefined;
     throw r.reason;
   }
