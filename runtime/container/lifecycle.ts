@@ -137,6 +137,11 @@ export async function remove(rec: ContainerRecord, force = false): Promise<void>
     }
     if (rec.State.Paused) unpause(rec, { quiet: true });
     await waitStopped(rec.Id, 10_000);
+    // The monitor writes the exit record first and the state file last (a
+    // rename into the directory): removing the directory in between fails
+    // with ENOTEMPTY. Give it a moment to finish.
+    const deadline = Date.now() + 3000;
+    while (monitorAlive(rec) && Date.now() < deadline) await sleep(10);
   }
   // Idempotent cleanup of anything a crashed start or monitor left behind.
   try {

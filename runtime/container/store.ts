@@ -109,6 +109,7 @@ export function update(id: string, fn: (rec: ContainerRecord) => void): Containe
 }
 
 export function removeDir(id: string): void {
-  rmSync(paths.container(id), { recursive: true, force: true });
+  // Retries: a file another process creates during the walk gives ENOTEMPTY.
+  rmSync(paths.container(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   rmSync(join(paths.locks(), `ctr-${id}.lock`), { force: true });
 }

@@ -19,7 +19,8 @@ function sh(args: string[]): string {
 
 /** Runs a command inside network namespace `ns`. */
 function inNs(ns: string, cmd: string[]): string {
-  return execFileSync(ip, ['netns', 'exec', ns, ...cmd], { encoding: 'utf8' });
+  // By absolute path: under npm, PATH's `nft` is @vercel/nft, which prints an error and exits 0.
+  return execFileSync(ip, ['netns', 'exec', ns, sysTool(cmd[0]), ...cmd.slice(1)], { encoding: 'utf8' });
 }
 
 /** A network namespace of the test's own, removed (with everything skiff made in it) at the end. */

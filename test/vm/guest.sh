@@ -16,7 +16,31 @@ for f in "${files[@]}"; do
   if [[ -f $f ]]; then present+=("$f"); else echo "guest: $f is not built in this checkout; not run"; fi
 done
 # One skiff command takes 2-10 s under TCG: a longer timeout than the host's.
-node test/run.mjs --timeout=10m "${matches[@]}" "${present[@]}"
+# A watchdog: when no test has finished for 4 minutes, it prints what every
+# process is waiting on, memory and the kernel log (lines start "guest-diag",
+# which the host's stall watcher ignores).
+node test/run.mjs --timeout=10m "${matches[@]}" "${present[@]}" | tee /tmp/guest-tap.log &
+tests=$!
+(
+  last=; idle=0
+  while sleep 20; do
+    cur=$(grep -cE '^(not )?ok ' /tmp/guest-tap.log 2>/dev/null)
+    if [[ $cur == "$last" ]]; then idle=$((idle + 20)); else idle=0; last=$cur; fi
+    if (( idle >= 240 )); then
+      idle=0
+      {
+        echo "no test finished for 240 s; uptime $(cut -d' ' -f1 /proc/uptime) s; load $(cat /proc/loadavg)"
+        ps -eo pid,ppid,stat,pcpu,wchan:28,etime,args --sort=pid | cut -c1-180
+        grep -E '^(MemTotal|MemAvailable|Shmem|Dirty):' /proc/meminfo
+        cat /proc/pressure/cpu /proc/pressure/memory /proc/pressure/io 2>/dev/null
+        dmesg | tail -25
+      } 2>&1 | sed 's/^/guest-diag: /'
+    fi
+  done
+) &
+watchdog=$!
+wait "$tests"
 rc=$?
+kill "$watchdog" 2>/dev/null
 echo "guest: tests exited $rc after $(( $(date +%s) - t0 )) s"
 echo "guest /sys/fs/cgroup: $(stat -fc %T /sys/fs/cgroup)"
