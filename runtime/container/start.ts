@@ -155,6 +155,111 @@ export function cgroupOf(rec: ContainerRecord): ContainerCgroup {
   return containerCgroup(detectHostLayout(), rec.Id);
 }
 
+export interface LaunchRequest {
+  spec: SandboxSpec;
+  /** CLONE_NEW* flags of the container's first process. */
+  flags: number;
+  stdio: Stdio;
+  cg: ContainerCgroup;
+  /** The caller's undo list: launch() adds "kill and reap the child" once it exists. */
+  undo: Array<() => void>;
+  netnsFd?: number;
+  /** Writes /proc/PID/uid_map and gid_map while the child waits (user namespaces). */
+  idMaps?: (pid: number) => void;
+  /** Runs while the child makes its procfs (skiff run wires the network here). */
+  whileChildMounts?: (pid: number) => Promise<void>;
+  /**
+   * An fd that becomes skiff-exec's fd 4 instead of a pipe (skiff-runc create:
+   * a fifo opened O_RDWR). launch() then returns once the process waits
+   * there, inside its cgroup, without letting it exec: whoever later writes
+   * a byte into the fifo starts the command.
+   */
+  holdFd?: number;
+  /** Runs once the child is in its cgroup, before the exec (or before returning with holdFd). */
+  beforeExec?: (pid: number) => void;
+}
+
+/**
+ * The clone-and-build sequence of a start (steps 3 and 4 below), shared by
+ * `skiff run` and `skiff-runc create`. Returns the pid and the failure text
+ * ("" when the process got as far as asked).
+ */
+export async function launch(r: LaunchRequest): Promise<{ pid: number; failure: string }> {
+  const { spec, stdio, cg, undo } = r;
+  // 3. clone into the new namespaces; the child waits on the sync pipe.
+  // The cgroup namespace is unshared later, by skiff-exec, once the
+  // process is inside the container's cgroup (a cgroup namespace is rooted
+  // where its creator stands).
+  const [syncR, syncW] = pipe();
+  const [errR, errW] = pipe();
+  const [execR, execW] = r.holdFd === undefined ? pipe() : [r.holdFd, -1];
+  const stub = openSync(execStub, 'r');
+  let pid: number;
+  try {
+    pid = cloneExec({
+      flags: r.flags, syncFd: syncR, netnsFd: r.netnsFd, fds: [...stdio.fds, errW, execR], tty: !!stdio.ttyPath, ttyPath: spec.tty, stubFd: stub,
+      argv: execStubArgs(spec), env: spec.process.env,
+      seccomp: spec.security.seccomp ? Buffer.from(spec.security.seccomp, 'base64') : null, noNewPrivs: spec.security.noNewPrivs,
+    });
+  } finally {
+    close(syncR);
+    close(errW);
+    if (r.holdFd === undefined) close(execR);
+    closeSync(stub);
+  }
+  undo.push(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    waitpidSync(pid);
+  });
+
+  // 4. While the child waits: uid/gid maps. It then makes its procfs
+  // and waits again while this process builds its root; then it execs
+  // skiff-exec, which says "R" and waits once more: only then, with
+  // nothing of Node left in it, does the process join the cgroup.
+  mark('cloned');
+  let failure = '';
+  const open = new Set([syncW, errR, ...(execW >= 0 ? [execW] : [])]);
+  const closeOnce = (fd: number) => {
+    if (open.delete(fd)) close(fd);
+  };
+  try {
+    r.idMaps?.(pid);
+    writeSync(syncW, 'x');
+    // While the child makes its procfs: wire up the network namespace.
+    await r.whileChildMounts?.(pid);
+    const hello = readSome(errR);
+    if (hello.startsWith('P')) {
+      buildRoot(pid, spec, pidfdGetfd(pid, Number(hello.slice(1))));
+      mark('root-built');
+      writeSync(syncW, 'y');
+      closeOnce(syncW);
+      const first = readSome(errR);
+      if (first.startsWith('R')) {
+        mark('stub-ready');
+        joinCgroup(cg, pid);
+        r.beforeExec?.(pid);
+        // Held (skiff-runc create): the process waits on holdFd until `start`.
+        if (r.holdFd !== undefined) return { pid, failure: first.slice(1) };
+        writeSync(execW, 'x');
+        failure = first.slice(1);
+      } else {
+        failure = first;
+      }
+    } else {
+      failure = hello;
+    }
+    closeOnce(execW);
+    failure += readToEnd(errR);
+  } finally {
+    for (const fd of [...open]) closeOnce(fd);
+  }
+  return { pid, failure };
+}
+
 export async function startContainer(id: string, stdio: Stdio, images = new ImageStore()): Promise<Started> {
   let rec = store.read(id);
   if (rec.State.Running) throw new SkiffError(`container ${rec.Name.slice(1)} is already running`);
@@ -209,78 +314,18 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     }, layout));
 
     mark('cgroup-ready');
-    // 3. clone into the new namespaces; the child waits on the sync pipe.
-    // The cgroup namespace is unshared later, by skiff-exec, once the
-    // process is inside the container's cgroup (a cgroup namespace is rooted
-    // where its creator stands).
-    const [syncR, syncW] = pipe();
-    const [errR, errW] = pipe();
-    const [execR, execW] = pipe();
+    // 3.-4. clone, build the root, exec (see launch()).
+    let settings: ContainerRecord['NetworkSettings'] | undefined;
     let flags = CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC;
     if (net.newNetns) flags |= CLONE.NEWNET;
     if (map) flags |= CLONE.NEWUSER;
-    const stub = openSync(execStub, 'r');
-    let pid: number;
-    try {
-      pid = cloneExec({
-        flags, syncFd: syncR, netnsFd: net.joinNetnsFd, fds: [...stdio.fds, errW, execR], tty: !!stdio.ttyPath, ttyPath: spec.tty, stubFd: stub,
-        argv: execStubArgs(spec), env: spec.process.env,
-        seccomp: spec.security.seccomp ? Buffer.from(spec.security.seccomp, 'base64') : null, noNewPrivs: spec.security.noNewPrivs,
-      });
-    } finally {
-      close(syncR);
-      close(errW);
-      close(execR);
-      closeSync(stub);
-    }
-    undo.push(() => {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      waitpidSync(pid);
+    const { pid, failure } = await launch({
+      spec, flags, stdio, cg, undo, netnsFd: net.joinNetnsFd,
+      ...(map ? { idMaps: (p: number) => writeIdMaps(p, map) } : {}),
+      whileChildMounts: async (p) => {
+        settings = await attachNetwork(rec, p, net);
+      },
     });
-
-    // 4. While the child waits: uid/gid maps. It then makes its procfs
-    // and waits again while this process builds its root; then it execs
-    // skiff-exec, which says "R" and waits once more: only then, with
-    // nothing of Node left in it, does the process join the cgroup.
-    mark('cloned');
-    let failure = '';
-    let settings: ContainerRecord['NetworkSettings'] | undefined;
-    const open = new Set([syncW, execW, errR]);
-    const closeOnce = (fd: number) => {
-      if (open.delete(fd)) close(fd);
-    };
-    try {
-      if (map) writeIdMaps(pid, map);
-      writeSync(syncW, 'x');
-      // While the child makes its procfs: wire up the network namespace.
-      settings = await attachNetwork(rec, pid, net);
-      const hello = readSome(errR);
-      if (hello.startsWith('P')) {
-        buildRoot(pid, spec, pidfdGetfd(pid, Number(hello.slice(1))));
-        mark('root-built');
-        writeSync(syncW, 'y');
-        closeOnce(syncW);
-        const first = readSome(errR);
-        if (first.startsWith('R')) {
-          mark('stub-ready');
-          joinCgroup(cg, pid);
-          writeSync(execW, 'x');
-          failure = first.slice(1);
-        } else {
-          failure = first;
-        }
-      } else {
-        failure = hello;
-      }
-      closeOnce(execW);
-      failure += readToEnd(errR);
-    } finally {
-      for (const fd of [...open]) closeOnce(fd);
-    }
     mark('exec');
     if (failure) {
       undo.pop();
