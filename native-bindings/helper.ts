@@ -106,3 +106,11 @@ export function nsExec(r: NsExecRequest): number {
   if (pid < 0) throw new SyscallError('clone', r.argv[0], -pid);
   return pid;
 }
+
+let _sendFd: Fn | undefined;
+/** Sends FD over the unix socket at PATH (SCM_RIGHTS), as runc's --console-socket does. */
+export function sendFd(path: string, fd: number): void {
+  _sendFd ??= load().func('int skiff_send_fd(const char *path, int fd)');
+  const r = _sendFd(path, fd) as number;
+  if (r < 0) throw new SyscallError('sendmsg', path, -r);
+}

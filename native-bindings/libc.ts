@@ -298,3 +298,13 @@ export function pidfdGetfd(pid: number, fd: number): number {
     _close(pidfd);
   }
 }
+
+// ---- rlimits (skiff-runc: process.rlimits, set on the container's first process before it execs) ----
+const _prlimit = libc.func('int prlimit(int pid, int resource, const void *newLimit, void *oldLimit)');
+/** prlimit(2) on another process; soft/hard as numbers (2^64-1 means unlimited). */
+export function prlimit(pid: number, resource: number, soft: bigint, hard: bigint, what: string): void {
+  const buf = Buffer.alloc(16);
+  buf.writeBigUInt64LE(soft, 0);
+  buf.writeBigUInt64LE(hard, 8);
+  check(_prlimit(pid, resource, buf, null), 'prlimit', what);
+}

@@ -331,3 +331,38 @@ int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int n
   exec_search(file, argv, envp);
   return -1;
 }
+
+/* skiff-runc --console-socket: hand the pty master to the client (podman's
+ * conmon, containerd's shim) over a unix socket, as SCM_RIGHTS, with the
+ * name "/dev/ptmx" as the payload (what runc sends). Returns 0 or -errno. */
+#include <sys/socket.h>
+#include <sys/un.h>
+int skiff_send_fd(const char *path, int fd) {
+  int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -errno;
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof(addr.sun_path)) { syscall(SYS_close, s); return -ENAMETOOLONG; }
+  strcpy(addr.sun_path, path);
+  if (syscall(SYS_connect, s, (struct sockaddr *)&addr, sizeof(addr)) < 0) { int e = errno; syscall(SYS_close, s); return -e; }
+  char name[] = "/dev/ptmx";
+  struct iovec iov = { name, sizeof(name) - 1 };
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof(cbuf));
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof(cbuf);
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  long n = syscall(SYS_sendmsg, s, &msg, 0);
+  int e = errno;
+  syscall(SYS_close, s);
+  return n < 0 ? -e : 0;
+}
