@@ -60,7 +60,7 @@ function idMapLines(m: OciPlan['uidMappings']): string {
   return m.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join('');
 }
 
-/** The container's first process, stopped before its exec: rlimits, OOM score, sysctls. */
+/** The container's first process, stopped before its exec: rlimits, OOM score. */
 function settle(plan: OciPlan, pid: number): void {
   for (const r of plan.rlimits) {
     const big = (n: number) => (n >= Number.MAX_SAFE_INTEGER ? 0xffffffffffffffffn : BigInt(n));
@@ -71,6 +71,13 @@ function settle(plan: OciPlan, pid: number): void {
     }
   }
   if (plan.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(plan.oomScoreAdj));
+}
+
+/**
+ * linux.sysctl, written from the container's net/ipc/uts/mount namespaces
+ * before its root is built (afterwards its /proc/sys is read-only).
+ */
+function writeSysctls(plan: OciPlan, pid: number): void {
   const entries = Object.entries(plan.sysctl);
   if (entries.length) {
     insideNamespacesOf(pid, () => {
@@ -145,6 +152,7 @@ export async function create(o: CreateOptions, stdio: Stdio['fds'] = [0, 1, 2]):
             writeFileSync(`/proc/${p}/gid_map`, idMapLines(plan.gidMappings));
           },
         } : {}),
+        whileChildMounts: async (p) => writeSysctls(plan, p),
         beforeExec: (p) => settle(plan, p),
       }));
     } finally {
