@@ -10,7 +10,7 @@ import { hostname as osHostname } from 'node:os';
 import { isAbsolute, posix, resolve } from 'node:path';
 import { MS } from '../../native-bindings/libc.js';
 import { CLONE } from '../../native-bindings/helper.js';
-import { hostDevice, type DeviceRule } from '../cgroups/devices.js';
+import { deviceAllowList, hostDevice, type DeviceRule } from '../cgroups/devices.js';
 import type { CgroupLimits } from '../cgroups/limits.js';
 import { CAPS, capabilityMask } from '../sandbox/capabilities.js';
 import { cgroupMounts, type CgroupView, type MountOp } from '../sandbox/mounts.js';
@@ -337,7 +337,8 @@ export function translate(c: Json, input: TranslateInput): OciPlan {
     }
   }
   if (!devDone) mounts.push(...devMounts(kcore));
-  const devices = res.devices ? [...res.devices] : undefined;
+  // runc's default devices (null, zero, tty, ptys, ...) are always allowed, as in skiff run.
+  const devices = res.devices ? deviceAllowList(false, res.devices) : undefined;
   for (const [i, x] of arr(l.devices, 'linux.devices').entries()) {
     const d = obj(x, `linux.devices[${i}]`);
     const path = str(d.path, `linux.devices[${i}].path`);

@@ -135,6 +135,15 @@ export async function create(o: CreateOptions, stdio: Stdio['fds'] = [0, 1, 2]):
     applyLimits(cg, planDevices(layout, plan.devices));
     attachDeviceProgram(cg, plan.devices);
     applyLimits(cg, planLimits(plan.limits, layout));
+    // Saved now, with no pid: a create killed from here on leaves a state
+    // that `delete` reads to find and remove the cgroup.
+    const saved: Saved = {
+      id, pid: 0, pidStartTime: 0, bundle, rootfs: plan.spec.rootfs, created: new Date().toISOString(),
+      annotations: plan.annotations, hooks: plan.hooks, cgroupId, cgroup: cg, caps: plan.spec.security.caps, seccomp: plan.spec.security.seccomp,
+      noNewPrivs: plan.spec.security.noNewPrivs, env: plan.spec.process.env, cwd: plan.spec.process.cwd, uid: plan.spec.process.uid,
+      gid: plan.spec.process.gid, userns: (plan.flags & CLONE.NEWUSER) !== 0,
+    };
+    save(root, saved);
 
     const fifo = fifoOf(root, id);
     mknod(fifo, S_IFIFO | 0o600);
@@ -168,12 +177,8 @@ export async function create(o: CreateOptions, stdio: Stdio['fds'] = [0, 1, 2]):
       }
       throw new RuncError(`container init failed: ${failure.trim()}`);
     }
-    const saved: Saved = {
-      id, pid, pidStartTime: procStartTime(pid), bundle, rootfs: plan.spec.rootfs, created: new Date().toISOString(),
-      annotations: plan.annotations, hooks: plan.hooks, cgroupId, caps: plan.spec.security.caps, seccomp: plan.spec.security.seccomp,
-      noNewPrivs: plan.spec.security.noNewPrivs, env: plan.spec.process.env, cwd: plan.spec.process.cwd, uid: plan.spec.process.uid,
-      gid: plan.spec.process.gid, userns: (plan.flags & CLONE.NEWUSER) !== 0,
-    };
+    saved.pid = pid;
+    saved.pidStartTime = procStartTime(pid);
     save(root, saved);
     const state = specState(root, saved, 'created');
     runHooks('createRuntime', plan.hooks.createRuntime, state);

@@ -3,7 +3,7 @@
 // exec.fifo — the named pipe the container's first process waits on.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { containerCgroup, detectHostLayout, freezerState, type ContainerCgroup } from '../cgroups/index.js';
+import { freezerState, type ContainerCgroup } from '../cgroups/index.js';
 import { procStartTime } from '../util/proc.js';
 import type { Hooks } from './config.js';
 
@@ -29,6 +29,11 @@ export interface Saved {
   hooks: Hooks;
   /** The id the container's cgroup is named by (runc-<id>). */
   cgroupId: string;
+  /**
+   * Its directories, as made by create: beneath the cgroup create ran in
+   * (a shim's or conmon's), which later verbs, run from elsewhere, cannot recompute.
+   */
+  cgroup: ContainerCgroup;
   /** Capability mask, seccomp and no_new_privs for `exec`. */
   caps: string;
   seccomp: string | null;
@@ -70,8 +75,8 @@ export function ensureRoot(root: string): void {
   mkdirSync(root, { recursive: true, mode: 0o700 });
 }
 
-export function cgroupOf(s: Pick<Saved, 'cgroupId'>): ContainerCgroup {
-  return containerCgroup(detectHostLayout(), s.cgroupId);
+export function cgroupOf(s: Pick<Saved, 'cgroup'>): ContainerCgroup {
+  return s.cgroup;
 }
 
 function alive(s: Saved): boolean {
