@@ -5,8 +5,9 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExecutionContext } from 'ava';
-import { cgroupsFor, ensureFixtures, fixtures, it, mountsUnder, repo } from './_harness.js';
+import test, { type ExecutionContext } from 'ava';
+import { cgroupsFor, ensureFixtures, fixtures, it, mountsUnder, repo, skipReason } from './_harness.js';
+import { withTools, type Tools } from './_tools.js';
 
 const runc = join(repo, 'dist', 'bin', 'runc.mjs');
 
@@ -207,6 +208,11 @@ it('hooks run with the state on stdin: createRuntime and prestart at create, pos
 
 // ---- real clients -------------------------------------------------------------
 
+/** Client tests run one at a time: each starts a daemon, and their timing suffers on 2 shared cores. */
+function client(title: string, fn: (t: ExecutionContext) => Promise<void>, tools: Tools): void {
+  withTools(test.serial, tools, title, fn, skipReason);
+}
+
 const ulimits = ['--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768'];
 
 function podmanEnv(t: ExecutionContext) {
@@ -224,7 +230,7 @@ function podmanEnv(t: ExecutionContext) {
   return { dir, p };
 }
 
-it('podman --runtime skiff-runc: run --rm, exit codes, -t', async (t) => {
+client('podman --runtime skiff-runc: run --rm, exit codes, -t', async (t) => {
   const { p } = podmanEnv(t);
   t.is((await p('load', '-i', join(fixtures, 'busybox.tar'))).code, 0);
   const r = await p('run', '--rm', '--network', 'none', ...ulimits, 'busybox', 'echo', 'hi');
@@ -237,7 +243,7 @@ it('podman --runtime skiff-runc: run --rm, exit codes, -t', async (t) => {
   t.is((await p('ps', '-aq')).stdout, '');
 }, { podman: 'podman' });
 
-it('podman --runtime skiff-runc: -d, exec, stop, rm', async (t) => {
+client('podman --runtime skiff-runc: -d, exec, stop, rm', async (t) => {
   const { p } = podmanEnv(t);
   t.is((await p('load', '-i', join(fixtures, 'busybox.tar'))).code, 0);
   const d = await p('run', '-d', '--name', 'd1', '--network', 'none', ...ulimits, 'busybox', 'sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done');
@@ -253,7 +259,7 @@ it('podman --runtime skiff-runc: -d, exec, stop, rm', async (t) => {
   t.is((await p('ps', '-aq')).stdout, '');
 }, { podman: 'podman' });
 
-it('containerd + ctr --runc-binary skiff-runc: run --rm, and a detached task killed and deleted', async (t) => {
+client('containerd + ctr --runc-binary skiff-runc: run --rm, and a detached task killed and deleted', async (t) => {
   ensureFixtures();
   const dir = mkdtempSync('/tmp/oci-ctrd-');
   const sock = join(dir, 'c.sock');
@@ -296,3 +302,38 @@ it('containerd + ctr --runc-binary skiff-runc: run --rm, and a detached task kil
   t.is((await ctr('task', 'delete', 'c2')).code, 0);
   t.is((await ctr('container', 'delete', 'c2')).code, 0);
 }, { containerd: 'containerd', ctr: 'containerd' });
+
+client('dockerd --add-runtime skiff=skiff-runc: run --rm, -d, exec, logs, stop, rm', async (t) => {
+  ensureFixtures();
+  const dir = mkdtempSync('/tmp/oci-docker-');
+  const sock = join(dir, 'd.sock');
+  // Its own socket, data and exec roots; no iptables and no bridge, so the host's firewall and networks stay untouched.
+  const daemon = spawn('dockerd', ['-H', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'd.pid'),
+    '--iptables=false', '--ip6tables=false', '--bridge=none', '--add-runtime', `skiff=${runc}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  daemon.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  const docker = (...a: string[]) => sh('docker', a, { env: { DOCKER_HOST: `unix://${sock}` }, timeout: 90_000 });
+  t.teardown(async () => {
+    await docker('rm', '-f', 'd1');
+    daemon.kill('SIGTERM');
+    await new Promise((res) => { daemon.once('exit', res); setTimeout(res, 15_000); });
+    for (const m of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', m]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (let i = 0; i < 150 && (await docker('version')).code !== 0; i++) await new Promise((res) => setTimeout(res, 100));
+  t.is((await docker('load', '-i', join(fixtures, 'busybox.tar'))).code, 0, log);
+  const r = await docker('run', '--runtime', 'skiff', '--rm', '--network', 'none', 'busybox', 'echo', 'hi');
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'hi\n');
+  t.is((await docker('run', '--runtime', 'skiff', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'exit 9')).code, 9);
+  const d = await docker('run', '--runtime', 'skiff', '-d', '--name', 'd1', '--network', 'none', 'busybox', 'sh', '-c', 'echo logged; trap "exit 0" TERM; while :; do sleep 0.1; done');
+  t.is(d.code, 0, d.stderr);
+  const x = await docker('exec', 'd1', 'sh', '-c', 'echo in-exec');
+  t.is(x.stdout, 'in-exec\n', x.stderr);
+  t.is((await docker('exec', 'd1', 'sh', '-c', 'exit 5')).code, 5);
+  t.is((await docker('logs', 'd1')).stdout, 'logged\n');
+  t.is((await docker('stop', '-t', '5', 'd1')).code, 0);
+  t.is((await docker('inspect', '-f', '{{.State.ExitCode}}', 'd1')).stdout.trim(), '0');
+  t.is((await docker('rm', 'd1')).code, 0);
+  t.is((await docker('ps', '-aq')).stdout, '');
+}, { dockerd: 'docker.io', docker: 'docker.io' });
