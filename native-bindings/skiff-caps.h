@@ -48,3 +48,30 @@ static inline void seccomp_install(const void *prog, int len, int nnp) {
   struct sock_fprog fprog = { (unsigned short)(len / 8), (struct sock_filter *)prog };
   if (syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &fprog) < 0) CAPS_FAIL("seccomp", errno);
 }
+
+/* skiff-runc: an OCI config's own sets (effective, permitted, inheritable,
+ * ambient), applied after the id switch. The caller set PR_SET_KEEPCAPS
+ * before it, so a non-root user keeps what the config gives it. Sets are
+ * narrowed to what this process has, as caps_set does. */
+static inline void caps_set_oci(unsigned long long eff, unsigned long long prm, unsigned long long inh, unsigned long long amb) {
+  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof(data));
+  if (syscall(SYS_capget, &hdr, data) < 0) CAPS_FAIL("capget", errno);
+  unsigned long long have = ((unsigned long long)data[1].permitted << 32) | data[0].permitted;
+  prm &= have;
+  eff &= prm;
+  inh &= have | (((unsigned long long)data[1].inheritable << 32) | data[0].inheritable);
+  memset(data, 0, sizeof(data));
+  for (int i = 0; i < 2; i++) {
+    data[i].effective = (unsigned)(eff >> (32 * i));
+    data[i].permitted = (unsigned)(prm >> (32 * i));
+    data[i].inheritable = (unsigned)(inh >> (32 * i));
+  }
+  if (syscall(SYS_capset, &hdr, data) < 0) CAPS_FAIL("capset", errno);
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) CAPS_FAIL("prctl(PR_CAP_AMBIENT)", errno);
+  for (int cap = 0; cap <= 63; cap++) {
+    if (!(amb & prm & inh & (1ULL << cap))) continue;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EINVAL) CAPS_FAIL("prctl(PR_CAP_AMBIENT_RAISE)", errno);
+  }
+}

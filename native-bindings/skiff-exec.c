@@ -20,7 +20,7 @@
  *
  * On failure it writes "stage:errno" on fd 3 and exits 125/126/127.
  *
- * usage: skiff-exec UID GID GROUPS(comma list or -) NEWCGROUP(0|1) CAPMASK(hex) CWD FILE ARGV0 [ARGS...]
+ * usage: skiff-exec UID GID GROUPS(comma list or -) NEWCGROUP(0|1) CAPMASK(hex, or 5 hex masks B,E,P,I,A) CWD FILE ARGV0 [ARGS...]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -74,14 +74,28 @@ int main(int argc, char **argv) {
   close(4);
 
   if (argv[4][0] == '1' && unshare(CLONE_NEWCGROUP) < 0) fail("unshare(CLONE_NEWCGROUP)", errno, 125);
-  unsigned long long caps = strtoull(argv[5], NULL, 16);
+  /* CAPMASK is one mask, or (skiff-runc) five: bounding,effective,permitted,inheritable,ambient. */
+  unsigned long long sets[5];
+  int nsets = 0;
+  for (char *p = argv[5]; nsets < 5;) {
+    sets[nsets++] = strtoull(p, &p, 16);
+    if (*p != ',') break;
+    p++;
+  }
+  unsigned long long caps = sets[0];
   caps_drop_bounding(caps);
+  if (nsets == 5 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) fail("prctl(PR_SET_KEEPCAPS)", errno, 125);
   /* Raw syscalls: this process is single-threaded, and the ids must change
    * for this thread only, right before exec. */
   if (syscall(SYS_setgroups, ngroups, groups) < 0) fail("setgroups", errno, 125);
   if (syscall(SYS_setresgid, gid, gid, gid) < 0) fail("setresgid", errno, 125);
   if (syscall(SYS_setresuid, uid, uid, uid) < 0) fail("setresuid", errno, 125);
-  caps_set(caps, uid);
+  if (nsets == 5) {
+    caps_set_oci(sets[1], sets[2], sets[3], sets[4]);
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) fail("prctl(PR_SET_KEEPCAPS)", errno, 125);
+  } else {
+    caps_set(caps, uid);
+  }
   if (chdir(argv[6]) < 0) fail("chdir", errno, 125);
 
   if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0) fail("fcntl", errno, 125);

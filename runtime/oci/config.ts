@@ -40,6 +40,8 @@ export interface Rlimit { type: string; soft: number; hard: number }
 
 export interface OciPlan {
   spec: SandboxSpec;
+  /** Bounding plus effective as one mask (what `exec` applies). */
+  execCaps: string;
   flags: number;
   /** Join this network namespace (linux.namespaces[].path). */
   netnsPath?: string;
@@ -275,10 +277,12 @@ export function translate(c: Json, input: TranslateInput): OciPlan {
   const capsObj = obj(p.capabilities, 'process.capabilities');
   const bounding = capNames(capsObj.bounding, 'process.capabilities.bounding');
   const effective = capNames(capsObj.effective, 'process.capabilities.effective');
-  capNames(capsObj.permitted, 'process.capabilities.permitted');
-  capNames(capsObj.inheritable, 'process.capabilities.inheritable');
-  capNames(capsObj.ambient, 'process.capabilities.ambient');
+  const permitted = capNames(capsObj.permitted, 'process.capabilities.permitted');
+  const inheritable = capNames(capsObj.inheritable, 'process.capabilities.inheritable');
+  const ambient = capNames(capsObj.ambient, 'process.capabilities.ambient');
   const caps = CAPS.filter((n) => bounding.includes(n) || effective.includes(n));
+  // skiff-exec's five-mask form: each set as the config gives it.
+  const capSets = [bounding, effective, permitted, inheritable, ambient].map(capabilityMask).join(',');
   const rlimits = arr(p.rlimits, 'process.rlimits').map((x, i): Rlimit => {
     const o = obj(x, `process.rlimits[${i}]`);
     const type = str(o.type, `process.rlimits[${i}].type`);
@@ -387,7 +391,7 @@ export function translate(c: Json, input: TranslateInput): OciPlan {
 
   const hostname = c.hostname === undefined ? osHostname() : str(c.hostname, 'hostname');
   const spec: SandboxSpec = {
-    security: { caps: capabilityMask(caps), seccomp, noNewPrivs: p.noNewPrivileges === true, readonlyRootfs: root.readonly === true },
+    security: { caps: capSets, seccomp, noNewPrivs: p.noNewPrivileges === true, readonlyRootfs: root.readonly === true },
     cgroupns,
     rootfs,
     hostname: hostname || osHostname(),
@@ -396,7 +400,7 @@ export function translate(c: Json, input: TranslateInput): OciPlan {
     ...(owner ? { owner } : {}),
   };
   return {
-    spec, flags, uidMappings, gidMappings, ...res, devices, rlimits, sysctl, hooks: hooksOf(c.hooks), terminal,
+    spec, execCaps: capabilityMask(caps), flags, uidMappings, gidMappings, ...res, devices, rlimits, sysctl, hooks: hooksOf(c.hooks), terminal,
     ...(netnsPath ? { netnsPath } : {}),
     ...(p.oomScoreAdj !== undefined ? { oomScoreAdj: int(p.oomScoreAdj, 'process.oomScoreAdj', -1000) } : {}),
     annotations: Object.fromEntries(Object.entries(obj(c.annotations, 'annotations')).map(([k, v]) => [k, str(v, `annotations.${k}`)])),

@@ -139,7 +139,7 @@ export async function create(o: CreateOptions, stdio: Stdio['fds'] = [0, 1, 2]):
     // that `delete` reads to find and remove the cgroup.
     const saved: Saved = {
       id, pid: 0, pidStartTime: 0, bundle, rootfs: plan.spec.rootfs, created: new Date().toISOString(),
-      annotations: plan.annotations, hooks: plan.hooks, cgroupId, cgroup: cg, caps: plan.spec.security.caps, seccomp: plan.spec.security.seccomp,
+      annotations: plan.annotations, hooks: plan.hooks, cgroupId, cgroup: cg, caps: plan.execCaps, seccomp: plan.spec.security.seccomp,
       noNewPrivs: plan.spec.security.noNewPrivs, env: plan.spec.process.env, cwd: plan.spec.process.cwd, uid: plan.spec.process.uid,
       gid: plan.spec.process.gid, userns: (plan.flags & CLONE.NEWUSER) !== 0,
     };
