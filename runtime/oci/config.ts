@@ -347,19 +347,28 @@ export function translate(c: Json, input: TranslateInput): OciPlan {
     const d = obj(x, `linux.devices[${i}]`);
     const path = str(d.path, `linux.devices[${i}].path`);
     const type = str(d.type, `linux.devices[${i}].type`);
-    // Bound from the host's node of the same number (mknod is refused inside a user namespace).
     let host: ReturnType<typeof hostDevice> | undefined;
     try {
       host = hostDevice(path);
     } catch {
       host = undefined;
     }
-    const major = int(d.major ?? host?.major, `linux.devices[${i}].major`, 0), minor = int(d.minor ?? host?.minor, `linux.devices[${i}].minor`, 0);
-    if (!host || host.type !== (type === 'u' ? 'c' : type) || host.major !== major || host.minor !== minor) {
-      throw new ConfigError(`linux.devices[${i}]`, `(${path} ${type} ${major}:${minor}) is not supported: skiff binds device nodes from the host, which has no such node at that path`);
+    if (!['c', 'u', 'b', 'p'].includes(type)) throw new ConfigError(`linux.devices[${i}].type`, `"${type}" is not a device type`);
+    const major = type === 'p' ? 0 : int(d.major, `linux.devices[${i}].major`, 0), minor = type === 'p' ? 0 : int(d.minor, `linux.devices[${i}].minor`, 0);
+    const kind = type === 'u' ? 'c' : type as 'c' | 'b' | 'p';
+    if (!isAbsolute(path)) throw new ConfigError(`linux.devices[${i}].path`, 'must be an absolute path');
+    if (host && host.type === kind && host.major === major && host.minor === minor && d.fileMode === undefined && d.uid === undefined && d.gid === undefined) {
+      // The host's own node: bound, which also works in a user namespace.
+      mounts.push({ kind: 'bind', source: path, target: path, file: true });
+    } else if (flags & CLONE.NEWUSER) {
+      throw new ConfigError(`linux.devices[${i}]`, `(${path}) cannot be made in a user namespace, and the host has no such node to bind`);
+    } else {
+      mounts.push({
+        kind: 'mknod', target: path, type: kind, major, minor, mode: d.fileMode === undefined ? 0o666 : int(d.fileMode, `linux.devices[${i}].fileMode`, 0),
+        uid: d.uid === undefined ? 0 : int(d.uid, `linux.devices[${i}].uid`, 0), gid: d.gid === undefined ? 0 : int(d.gid, `linux.devices[${i}].gid`, 0),
+      });
     }
-    mounts.push({ kind: 'bind', source: path, target: path, file: true });
-    devices?.push({ type: host.type, major, minor, access: 'rwm' });
+    if (kind !== 'p') devices?.push({ type: kind, major, minor, access: 'rwm' });
   }
   if (input.consolePath) mounts.push({ kind: 'bind', source: input.consolePath, target: '/dev/console', file: true });
   for (const [i, m] of strs(l.maskedPaths, 'linux.maskedPaths').entries()) {

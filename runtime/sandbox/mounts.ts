@@ -1,9 +1,9 @@
 // The container's mount table, as a plan (pure data, unit-tested) and the
 // code that carries it out inside the container's new mount namespace (from
 // the parent's main thread, which enters that namespace: see enter.ts).
-import { closeSync, existsSync, lchownSync, mkdirSync, openSync, symlinkSync, lstatSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lchownSync, mkdirSync, openSync, rmSync, symlinkSync, lstatSync, statSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
-import { MS, MNT_DETACH, chdir, fsmountNsx, mount, moveMount, pivotRoot, umount2 } from '../../native-bindings/libc.js';
+import { MS, MNT_DETACH, S_IFBLK, S_IFCHR, S_IFIFO, chdir, fsmountNsx, makedev, mknod, mount, moveMount, pivotRoot, umount2 } from '../../native-bindings/libc.js';
 import { secureJoin } from './securejoin.js';
 
 export type MountOp =
@@ -17,7 +17,9 @@ export type MountOp =
   /** Make an existing path read-only (bind onto itself, remount ro). Skipped if absent. */
   | { kind: 'readonly'; target: string }
   /** Change the flags of a mount this plan made (e.g. make a tmpfs read-only once it is filled). */
-  | { kind: 'remount'; target: string; flags: number };
+  | { kind: 'remount'; target: string; flags: number }
+  /** A device node or fifo made in place (skiff-runc's linux.devices; not possible in a user namespace). */
+  | { kind: 'mknod'; target: string; type: 'c' | 'b' | 'p'; major: number; minor: number; mode: number; uid: number; gid: number };
 
 export interface EtcFiles {
   hostname: string;
@@ -208,8 +210,20 @@ export function applyMounts(rootfs: string, ops: MountOp[], ctx: MountContext = 
       case 'remount':
         mount(null, target, null, MS.REMOUNT | op.flags);
         break;
+      case 'mknod':
+        makeNode(target, op);
+        break;
     }
   }
+}
+
+function makeNode(target: string, op: Extract<MountOp, { kind: 'mknod' }>): void {
+  mkdirSync(dirname(target), { recursive: true });
+  if (lstatSync(target, { throwIfNoEntry: false })) rmSync(target, { force: true });
+  const type = op.type === 'b' ? S_IFBLK : op.type === 'p' ? S_IFIFO : S_IFCHR;
+  mknod(target, type | (op.mode & 0o7777), makedev(op.major, op.minor));
+  chmodSync(target, op.mode & 0o7777); // mknod's mode is masked by the umask
+  lchownSync(target, op.uid, op.gid);
 }
 
 /** First step in a fresh mount namespace: stop propagation, make the rootfs a mount point. */
