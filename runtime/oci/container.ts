@@ -42,8 +42,12 @@ function writePidFile(file: string, pid: number): void {
   renameSync(tmp, abs);
 }
 
-/** Runs hooks in order, the state JSON on stdin; the first failure throws. */
-export function runHooks(kind: string, hooks: Hook[], state: object): void {
+/**
+ * Runs hooks in order, the state JSON on stdin. The first failure throws,
+ * except with WARN (poststart, poststop): the spec wants a warning and the
+ * remaining hooks and the operation carried on.
+ */
+export function runHooks(kind: string, hooks: Hook[], state: object, warn = false): void {
   for (const h of hooks) {
     const r = spawnSync(h.path, h.args?.slice(1) ?? [], {
       argv0: h.args?.[0] ?? h.path, input: JSON.stringify(state), env: Object.fromEntries((h.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
@@ -51,7 +55,9 @@ export function runHooks(kind: string, hooks: Hook[], state: object): void {
     });
     if (r.error || r.status !== 0) {
       const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}${r.stderr?.length ? `, stderr: ${r.stderr.toString().trim()}` : ''}`;
-      throw new RuncError(`${kind} hook #${hooks.indexOf(h)}: ${h.path}: ${why}`);
+      const msg = `${kind} hook #${hooks.indexOf(h)}: ${h.path}: ${why}`;
+      if (!warn) throw new RuncError(msg);
+      process.stderr.write(`time="${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}" level=warning msg=${JSON.stringify(msg)}\n`);
     }
   }
 }
@@ -209,7 +215,7 @@ export function start(root: string, id: string): void {
     closeSync(fd);
   }
   unlinkSync(fifo);
-  runHooks('poststart', s.hooks.poststart, specState(root, s, 'running'));
+  runHooks('poststart', s.hooks.poststart, specState(root, s, 'running'), true);
 }
 
 const SIGNALS = osConstants.signals as Record<string, number>;
@@ -275,11 +281,7 @@ export function remove(root: string, id: string, force: boolean): void {
   killAll(cg);
   destroyCgroup(cg);
   rmSync(dirOf(root, id), { recursive: true, force: true });
-  try {
-    runHooks('poststop', s.hooks.poststop, specState(root, s, 'stopped'));
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`); // runc only warns
-  }
+  runHooks('poststop', s.hooks.poststop, specState(root, s, 'stopped'), true);
 }
 
 export function pause(root: string, id: string): void {
