@@ -45,6 +45,10 @@ export interface OciPlan {
   flags: number;
   /** Join this network namespace (linux.namespaces[].path). */
   netnsPath?: string;
+  /** ipc, uts and pid namespaces to join by path. */
+  joins: Array<{ type: 'ipc' | 'uts' | 'pid'; path: string }>;
+  /** Whether the uts namespace is new (else the hostname is left as the namespace has it). */
+  newUts: boolean;
   uidMappings: IdMapping[];
   gidMappings: IdMapping[];
   limits: CgroupLimits;
@@ -295,22 +299,32 @@ export function translate(c: Json, input: TranslateInput): OciPlan {
   const l = obj(c.linux, 'linux');
   for (const k of ['intelRdt', 'timeOffsets', 'memoryPolicy', 'netDevices']) refuse(l[k], `linux.${k}`);
   if (!unset(l.personality) && obj(l.personality, 'linux.personality').domain !== 'LINUX') refuse(l.personality, 'linux.personality');
-  let flags = CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWIPC | CLONE.NEWUTS;
+  // The mount namespace is always new (skiff builds the root in it). pid, ipc
+  // and uts are new when listed, joined when listed with a path (the thread
+  // that clones enters them first, see container.ts), else the host's.
+  let flags: number = CLONE.NEWNS;
   let netnsPath: string | undefined;
+  const joins: Array<{ type: 'ipc' | 'uts' | 'pid'; path: string }> = [];
   let cgroupns = false;
   for (const [i, x] of arr(l.namespaces, 'linux.namespaces').entries()) {
     const ns = obj(x, `linux.namespaces[${i}]`);
     const type = str(ns.type, `linux.namespaces[${i}].type`);
     if (!(type in NS_FLAGS)) throw new ConfigError(`linux.namespaces[${i}].type`, `"${type}" is not supported`);
     if (!unset(ns.path)) {
-      if (type !== 'network') throw new ConfigError(`linux.namespaces[${i}].path`, `is not supported for a ${type} namespace (only network)`);
-      netnsPath = str(ns.path, `linux.namespaces[${i}].path`);
-      if (!existsSync(netnsPath)) throw new ConfigError(`linux.namespaces[${i}].path`, `${netnsPath} does not exist`);
+      const path = str(ns.path, `linux.namespaces[${i}].path`);
+      if (!existsSync(path)) throw new ConfigError(`linux.namespaces[${i}].path`, `${path} does not exist`);
+      if (type === 'network') netnsPath = path;
+      else if (type === 'ipc' || type === 'uts' || type === 'pid') joins.push({ type, path });
+      else throw new ConfigError(`linux.namespaces[${i}].path`, `is not supported for a ${type} namespace (only network, ipc, uts and pid)`);
       continue;
     }
     if (type === 'cgroup') cgroupns = true;
     else flags |= NS_FLAGS[type];
   }
+  if (joins.length && flags & CLONE.NEWUSER) throw new ConfigError('linux.namespaces', 'joining an ipc, uts or pid namespace by path is not supported together with a new user namespace');
+  // A hostname needs a uts namespace of the container's own (new, or joined by path).
+  const newUts = (flags & CLONE.NEWUTS) !== 0 || (joins.some((j) => j.type === 'uts') && !unset(c.hostname));
+  if (!newUts && !unset(c.hostname)) throw new ConfigError('hostname', 'needs a uts namespace in linux.namespaces');
   const uidMappings = idMappings(l.uidMappings, 'linux.uidMappings');
   const gidMappings = idMappings(l.gidMappings, 'linux.gidMappings');
   const userns = (flags & CLONE.NEWUSER) !== 0;
@@ -398,6 +412,7 @@ export function translate(c: Json, input: TranslateInput): OciPlan {
     }
   }
 
+  // Without a new uts namespace, create keeps the name the namespace has (set there, once it stands in it).
   const hostname = c.hostname === undefined ? osHostname() : str(c.hostname, 'hostname');
   const spec: SandboxSpec = {
     security: { caps: capSets, seccomp, noNewPrivs: p.noNewPrivileges === true, readonlyRootfs: root.readonly === true },
@@ -410,7 +425,7 @@ export function translate(c: Json, input: TranslateInput): OciPlan {
   };
   return {
     spec, execCaps: capabilityMask(caps), flags, uidMappings, gidMappings, ...res, devices, rlimits, sysctl, hooks: hooksOf(c.hooks), terminal,
-    ...(netnsPath ? { netnsPath } : {}),
+    ...(netnsPath ? { netnsPath } : {}), joins, newUts,
     ...(p.oomScoreAdj !== undefined ? { oomScoreAdj: int(p.oomScoreAdj, 'process.oomScoreAdj', -1000) } : {}),
     annotations: Object.fromEntries(Object.entries(obj(c.annotations, 'annotations')).map(([k, v]) => [k, str(v, `annotations.${k}`)])),
   };

@@ -8,11 +8,11 @@
 // writes one byte into the fifo and removes it. "created" is therefore "the
 // fifo still exists and the process is alive".
 import { spawnSync } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
+import { constants as osConstants, hostname as osHostname } from 'node:os';
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync, constants as fsc } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CLONE } from '../../native-bindings/helper.js';
-import { mknod, prlimit, S_IFIFO, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
+import { mknod, prlimit, S_IFIFO, setns, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import {
   applyLimits, attachDeviceProgram, cgroupView, containerCgroup, createCgroup, destroyCgroup, detectHostLayout, freezeCgroup, killAll,
   listPids, planDevices, planLimits, thawCgroup, validateLimits,
@@ -92,6 +92,40 @@ function writeSysctls(plan: OciPlan, pid: number): void {
   }
 }
 
+const JOIN_TYPE = { ipc: 0x08000000, uts: 0x04000000, pid: 0x20000000 } as const;
+const OWN_NS = { ipc: 'ipc', uts: 'uts', pid: 'pid_for_children' } as const;
+
+/** Enters PLAN's ipc/uts/pid namespaces on this thread; returns the way back. */
+function enterJoins(plan: OciPlan): () => void {
+  const own: Array<[number, number]> = [];
+  const back = () => {
+    for (const [fd, type] of own.reverse()) {
+      setns(fd, type, 'own namespace');
+      closeSync(fd);
+    }
+    own.length = 0;
+  };
+  try {
+    for (const j of plan.joins) {
+      const mine = openSync(`/proc/thread-self/ns/${OWN_NS[j.type]}`, 'r');
+      const theirs = openSync(j.path, 'r');
+      try {
+        setns(theirs, JOIN_TYPE[j.type], j.path);
+        own.push([mine, JOIN_TYPE[j.type]]);
+      } catch (e) {
+        closeSync(mine);
+        throw new RuncError(`joining the ${j.type} namespace ${j.path}: ${(e as Error).message}`);
+      } finally {
+        closeSync(theirs);
+      }
+    }
+  } catch (e) {
+    back();
+    throw e;
+  }
+  return back;
+}
+
 /** `create`: everything up to the user's exec; returns the container's pid. */
 export async function create(o: CreateOptions, stdio: Stdio['fds'] = [0, 1, 2]): Promise<number> {
   const { root, id } = o;
@@ -158,6 +192,11 @@ export async function create(o: CreateOptions, stdio: Stdio['fds'] = [0, 1, 2]):
     const netnsFd = plan.netnsPath ? openSync(plan.netnsPath, 'r') : undefined;
     const fds: Stdio['fds'] = pty ? [pty.slave, pty.slave, pty.slave] : stdio;
     let pid: number, failure: string;
+    // Namespaces joined by path: this thread enters them before the clone,
+    // so the child is born in them (pid: its children's pid namespace), and
+    // returns to its own afterwards.
+    const back = enterJoins(plan);
+    if (!plan.newUts) plan.spec.hostname = osHostname();
     try {
       ({ pid, failure } = await launch({
         spec: plan.spec, flags: plan.flags, stdio: { fds, ...(pty ? { ttyPath: pty.slavePath } : {}) }, cg, undo, netnsFd, holdFd: hold,
@@ -171,6 +210,7 @@ export async function create(o: CreateOptions, stdio: Stdio['fds'] = [0, 1, 2]):
         beforeExec: (p) => settle(plan, p),
       }));
     } finally {
+      back();
       closeSync(hold);
       if (netnsFd !== undefined) closeSync(netnsFd);
     }

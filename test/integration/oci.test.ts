@@ -3,7 +3,7 @@
 // and client state under a fresh /tmp dir, and removes them even on failure.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { cgroupsFor, ensureFixtures, fixtures, it, mountsUnder, repo, skipReason } from './_harness.js';
@@ -204,6 +204,29 @@ it('hooks run with the state on stdin: createRuntime and prestart at create, pos
   t.like(JSON.parse(readFileSync(`${out}.poststart`, 'utf8')), { id, status: 'running' });
   t.is((await e.r('delete', '--force', id)).code, 0);
   t.like(JSON.parse(readFileSync(`${out}.poststop`, 'utf8')), { id, status: 'stopped' });
+});
+
+it('namespaces: joined by path (ipc, uts, pid, network), or the host\'s when left out', async (t) => {
+  const a = setup(t, ['sleep', '100']);
+  const idA = newId();
+  t.is((await a.r('run', '--detach', '--bundle', a.bundle, idA)).code, 0);
+  const pidA = (JSON.parse((await a.r('state', idA)).stdout) as { pid: number }).pid;
+  const show = 'for n in ipc uts pid net; do readlink /proc/self/ns/$n; done; hostname';
+  const b = setup(t, ['sh', '-c', show], (c) => {
+    delete c.hostname;
+    c.linux.namespaces = [{ type: 'mount' }, ...['ipc', 'uts', 'pid', 'network'].map((type) => ({ type, path: `/proc/${pidA}/ns/${type === 'network' ? 'net' : type}` }))];
+  });
+  const r = await b.r('run', '--bundle', b.bundle, newId());
+  t.is(r.code, 0, r.stderr);
+  const want = ['ipc', 'uts', 'pid', 'net'].map((n) => readlinkSync(`/proc/${pidA}/ns/${n}`));
+  t.deepEqual(r.stdout.trim().split('\n'), [...want, 'skiff']);
+  const host = setup(t, ['sh', '-c', show], (c) => {
+    delete c.hostname;
+    c.linux.namespaces = [{ type: 'mount' }];
+  });
+  const h = await host.r('run', '--bundle', host.bundle, newId());
+  t.is(h.code, 0, h.stderr);
+  t.deepEqual(h.stdout.trim().split('\n').slice(0, 4), ['ipc', 'uts', 'pid', 'net'].map((n) => readlinkSync(`/proc/self/ns/${n}`)));
 });
 
 // ---- real clients -------------------------------------------------------------
