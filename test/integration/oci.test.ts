@@ -229,6 +229,18 @@ it('namespaces: joined by path (ipc, uts, pid, network), or the host\'s when lef
   t.deepEqual(h.stdout.trim().split('\n').slice(0, 4), ['ipc', 'uts', 'pid', 'net'].map((n) => readlinkSync(`/proc/self/ns/${n}`)));
 });
 
+it('two concurrent creates of one id leave exactly one container', async (t) => {
+  const e = setup(t, ['sleep', '100']);
+  const id = newId();
+  const [a, b] = await Promise.all([e.r('create', '--bundle', e.bundle, id), e.r('create', '--bundle', e.bundle, id)]);
+  t.deepEqual([a.code, b.code].sort(), [0, 1], a.stderr + b.stderr);
+  t.regex(a.code ? a.stderr : b.stderr, new RegExp(`container with id exists: ${id}`));
+  const list = JSON.parse((await e.r('list', '--format', 'json')).stdout) as Array<{ id: string; status: string }>;
+  t.deepEqual(list.map((x) => [x.id, x.status]), [[id, 'created']]);
+  t.is((await e.r('delete', id)).code, 0);
+  assertNothingLeft(t, e, id);
+});
+
 // ---- real clients -------------------------------------------------------------
 
 /** Client tests run one at a time: each starts a daemon, and their timing suffers on 2 shared cores. */
