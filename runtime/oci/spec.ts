@@ -1,11 +1,10 @@
 // The config.json that `skiff-runc spec` writes: runc's default (root: rootfs, read-only; sh on a terminal).
-import { OCI_VERSION } from './state.js';
-
 export function defaultSpec(): object {
   const caps = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
   const nsx = ['nosuid', 'noexec', 'nodev'];
   return {
-    ociVersion: OCI_VERSION,
+    // 1.0.2: what runc writes, and what older runtimes (crun 1.8) accept.
+    ociVersion: '1.0.2',
     process: {
       terminal: true, user: { uid: 0, gid: 0 }, args: ['sh'],
       env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'], cwd: '/',
