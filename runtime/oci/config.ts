@@ -225,7 +225,7 @@ function deviceRules(v: unknown, path: string): DeviceRule[] | undefined {
   return rules;
 }
 
-function resources(v: unknown): { limits: CgroupLimits; devices: DeviceRule[] | undefined } {
+export function resources(v: unknown): { limits: CgroupLimits; devices: DeviceRule[] | undefined } {
   const r = obj(v, 'linux.resources');
   const mem = obj(r.memory, 'linux.resources.memory');
   const cpu = obj(r.cpu, 'linux.resources.cpu');

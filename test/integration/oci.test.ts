@@ -241,6 +241,24 @@ it('two concurrent creates of one id leave exactly one container', async (t) => 
   assertNothingLeft(t, e, id);
 });
 
+it('update: new memory and pids limits reach the container\'s cgroup, from flags or a resources JSON on stdin', async (t) => {
+  const e = setup(t, ['sleep', '100']);
+  const id = newId();
+  t.is((await e.r('run', '--detach', '--bundle', e.bundle, id)).code, 0);
+  const u = await e.r('update', '--memory', '64m', '--pids-limit', '50', id);
+  t.is(u.code, 0, u.stderr);
+  const cg = (JSON.parse(readFileSync(join(e.root, id, 'state.json'), 'utf8')) as { cgroup: { dirs: Record<string, string>; layout: { controllers: Record<string, { version: number }> } } }).cgroup;
+  const v2 = cg.layout.controllers.memory?.version === 2;
+  t.is(readFileSync(join(cg.dirs.memory, v2 ? 'memory.max' : 'memory.limit_in_bytes'), 'utf8').trim(), String(64 * 1024 * 1024));
+  t.is(readFileSync(join(cg.dirs.pids, 'pids.max'), 'utf8').trim(), '50');
+  const j = await sh(runc, ['--root', e.root, 'update', '-r', '-', id], { input: JSON.stringify({ memory: { limit: 128 * 1024 * 1024 } }) });
+  t.is(j.code, 0, j.stderr);
+  t.is(readFileSync(join(cg.dirs.memory, v2 ? 'memory.max' : 'memory.limit_in_bytes'), 'utf8').trim(), String(128 * 1024 * 1024));
+  const bad = await e.r('update', '--memory', '1k', id);
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /Minimum memory limit/);
+});
+
 // ---- real clients -------------------------------------------------------------
 
 /** Client tests run one at a time: each starts a daemon, and their timing suffers on 2 shared cores. */

@@ -1,11 +1,15 @@
-// skiff-runc update: resource updates are not supported yet; says so (exit 1) rather than pretend.
-import { load } from '../state.js';
+// skiff-runc update [--resources FILE|-] [--memory N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] [--pids-limit N] ID
+import { update } from '../update.js';
 import { needId, parseArgs, type Verb } from './args.js';
-import { RuncError } from '../state.js';
 
 const verb: Verb = async (argv, g) => {
-  const { args } = parseArgs(argv, ['resources', 'r', 'memory', 'memory-swap', 'cpu-shares', 'cpu-quota', 'cpu-period', 'pids-limit', 'cpuset-cpus', 'cpuset-mems', 'blkio-weight', 'kernel-memory', 'kernel-memory-tcp', 'memory-reservation', 'cpu-rt-period', 'cpu-rt-runtime', 'l3-cache-schema', 'mem-bw-schema'], []);
-  load(g.root, needId(args, 'update'));
-  throw new RuncError('update is not supported by skiff-runc');
+  const { flags, args } = parseArgs(argv, ['resources', 'memory', 'memory-swap', 'cpu-shares', 'cpu-quota', 'cpu-period', 'pids-limit'], [], { r: 'resources', m: 'memory' });
+  const s = (k: string) => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
+  const f = {
+    resources: s('resources'), memory: s('memory'), memorySwap: s('memory-swap'), cpuShares: s('cpu-shares'), cpuQuota: s('cpu-quota'),
+    cpuPeriod: s('cpu-period'), pidsLimit: s('pids-limit'),
+  };
+  update(g.root, needId(args, 'update'), Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)));
+  return 0;
 };
 export default verb;
