@@ -28,7 +28,7 @@ export class ConfigError extends Error {
 export const IGNORED = [
   'linux.cgroupsPath (the cgroup is <skiff-runc\'s own cgroup>/skiff/<id>)', 'linux.rootfsPropagation', 'mounts[].options propagation flags (the container\'s mounts are private)',
   'process.apparmorProfile', 'process.selinuxLabel', 'linux.mountLabel', 'process.user.umask', 'process.consoleSize (the client sets the size on the console it receives)',
-  'linux.resources.memory.reservation/swappiness/kernel/kernelTCP/disableOOMKiller/useHierarchy', 'linux.seccomp.architectures (x86-64 only; other ABIs are refused)',
+  'linux.resources.memory.useHierarchy, and reservation/swappiness/disableOOMKiller/kernel/kernelTCP where the cgroup version has no such file', 'linux.seccomp.architectures (x86-64 only; other ABIs are refused)',
   'linux.seccomp.flags', 'linux.resources.devices deny rules after the first (the list is an allow list on top of runc\'s default devices)',
   'a missing mount namespace (skiff always creates one)',
 ];
@@ -54,6 +54,7 @@ export interface OciPlan {
   limits: CgroupLimits;
   /** Device allow list (undefined: all allowed). */
   devices: DeviceRule[] | undefined;
+  memoryExtra: MemoryExtra[];
   rlimits: Rlimit[];
   oomScoreAdj?: number;
   sysctl: Record<string, string>;
@@ -225,7 +226,10 @@ function deviceRules(v: unknown, path: string): DeviceRule[] | undefined {
   return rules;
 }
 
-export function resources(v: unknown): { limits: CgroupLimits; devices: DeviceRule[] | undefined } {
+/** Memory settings skiff run has no flag for, written as they are (v1 file / v2 file; absent = not on that version). */
+export interface MemoryExtra { file1?: string; file2?: string; value: string }
+
+export function resources(v: unknown): { limits: CgroupLimits; devices: DeviceRule[] | undefined; memoryExtra: MemoryExtra[] } {
   const r = obj(v, 'linux.resources');
   const mem = obj(r.memory, 'linux.resources.memory');
   const cpu = obj(r.cpu, 'linux.resources.cpu');
@@ -242,7 +246,19 @@ export function resources(v: unknown): { limits: CgroupLimits; devices: DeviceRu
     limits.nanoCpus = Math.round((quota * 1e9) / period);
   }
   if (!unset(pids.limit) && (pids.limit as number) > 0) limits.pidsLimit = int(pids.limit, 'linux.resources.pids.limit');
-  return { limits, devices: deviceRules(r.devices, 'linux.resources.devices') };
+  const memoryExtra: MemoryExtra[] = [];
+  if (!unset(mem.reservation) && mem.reservation !== -1) {
+    memoryExtra.push({ file1: 'memory.soft_limit_in_bytes', file2: 'memory.low', value: String(int(mem.reservation, 'linux.resources.memory.reservation', 0)) });
+  }
+  if (mem.swappiness !== undefined && mem.swappiness !== null) {
+    const sw = int(mem.swappiness, 'linux.resources.memory.swappiness', 0);
+    if (sw > 100) throw new ConfigError('linux.resources.memory.swappiness', 'must be between 0 and 100');
+    memoryExtra.push({ file1: 'memory.swappiness', value: String(sw) });
+  }
+  if (mem.disableOOMKiller === true) memoryExtra.push({ file1: 'memory.oom_control', value: '1' });
+  if (!unset(mem.kernel)) memoryExtra.push({ file1: 'memory.kmem.limit_in_bytes', value: String(int(mem.kernel, 'linux.resources.memory.kernel')) });
+  if (!unset(mem.kernelTCP)) memoryExtra.push({ file1: 'memory.kmem.tcp.limit_in_bytes', value: String(int(mem.kernelTCP, 'linux.resources.memory.kernelTCP')) });
+  return { limits, devices: deviceRules(r.devices, 'linux.resources.devices'), memoryExtra };
 }
 
 export interface TranslateInput {

@@ -15,9 +15,10 @@ import { CLONE } from '../../native-bindings/helper.js';
 import { mknod, prlimit, S_IFIFO, setns, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import {
   applyLimits, attachDeviceProgram, cgroupView, containerCgroup, createCgroup, destroyCgroup, detectHostLayout, freezeCgroup, killAll,
-  listPids, planDevices, planLimits, thawCgroup, validateLimits,
+  listPids, planDevices, planLimits, thawCgroup, validateLimits, type ContainerCgroup,
 } from '../cgroups/index.js';
 import { launch, type Stdio } from '../container/start.js';
+import { destroyAt, makeCgroup, ociCgroup } from './cgroup.js';
 import { insideNamespacesOf } from '../sandbox/enter.js';
 import { procStartTime } from '../util/proc.js';
 import { ConfigError, readConfig, rlimitNumber, translate, type Hook, type OciPlan } from './config.js';
@@ -153,7 +154,10 @@ export async function create(o: CreateOptions, stdio: Stdio['fds'] = [0, 1, 2]):
   try {
     const layout = detectHostLayout();
     const cgroupId = `runc-${id}`;
-    const view = cgroupView(containerCgroup(layout, cgroupId));
+    const cgPath = (config.linux as { cgroupsPath?: unknown } | undefined)?.cgroupsPath;
+    if (cgPath !== undefined && typeof cgPath !== 'string') throw new ConfigError('linux.cgroupsPath', 'must be a string');
+    const planned = ociCgroup(layout, cgPath || undefined, id);
+    const view = cgroupView(planned);
     const terminal = (config.process as { terminal?: unknown } | undefined)?.terminal === true;
     if (terminal && !o.consoleSocket) throw new RuncError('cannot allocate tty if runc will detach without setting console socket');
     if (!terminal && o.consoleSocket) throw new RuncError('cannot use console socket if runc will not detach or allocate tty');
@@ -170,16 +174,30 @@ export async function create(o: CreateOptions, stdio: Stdio['fds'] = [0, 1, 2]):
       throw new ConfigError('linux.resources', `is invalid: ${(e as Error).message}`);
     }
 
-    const cg = createCgroup(layout, cgroupId);
-    undo.push(() => destroyCgroup(cg));
+    let cg: ContainerCgroup;
+    let made: string[] | undefined;
+    if (cgPath) {
+      cg = planned;
+      const m = makeCgroup(cg);
+      made = m;
+      undo.push(() => destroyAt(cg, m));
+    } else {
+      cg = createCgroup(layout, cgroupId);
+      undo.push(() => destroyCgroup(cg));
+    }
     applyLimits(cg, planDevices(layout, plan.devices));
     attachDeviceProgram(cg, plan.devices);
     applyLimits(cg, planLimits(plan.limits, layout));
+    const memV = layout.controllers.memory?.version;
+    applyLimits(cg, plan.memoryExtra.flatMap((x) => {
+      const file = memV === 1 ? x.file1 : memV === 2 ? x.file2 : undefined;
+      return file ? [{ controller: 'memory' as const, file, value: x.value, ifExists: true as const }] : [];
+    }));
     // Saved now, with no pid: a create killed from here on leaves a state
     // that `delete` reads to find and remove the cgroup.
     const saved: Saved = {
       id, pid: 0, pidStartTime: 0, bundle, rootfs: plan.spec.rootfs, created: new Date().toISOString(),
-      annotations: plan.annotations, hooks: plan.hooks, cgroupId, cgroup: cg, caps: plan.execCaps, seccomp: plan.spec.security.seccomp,
+      annotations: plan.annotations, hooks: plan.hooks, cgroupId, cgroup: cg, ...(made ? { cgroupMade: made } : {}), caps: plan.execCaps, seccomp: plan.spec.security.seccomp,
       noNewPrivs: plan.spec.security.noNewPrivs, env: plan.spec.process.env, cwd: plan.spec.process.cwd, uid: plan.spec.process.uid,
       gid: plan.spec.process.gid, userns: (plan.flags & CLONE.NEWUSER) !== 0,
     };
@@ -318,8 +336,12 @@ export function remove(root: string, id: string, force: boolean): void {
       // gone
     }
   }
-  killAll(cg);
-  destroyCgroup(cg);
+  if (s.cgroupMade) {
+    destroyAt(cg, s.cgroupMade);
+  } else {
+    killAll(cg);
+    destroyCgroup(cg);
+  }
   rmSync(dirOf(root, id), { recursive: true, force: true });
   runHooks('poststop', s.hooks.poststop, specState(root, s, 'stopped'), true);
 }

@@ -34,6 +34,8 @@ export interface Saved {
    * (a shim's or conmon's), which later verbs, run from elsewhere, cannot recompute.
    */
   cgroup: ContainerCgroup;
+  /** With linux.cgroupsPath: the directories create made (removed at delete); absent for skiff's own place. */
+  cgroupMade?: string[];
   /** Capability mask, seccomp and no_new_privs for `exec`. */
   caps: string;
   seccomp: string | null;
