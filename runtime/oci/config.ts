@@ -26,7 +26,7 @@ export class ConfigError extends Error {
 
 /** Fields skiff accepts and does not act on (the spec lets a runtime ignore them, or they only concern other platforms/hosts). */
 export const IGNORED = [
-  'linux.cgroupsPath (the cgroup is <skiff-runc\'s own cgroup>/skiff/<id>)', 'linux.rootfsPropagation', 'mounts[].options propagation flags (the container\'s mounts are private)',
+  'linux.rootfsPropagation', 'mounts[].options propagation flags (the container\'s mounts are private)',
   'process.apparmorProfile', 'process.selinuxLabel', 'linux.mountLabel', 'process.user.umask', 'process.consoleSize (the client sets the size on the console it receives)',
   'linux.resources.memory.useHierarchy, and reservation/swappiness/disableOOMKiller/kernel/kernelTCP where the cgroup version has no such file', 'linux.seccomp.architectures (x86-64 only; other ABIs are refused)',
   'linux.seccomp.flags', 'linux.resources.devices deny rules after the first (the list is an allow list on top of runc\'s default devices)',
