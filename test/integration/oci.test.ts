@@ -259,6 +259,25 @@ it('update: new memory and pids limits reach the container\'s cgroup, from flags
   t.regex(bad.stderr, /Minimum memory limit/);
 });
 
+it('linux.cgroupsPath (relative: beneath the runtime\'s own cgroup) gets the limits, and delete removes what create made', async (t) => {
+  const top = `ocitest-${randomBytes(4).toString('hex')}`;
+  const e = setup(t, ['sleep', '100'], (c) => {
+    c.linux.cgroupsPath = `${top}/box`;
+    c.linux.resources.pids = { limit: 42 };
+  });
+  const id = newId();
+  const r = await e.r('run', '--detach', '--bundle', e.bundle, id);
+  t.is(r.code, 0, r.stderr);
+  const own = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => /:pids:/.test(l) || /^0::/.test(l))!.split(':')[2];
+  const pidsRoot = existsSync('/sys/fs/cgroup/pids') ? '/sys/fs/cgroup/pids' : '/sys/fs/cgroup';
+  const dir = join(pidsRoot, own, top, 'box');
+  t.is(readFileSync(join(dir, 'pids.max'), 'utf8').trim(), '42');
+  const pid = (JSON.parse((await e.r('state', id)).stdout) as { pid: number }).pid;
+  t.true(readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').includes(String(pid)));
+  t.is((await e.r('delete', '--force', id)).code, 0);
+  t.deepEqual(cgroupsFor([top]), [], 'the directories create made are gone');
+});
+
 // ---- real clients -------------------------------------------------------------
 
 /** Client tests run one at a time: each starts a daemon, and their timing suffers on 2 shared cores. */
