@@ -13,7 +13,8 @@
  *   3. unshares the cgroup namespace (rooted at the cgroup it is now in);
  *   4. narrows the capability bounding set to the container's set, drops to
  *      the container user, sets the remaining capabilities, clears ambient;
- *   5. chdirs and execs the command, searching PATH if it has no slash. fd 3
+ *   5. (skiff-runc create: says "H" and waits for a byte on fd 5, a fifo)
+ *   6. chdirs and execs the command, searching PATH if it has no slash. fd 3
  *      is close-on-exec, so the parent sees EOF. (The seccomp filter was
  *      installed before this exec and covers this stub too, which is why it
  *      allows unshare(CLONE_NEWCGROUP).)
@@ -97,6 +98,16 @@ int main(int argc, char **argv) {
     caps_set(caps, uid);
   }
   if (chdir(argv[6]) < 0) fail("chdir", errno, 125);
+
+  /* skiff-runc create hands over a fifo as fd 5 (elsewhere fd 5 is closed):
+   * everything is done but the exec. Say "H" (holding) and wait there until
+   * `start` writes a byte into the fifo. */
+  if (fcntl(5, F_GETFD) >= 0) {
+    if (write(3, "H", 1) != 1) fail("hold", errno, 125);
+    do { r = read(5, &c, 1); } while (r < 0 && errno == EINTR);
+    if (r != 1) fail("start", r < 0 ? errno : EPIPE, 125);
+    close(5);
+  }
 
   if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0) fail("fcntl", errno, 125);
   exec_search(argv[7], argv + 8, environ);

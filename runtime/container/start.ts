@@ -169,10 +169,10 @@ export interface LaunchRequest {
   /** Runs while the child makes its procfs (skiff run wires the network here). */
   whileChildMounts?: (pid: number) => Promise<void>;
   /**
-   * An fd that becomes skiff-exec's fd 4 instead of a pipe (skiff-runc create:
-   * a fifo opened O_RDWR). launch() then returns once the process waits
-   * there, inside its cgroup, without letting it exec: whoever later writes
-   * a byte into the fifo starts the command.
+   * An fd that becomes skiff-exec's fd 5 (skiff-runc create: a fifo opened
+   * O_RDWR). skiff-exec then does everything but the exec (cgroup namespace,
+   * capabilities, ids, cwd), says "H" and waits there; launch() returns then.
+   * Whoever later writes a byte into the fifo starts the command.
    */
   holdFd?: number;
   /** Runs once the child is in its cgroup, before the exec (or before returning with holdFd). */
@@ -192,19 +192,19 @@ export async function launch(r: LaunchRequest): Promise<{ pid: number; failure: 
   // where its creator stands).
   const [syncR, syncW] = pipe();
   const [errR, errW] = pipe();
-  const [execR, execW] = r.holdFd === undefined ? pipe() : [r.holdFd, -1];
+  const [execR, execW] = pipe();
   const stub = openSync(execStub, 'r');
   let pid: number;
   try {
     pid = cloneExec({
-      flags: r.flags, syncFd: syncR, netnsFd: r.netnsFd, fds: [...stdio.fds, errW, execR], tty: !!stdio.ttyPath, ttyPath: spec.tty, stubFd: stub,
+      flags: r.flags, syncFd: syncR, netnsFd: r.netnsFd, fds: [...stdio.fds, errW, execR, ...(r.holdFd === undefined ? [] : [r.holdFd])], tty: !!stdio.ttyPath, ttyPath: spec.tty, stubFd: stub,
       argv: execStubArgs(spec), env: spec.process.env,
       seccomp: spec.security.seccomp ? Buffer.from(spec.security.seccomp, 'base64') : null, noNewPrivs: spec.security.noNewPrivs,
     });
   } finally {
     close(syncR);
     close(errW);
-    if (r.holdFd === undefined) close(execR);
+    close(execR);
     closeSync(stub);
   }
   undo.push(() => {
@@ -222,7 +222,7 @@ export async function launch(r: LaunchRequest): Promise<{ pid: number; failure: 
   // nothing of Node left in it, does the process join the cgroup.
   mark('cloned');
   let failure = '';
-  const open = new Set([syncW, errR, ...(execW >= 0 ? [execW] : [])]);
+  const open = new Set([syncW, execW, errR]);
   const closeOnce = (fd: number) => {
     if (open.delete(fd)) close(fd);
   };
@@ -242,10 +242,14 @@ export async function launch(r: LaunchRequest): Promise<{ pid: number; failure: 
         mark('stub-ready');
         joinCgroup(cg, pid);
         r.beforeExec?.(pid);
-        // Held (skiff-runc create): the process waits on holdFd until `start`.
-        if (r.holdFd !== undefined) return { pid, failure: first.slice(1) };
         writeSync(execW, 'x');
         failure = first.slice(1);
+        // Held (skiff-runc create): skiff-exec finishes all but the exec, says "H",
+        // and waits on holdFd until `start`; its error pipe stays open till then.
+        if (r.holdFd !== undefined) {
+          const held = failure || readSome(errR);
+          return { pid, failure: held === '' ? 'hold:32' : held.startsWith('H') ? held.slice(1) : held };
+        }
       } else {
         failure = first;
       }

@@ -21,6 +21,7 @@ import { launch, type Stdio } from '../container/start.js';
 import { destroyAt, makeCgroup, ociCgroup } from './cgroup.js';
 import { insideNamespacesOf } from '../sandbox/enter.js';
 import { procStartTime } from '../util/proc.js';
+import { errnoText } from '../util/errors.js';
 import { ConfigError, readConfig, rlimitNumber, translate, type Hook, type OciPlan } from './config.js';
 import { sendConsole, hostPty } from './console.js';
 import {
@@ -239,7 +240,11 @@ export async function create(o: CreateOptions, stdio: Stdio['fds'] = [0, 1, 2]):
       } catch {
         // reaped
       }
-      throw new RuncError(`container init failed: ${failure.trim()}`);
+      const [stage, num] = failure.trim().split(':');
+      const why = errnoText(Number(num));
+      throw new RuncError(stage === 'chdir'
+        ? `chdir to cwd ("${plan.spec.process.cwd}") set in config.json failed: ${why}`
+        : `container init failed at ${stage}: ${why}`);
     }
     saved.pid = pid;
     saved.pidStartTime = procStartTime(pid);
