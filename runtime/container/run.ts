@@ -86,6 +86,7 @@ export async function runDetached(id: string): Promise<void> {
     throw new SkiffError(`the container monitor exited before starting the container; see ${join(paths.container(id), 'monitor.log')}`);
   }
   if (!report.ok) throw new SkiffError(report.error ?? 'start failed', report.code ?? 125);
+  explain(() => report.pid ? narrate.detachedStep(id, report.pid, child.pid) : undefined);
 }
 
 function readAll(s: Readable): Promise<string> {

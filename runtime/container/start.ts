@@ -297,7 +297,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
       for (const fd of [...open]) closeOnce(fd);
     }
     mark('exec');
-    if (!failure) explain(() => narrate.execveStep(pid, command, spec.process.args, spec.process.env.length));
+    if (!failure) explain(() => narrate.execveStep(pid, command, spec.process.args, spec.process.env.length, spec.cgroupns ? narrate.nsInode(pid, 'cgroup') : undefined));
     if (failure) {
       undo.pop();
       const code = waitpidSync(pid);

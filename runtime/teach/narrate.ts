@@ -132,12 +132,12 @@ export function networkSteps(rec: ContainerRecord, pid: number, net: PreparedNet
     what: [
       `ip link add ${e.veth} type veth peer name eth0 address ${e.mac} netns ${pid}`,
       `ip link set ${e.veth} master ${e.bridge} up`,
-      `ip -n <${pid}> addr add ${e.ip}/${e.prefixLen} brd + dev eth0; ip link set lo up; ip link set eth0 up`,
-      `ip -n <${pid}> route add default via ${e.gateway} dev eth0`,
+      `(in ${pid}'s network namespace) ip link set lo up; ip addr add ${e.ip}/${e.prefixLen} brd + dev eth0; ip link set eth0 up`,
+      `(in ${pid}'s network namespace) ip route add default via ${e.gateway} dev eth0`,
     ],
     why: `A veth pair is a virtual cable: ${e.veth} stays on the host, plugged into the bridge ${e.bridge} (a virtual switch, gateway ${e.gateway}); its other end is moved into the container's network namespace as eth0, with the leased address ${e.ip}/${e.prefixLen}. Packets for anywhere else go to the gateway.`,
     see: `nsenter -t ${pid} -n ip addr`,
-    values: { mode, bridge: e.bridge, veth: e.veth, ip: e.ip, prefixLen: e.prefixLen, mac: e.mac, gateway: e.gateway },
+    values: { mode, bridge: e.bridge, veth: e.veth, ip: e.ip, prefixLen: e.prefixLen, mac: e.mac, gateway: e.gateway, routes: [`default via ${e.gateway} dev eth0`] },
   }];
   const dnat = e.ports.map((p) => `${p.hostIp && p.hostIp !== '0.0.0.0' ? `ip daddr ${p.hostIp} ` : ''}${p.proto} dport ${p.hostPort} dnat to ${e.ip}:${p.containerPort}`);
   steps.push({
@@ -326,6 +326,17 @@ export function cleanupLines(rec: ContainerRecord, merged: string, removedDir?: 
     ...(ip ? [`ip link del ${vethName(rec.Id)}; release the lease of ${ip}`] : []),
     ...(removedDir ? [`rm -r ${removedDir}`] : []),
   ];
+}
+
+/** run -d / start: the launcher's last word; the monitor narrates nothing after the start. */
+export function detachedStep(id: string, pid: number, monitor: number | undefined): Step {
+  return {
+    step: 'detached',
+    what: [`the container runs as host PID ${pid}; its monitor${monitor ? ` (PID ${monitor}, its parent)` : ''} waits for it in the background`],
+    why: 'The command returns while the container runs on. When PID 1 exits, the monitor records the exit status and removes the cgroup, the overlay mount and the network endpoint.',
+    see: `skiff wait ${id.slice(0, 12)}`,
+    values: { id, pid, monitor: monitor ?? null },
+  };
 }
 
 export function exitStep(id: string, code: number, oom: boolean, cleanup: string[]): Step {
