@@ -273,9 +273,9 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
       explain(() => narrate.networkSteps(rec, pid, net));
       const hello = readSome(errR);
       if (hello.startsWith('P')) {
+        explain(() => narrate.rootSteps(pid, spec));
         command = buildRoot(pid, spec, pidfdGetfd(pid, Number(hello.slice(1))));
         mark('root-built');
-        explain(() => narrate.rootSteps(pid, spec));
         writeSync(syncW, 'y');
         closeOnce(syncW);
         const first = readSome(errR);
@@ -321,6 +321,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     return { pid, wait: () => (waiting ??= waitpidAsync(pid)) };
   } catch (e) {
     rollback();
+    explain(() => narrate.rollbackStep(id, (e as Error).message));
     throw e;
   }
 }

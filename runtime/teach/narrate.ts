@@ -328,6 +328,16 @@ export function cleanupLines(rec: ContainerRecord, merged: string, removedDir?: 
   ];
 }
 
+export function rollbackStep(id: string, error: string): Step {
+  return {
+    step: 'rollback',
+    what: [`failed: ${error}`, 'kill and reap the first process, if any; rmdir the cgroup; release the network; umount2 the overlay'],
+    why: 'The start failed, so everything made for it so far is undone, newest first: the host is left as it was before.',
+    see: `skiff ps -a --filter id=${id.slice(0, 12)}`,
+    values: { id, error },
+  };
+}
+
 /** run -d / start: the launcher's last word; the monitor narrates nothing after the start. */
 export function detachedStep(id: string, pid: number, monitor: number | undefined): Step {
   return {
