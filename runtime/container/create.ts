@@ -8,6 +8,8 @@ import { SkiffError } from '../util/errors.js';
 import { paths } from '../util/paths.js';
 import { initialState, shortId, type ContainerRecord } from './model.js';
 import { createRootfsDirs, rootfsDirs, lowerDirs } from './rootfs.js';
+import { explain } from '../teach/explain.js';
+import * as narrate from '../teach/narrate.js';
 import * as store from './store.js';
 import { usernsFor } from './userns.js';
 import { initialNetworkSettings, networkConfig, type NetworkOptions } from '../network/index.js';
@@ -193,6 +195,7 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
   });
   try {
     createRootfsDirs(rec);
+    explain(() => narrate.createStep(rec.Id, rootfsDirs(rec.Id)));
   } catch (e) {
     store.removeDir(rec.Id);
     throw e;

@@ -19,7 +19,9 @@ import { findLive } from './lifecycle.js';
 import { cgroupOf } from './start.js';
 import { resolveUser } from './user.js';
 import { checkWorkdir, resolveWorkdir } from './workdir.js';
-import { securitySpec } from './security.js';
+import { seccompSummary, securitySpec } from './security.js';
+import { explain } from '../teach/explain.js';
+import * as narrate from '../teach/narrate.js';
 
 export interface ExecOptions {
   cmd: string[];
@@ -93,9 +95,13 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
     close(errW);
     nsFds.forEach((fd) => closeSync(fd));
   }
+  explain(() => narrate.setnsStep(pid, middle, wanted));
   let report = '';
   try {
-    joinCgroup(cgroupOf(rec), middle);
+    const cg = cgroupOf(rec);
+    joinCgroup(cg, middle);
+    explain(() => [narrate.joinStep(cg, middle), ...narrate.securitySteps(middle, security,
+      { args: opts.cmd, env, cwd, uid: user.uid, gid: user.gid, groups: user.groups }, seccompSummary(rec.HostConfig))]);
     writeSync(syncW, 'x');
   } finally {
     close(syncW);
@@ -108,9 +114,11 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
     await io.finish();
     throw execFailure(report, opts.cmd[0], cwd);
   }
+  explain(() => narrate.execveStep(middle, opts.cmd[0], opts.cmd, env.length));
   if (opts.detach) return 0;
   io.started();
   const code = await waitpidAsync(middle);
   await io.finish();
+  explain(() => narrate.exitStep(rec.Id, code, false, []));
   return code;
 }

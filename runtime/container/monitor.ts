@@ -14,6 +14,7 @@ import { remove } from './lifecycle.js';
 import { finalize, startContainer } from './start.js';
 import * as store from './store.js';
 import { startProxies } from '../network/index.js';
+import { stopExplaining } from '../teach/explain.js';
 
 export interface MonitorReport { ok: boolean; pid?: number; error?: string; code?: number }
 
@@ -38,10 +39,13 @@ async function main(id: string): Promise<number> {
   try {
     started = await startContainer(id, io.stdio);
   } catch (e) {
+    stopExplaining();
     const err = e as Error & { exitCode?: number };
     report({ ok: false, error: err.message, code: err.exitCode ?? 125 });
     return 1;
   }
+  // The launcher's stderr must not stay open here: it would wait for its EOF.
+  stopExplaining();
   const current = store.read(id);
   if (!hasPublishedPorts(current) && io.handOver && existsSync(monitorShim)) {
     // Nothing left that needs Node: become skiff-shim (same pid, so the

@@ -15,6 +15,9 @@ import type { MonitorReport } from './monitor.js';
 import { finalize, startContainer } from './start.js';
 import * as store from './store.js';
 import { startProxies } from '../network/index.js';
+import { explain, explaining } from '../teach/explain.js';
+import * as narrate from '../teach/narrate.js';
+import { rootfsDirs } from './rootfs.js';
 
 const monitorScript = stageScript('monitor');
 
@@ -56,17 +59,22 @@ export async function runAttached(id: string): Promise<number> {
   for (const [sig, h] of handlers) process.off(sig, h);
   proxies.close();
   await io.finish();
+  const before = explaining() ? store.read(id) : undefined;
   const done = finalize(id, code);
   if (done?.HostConfig.AutoRemove) await remove(done);
+  explain(() => before && narrate.exitStep(id, code, !!done?.State.OOMKilled,
+    narrate.cleanupLines(before, rootfsDirs(id).merged, done?.HostConfig.AutoRemove ? paths.container(id) : undefined)));
   return done?.State.OOMKilled ? 137 : code;
 }
 
 /** Starts the container under a detached monitor process; resolves once it runs. */
 export async function runDetached(id: string): Promise<void> {
   const logFd = openSync(join(paths.container(id), 'monitor.log'), 'a');
+  // --explain: the monitor narrates on our stderr (its fd 4) until the container runs.
   const child = spawn(process.execPath, [monitorScript, id], {
     detached: true,
-    stdio: ['ignore', logFd, logFd, 'pipe'],
+    stdio: ['ignore', logFd, logFd, 'pipe', ...(explaining() ? [2] : [])],
+    ...(explaining() ? { env: { ...process.env, SKIFF_EXPLAIN_FD: '4' } } : {}),
   });
   closeSync(logFd);
   const text = await readAll(child.stdio[3] as Readable);
@@ -78,6 +86,7 @@ export async function runDetached(id: string): Promise<void> {
     throw new SkiffError(`the container monitor exited before starting the container; see ${join(paths.container(id), 'monitor.log')}`);
   }
   if (!report.ok) throw new SkiffError(report.error ?? 'start failed', report.code ?? 125);
+  explain(() => report.pid ? narrate.detachedStep(id, report.pid, child.pid) : undefined);
 }
 
 function readAll(s: Readable): Promise<string> {

@@ -49,8 +49,10 @@ import { exitedView, reserveExitRecord, writeExitRecord } from './exit-record.js
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
 import { chownPty } from './pty.js';
-import { deviceRules, ensureVolumeSources, securitySpec, userMounts } from './security.js';
+import { deviceRules, ensureVolumeSources, seccompSummary, securitySpec, userMounts } from './security.js';
 import { attachNetwork, prepareNetwork, releaseNetwork } from '../network/index.js';
+import { explain } from '../teach/explain.js';
+import * as narrate from '../teach/narrate.js';
 
 export interface Stdio {
   /** Descriptors that become the container's 0, 1 and 2. */
@@ -172,19 +174,23 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
   try {
     reserveExitRecord(id);
     // 1. Root filesystem.
-    const lower = lowerDirs(images, images.get(rec.Image).config.rootfs.diff_ids);
+    const diffIds = images.get(rec.Image).config.rootfs.diff_ids;
+    const lower = lowerDirs(images, diffIds);
+    explain(() => narrate.layersStep(rec.Config.Image, diffIds.map((d) => ({ diffId: d, path: images.layerPath(d), size: images.layerSize(d) }))));
     const map = rec.Skiff.Userns;
     undo.push(() => unmountRootfs(id));
+    let stacked = lower;
     if (map) {
-      const mapped = idmapLayers(id, map, lower);
+      stacked = idmapLayers(id, map, lower);
       try {
-        mountRootfs(rec, mapped);
+        mountRootfs(rec, stacked);
       } finally {
-        unmountIdmappedLayers(id, mapped.length);
+        unmountIdmappedLayers(id, stacked.length);
       }
     } else {
       mountRootfs(rec, lower);
     }
+    explain(() => narrate.overlayStep(stacked, rootfsDirs(id), !!map));
     mark('rootfs-mounted');
     const net = await prepareNetwork(rec);
     undo.push(() => releaseNetwork(id));
@@ -201,12 +207,15 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     // Device control before any process exists in the cgroup: v1 rules
     // and/or the v2 eBPF program (fails closed if v2 has nothing else).
     const devices = deviceAllowList(!!h.Privileged, deviceRules(h));
-    applyLimits(cg, planDevices(layout, devices));
-    attachDeviceProgram(cg, devices);
-    applyLimits(cg, planLimits({
+    const deviceWrites = planDevices(layout, devices);
+    applyLimits(cg, deviceWrites);
+    const bpf = attachDeviceProgram(cg, devices);
+    const limitWrites = planLimits({
       memory: h.Memory, memorySwap: h.MemorySwap || undefined, nanoCpus: h.NanoCpus, cpuShares: h.CpuShares || undefined,
       pidsLimit: h.PidsLimit ?? undefined,
-    }, layout));
+    }, layout);
+    applyLimits(cg, limitWrites);
+    explain(() => narrate.cgroupStep(cg, [...deviceWrites, ...limitWrites], devices, bpf));
 
     mark('cgroup-ready');
     // 3. clone into the new namespaces; the child waits on the sync pipe.
@@ -247,7 +256,9 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     // skiff-exec, which says "R" and waits once more: only then, with
     // nothing of Node left in it, does the process join the cgroup.
     mark('cloned');
+    explain(() => narrate.cloneStep(pid, flags, net.joinNetnsFd >= 0));
     let failure = '';
+    let command = rec.Path;
     let settings: ContainerRecord['NetworkSettings'] | undefined;
     const open = new Set([syncW, execW, errR]);
     const closeOnce = (fd: number) => {
@@ -255,12 +266,15 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     };
     try {
       if (map) writeIdMaps(pid, map);
+      explain(() => narrate.idmapStep(pid, map));
       writeSync(syncW, 'x');
       // While the child makes its procfs: wire up the network namespace.
       settings = await attachNetwork(rec, pid, net);
+      explain(() => narrate.networkSteps(rec, pid, net));
       const hello = readSome(errR);
       if (hello.startsWith('P')) {
-        buildRoot(pid, spec, pidfdGetfd(pid, Number(hello.slice(1))));
+        explain(() => narrate.rootSteps(pid, spec));
+        command = buildRoot(pid, spec, pidfdGetfd(pid, Number(hello.slice(1))));
         mark('root-built');
         writeSync(syncW, 'y');
         closeOnce(syncW);
@@ -268,6 +282,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
         if (first.startsWith('R')) {
           mark('stub-ready');
           joinCgroup(cg, pid);
+          explain(() => narrate.execSteps(pid, spec, cg, seccompSummary(h)));
           writeSync(execW, 'x');
           failure = first.slice(1);
         } else {
@@ -282,6 +297,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
       for (const fd of [...open]) closeOnce(fd);
     }
     mark('exec');
+    if (!failure) explain(() => narrate.execveStep(pid, command, spec.process.args, spec.process.env.length, spec.cgroupns ? narrate.nsInode(pid, 'cgroup') : undefined));
     if (failure) {
       undo.pop();
       const code = waitpidSync(pid);
@@ -305,6 +321,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     return { pid, wait: () => (waiting ??= waitpidAsync(pid)) };
   } catch (e) {
     rollback();
+    explain(() => narrate.rollbackStep(id, (e as Error).message));
     throw e;
   }
 }

@@ -93,17 +93,18 @@ export function lookPath(file: string, env: string[]): string {
 /**
  * Builds PID's root filesystem from SPEC and checks that its command exists:
  * the mount plan, the hostname, pivot_root. procFd is the child's procfs context.
+ * Returns the command's path inside, as found there.
  */
-export function buildRoot(pid: number, spec: SandboxSpec, procFd: number): void {
+export function buildRoot(pid: number, spec: SandboxSpec, procFd: number): string {
   const ctx: MountContext = { procFd, ...(spec.owner ? { owner: spec.owner } : {}) };
   try {
-    insideNamespacesOf(pid, () => {
+    return insideNamespacesOf(pid, () => {
       isolateRootfs(spec.rootfs);
       applyMounts(spec.rootfs, spec.mounts, ctx);
       if (spec.security.readonlyRootfs) readonlyRootfs(spec.rootfs);
       sethostname(spec.hostname);
       enterRootfs(spec.rootfs);
-      lookPath(spec.process.args[0], spec.process.env);
+      return lookPath(spec.process.args[0], spec.process.env);
     });
   } catch (e) {
     if (e instanceof SkiffError) throw e;
