@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 const enabled = !!process.env.SKIFF_TRACE;
 const [faultSpec, faultRole] = (process.env.SKIFF_FAULT ?? '').split('@');
 const [faultPhase, faultSignal = 'SIGKILL'] = faultSpec.split(':');
-const role = /monitor\.m?js$/.test(process.argv[1] ?? '') ? 'monitor' : 'cli';
+const role = /monitor(\.body)?\.[cm]?js$/.test(process.argv[1] ?? '') ? 'monitor' : 'cli';
 
 export function mark(phase: string): void {
   if (enabled) process.stderr.write(`skiff-trace ${phase} ${performance.now().toFixed(1)}\n`);
