@@ -14,6 +14,7 @@ import { remove } from './lifecycle.js';
 import { finalize, startContainer } from './start.js';
 import * as store from './store.js';
 import { startProxies } from '../network/index.js';
+import { handOverPorts } from '../network/proxy.js';
 import { stopExplaining } from '../teach/explain.js';
 
 export interface MonitorReport { ok: boolean; pid?: number; error?: string; code?: number }
@@ -47,16 +48,18 @@ async function main(id: string): Promise<number> {
   // The launcher's stderr must not stay open here: it would wait for its EOF.
   stopExplaining();
   const current = store.read(id);
-  if (!hasPublishedPorts(current) && io.handOver && existsSync(monitorShim)) {
+  // Published TCP ports' listening sockets go along (skiff-shim relays them);
+  // a UDP port keeps this Node monitor, whose proxy relays datagrams.
+  const ports = hasPublishedPorts(current) ? handOverPorts(id) : [];
+  if (ports && io.handOver && existsSync(monitorShim)) {
     // Nothing left that needs Node: become skiff-shim (same pid, so the
-    // container stays our child) to copy the output into the log and wait.
-    // The bound sockets of published ports would not survive the exec, so
-    // containers with -p/-P keep this Node monitor.
+    // container stays our child) to copy the output into the log, relay the
+    // published ports and wait.
     const fds = io.handOver();
     report({ ok: true, pid: started.pid });
     execve(monitorShim, [
       'skiff-shim', String(started.pid), rec.LogPath, String(fds.out), String(fds.err), String(fds.holds[0]), String(fds.holds[1]),
-      '--', process.execPath, stageScript('monitor'), '--finalize', id,
+      ...ports, '--', process.execPath, stageScript('monitor'), '--finalize', id,
     ], [`SKIFF_ROOT=${process.env.SKIFF_ROOT ?? ''}`, `PATH=${process.env.PATH ?? ''}`]);
   }
   io.started();
