@@ -10,6 +10,7 @@ import { SkiffError } from '../util/errors.js';
 import { containerRoutes } from './containers.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
+import { networkRoutes } from './networks.js';
 import { Router, sendError } from './router.js';
 import { systemRoutes } from './system.js';
 
@@ -21,6 +22,7 @@ export function apiRouter(): Router {
   containerRoutes(r);
   execRoutes(r);
   imageRoutes(r);
+  networkRoutes(r);
   return r;
 }
 

@@ -1,0 +1,181 @@
+// `skiff system service` driven by the real docker CLI (Debian's docker.io
+// client) and by plain HTTP. Each test starts its own service on a socket in
+// its own root; containers use --network none, so no bridge is made.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { cli, harness, it, type Harness, type Result } from './_harness.js';
+
+const DOCKER = '/usr/bin/docker';
+const TOOLS = { [DOCKER]: 'docker.io' };
+
+interface Service { sock: string; proc: ChildProcess; stop(): Promise<void> }
+
+function get(sock: string, path: string, method = 'GET', body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: sock, path, method, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function startService(t: ExecutionContext, h: Harness): Promise<Service> {
+  const sock = join(h.root, 'api.sock');
+  const proc = spawn(process.execPath, [cli, 'system', 'service', '--host', `unix://${sock}`], { env: h.env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr!.on('data', (d) => (log += d));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  // Registered after the harness's teardown, so it runs first: the service stops before the root goes.
+  t.teardown(async () => {
+    await stop();
+    if (log) t.log(log.trim());
+  });
+  for (let i = 0; ; i++) {
+    try {
+      if ((await get(sock, '/_ping')).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 200 || proc.exitCode !== null) throw new Error(`the service did not start: ${log}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { sock, proc, stop };
+}
+
+/** The docker CLI against the service, with a config dir of its own (nothing in ~/.docker). */
+function docker(t: ExecutionContext, svc: Service, args: string[], input = ''): Promise<Result> {
+  const config = mkdtempSync('/tmp/skiff-test-docker-config-');
+  t.teardown(() => rmSync(config, { recursive: true, force: true }));
+  return new Promise((resolve, reject) => {
+    const child = spawn(DOCKER, ['-H', `unix://${svc.sock}`, ...args], {
+      env: { ...process.env, DOCKER_CONFIG: config, DOCKER_HOST: '', DOCKER_CONTEXT: '' }, stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 137, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
+
+async function setup(t: ExecutionContext) {
+  const h = await harness(t);
+  const svc = await startService(t, h);
+  const d = (...args: string[]) => docker(t, svc, args);
+  return { h, svc, d };
+}
+
+it('docker run --rm through the service: output, stderr, exit codes, nothing left behind', async (t) => {
+  const { h, d } = await setup(t);
+  const hi = await d('run', '--rm', '--network', 'none', 'busybox', 'echo', 'hi');
+  t.is(hi.code, 0, hi.stderr);
+  t.is(hi.stdout, 'hi\n');
+  const bad = await d('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3');
+  t.is(bad.code, 3, 'the container\'s exit code is the CLI\'s');
+  t.is(bad.stdout, 'out\n');
+  t.is(bad.stderr, 'err\n', 'stderr stays stderr (multiplexed frames)');
+  const missing = await d('run', '--rm', '--network', 'none', 'busybox', 'no-such-command');
+  t.is(missing.code, 127, missing.stderr);
+  t.regex(missing.stderr, /executable file not found/);
+  // --rm: removed by the container's own monitor, as with the CLI.
+  for (let i = 0; i < 100 && h.containerIds().length; i++) await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(h.containerIds(), []);
+}, TOOLS);
+
+it('docker run -d, logs, ps --filter, inspect -f, exec, stop, rm', async (t) => {
+  const { h, svc, d } = await setup(t);
+  const run = await d('run', '-d', '--network', 'none', '--name', 'web', '--label', 'role=test', 'busybox', 'sh', '-c', 'echo started; echo warn >&2; exec sleep 300');
+  t.is(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  t.regex(id, /^[0-9a-f]{64}$/);
+  let logs: Result = { code: 1, stdout: '', stderr: '' };
+  for (let i = 0; i < 100; i++) {
+    logs = await d('logs', 'web');
+    if (logs.stdout && logs.stderr) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.is(logs.stdout, 'started\n');
+  t.is(logs.stderr, 'warn\n');
+  t.regex((await d('logs', '-t', '--tail', '1', 'web')).stderr, /^\d{4}-\d\d-\d\dT[\d:.]+Z warn\n$/);
+  t.is((await d('ps', '--filter', 'label=role=test', '--format', '{{.Names}} {{.Image}}')).stdout, 'web busybox\n');
+  t.is((await d('ps', '--filter', 'name=nothing-like-it', '-q')).stdout, '');
+  t.is((await d('inspect', '-f', '{{.State.Status}} {{.Config.Image}} {{.HostConfig.NetworkMode}}', 'web')).stdout, 'running busybox none\n');
+  const exec = await d('exec', 'web', 'sh', '-c', 'echo in-$HOSTNAME; exit 4');
+  t.is(exec.code, 4);
+  t.is(exec.stdout, `in-${id.slice(0, 12)}\n`);
+  t.is((await docker(t, svc, ['exec', '-i', 'web', 'cat'], 'piped\n')).stdout, 'piped\n', 'exec -i: stdin reaches the process, and its EOF too');
+  const stop = await d('stop', '-t', '1', 'web');
+  t.is(stop.code, 0, stop.stderr);
+  t.regex((await d('ps', '-a', '--format', '{{.Status}}')).stdout, /^Exited \(137\)/);
+  t.is((await d('rm', 'web')).code, 0);
+  t.deepEqual(h.containerIds(), []);
+}, TOOLS);
+
+it('docker images, and unknown names get docker\'s errors', async (t) => {
+  const { d } = await setup(t);
+  const images = await d('images', '--format', '{{.Repository}}:{{.Tag}}');
+  t.is(images.stdout, 'busybox:latest\n');
+  for (const args of [['inspect', 'nosuch'], ['rm', 'nosuch'], ['logs', 'nosuch'], ['stop', 'nosuch']]) {
+    const r = await d(...args);
+    t.is(r.code, 1, args.join(' '));
+    t.regex(r.stderr, /No such (object|container): nosuch/, args.join(' '));
+  }
+}, TOOLS);
+
+it('HTTP: version negotiation, Docker\'s JSON errors (404, 400, 501), a socket only root\'s group can open', async (t) => {
+  const h = await harness(t);
+  const svc = await startService(t, h);
+  const st = statSync(svc.sock);
+  t.is(st.mode & 0o777, 0o660);
+  t.is(st.gid, 0);
+  const ping = await get(svc.sock, '/_ping', 'HEAD');
+  t.is(ping.status, 200);
+  t.is(ping.headers['api-version'], '1.44');
+  const v = JSON.parse((await get(svc.sock, '/v1.41/version')).text) as { ApiVersion: string; MinAPIVersion: string };
+  t.deepEqual([v.ApiVersion, v.MinAPIVersion], ['1.44', '1.24']);
+  const old = await get(svc.sock, '/v1.12/version');
+  t.is(old.status, 400);
+  t.regex(JSON.parse(old.text).message, /too old/);
+  const none = await get(svc.sock, '/v1.41/containers/nosuch/json');
+  t.is(none.status, 404);
+  t.deepEqual(JSON.parse(none.text), { message: 'No such container: nosuch' });
+  t.is((await get(svc.sock, '/v1.44/images/nosuch/json')).status, 404);
+  const bad = await get(svc.sock, '/v1.41/containers/create', 'POST', '{"Image": ');
+  t.is(bad.status, 400);
+  t.truthy(JSON.parse(bad.text).message);
+  t.is((await get(svc.sock, '/v1.41/containers/create', 'POST', '{"Image": "busybox", "Cmd": 3}')).status, 400);
+  const unsupported = await get(svc.sock, '/v1.41/swarm');
+  t.is(unsupported.status, 501);
+  t.regex(JSON.parse(unsupported.text).message, /does not implement/);
+});
+
+it('daemonless: a container outlives the service, and a new service sees it', async (t) => {
+  const { h, svc, d } = await setup(t);
+  const run = await d('run', '-d', '--network', 'none', '--name', 'keeper', 'busybox', 'sleep', '300');
+  t.is(run.code, 0, run.stderr);
+  await svc.stop();
+  const again = await startService(t, h);
+  const ps = await docker(t, again, ['ps', '--format', '{{.Names}} {{.State}}']);
+  t.is(ps.stdout, 'keeper running\n');
+  t.is((await docker(t, again, ['rm', '-f', 'keeper'])).code, 0);
+}, TOOLS);
