@@ -7,7 +7,7 @@ import { findLive, kill, refresh, remove, stop } from '../container/lifecycle.js
 import { readLogs } from '../container/logs.js';
 import type { ContainerRecord } from '../container/model.js';
 import { pause, unpause } from '../container/pause.js';
-import { runDetached } from '../container/run.js';
+import { runDetached, StandbyMonitor } from '../container/run.js';
 import * as store from '../container/store.js';
 import { usernsByDefault } from '../container/userns.js';
 import { ImageStore } from '../image/store.js';
@@ -86,6 +86,9 @@ export function toCreateOptions(b: CreateBody, name: string | undefined): Create
   };
 }
 
+/** Starts take a monitor that has already booted (see StandbyMonitor). */
+export const monitors = new StandbyMonitor();
+
 function find(ref: string): ContainerRecord {
   try {
     return findLive(ref);
@@ -109,7 +112,7 @@ async function start(c: Ctx): Promise<void> {
   const rec = find(c.params.id);
   if (rec.State.Running) return noContent(c.res, 304);
   try {
-    await runDetached(rec.Id);
+    await runDetached(rec.Id, monitors);
   } catch (e) {
     // As the daemon: an --rm container that cannot start is removed.
     const now = (() => { try { return refresh(store.read(rec.Id)); } catch { return undefined; } })();
@@ -273,7 +276,7 @@ export function containerRoutes(r: Router): void {
     .on('POST', '/containers/{id}/restart', async (c) => {
       const rec = find(c.params.id);
       await stop(rec, c.query.has('t') ? Number(c.query.get('t')) : 10);
-      await runDetached(rec.Id);
+      await runDetached(rec.Id, monitors);
       noContent(c.res);
     })
     .on('POST', '/containers/{id}/kill', (c) => {

@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { SkiffError } from '../util/errors.js';
-import { containerRoutes } from './containers.js';
+import { containerRoutes, monitors } from './containers.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
 import { networkRoutes } from './networks.js';
@@ -56,8 +56,10 @@ export async function serve(opts: ServeOptions): Promise<Server> {
   const path = socketPath(opts.host);
   const router = apiRouter();
   const log = opts.log ?? (() => {});
+  const trace = process.env.SKIFF_API_TRACE ? (l: string) => log(`${(performance.now() / 1000).toFixed(3)} ${l}`) : undefined;
   const run = (req: IncomingMessage, res: ServerResponse, hijack?: { socket: Duplex; head: Buffer }) => {
-    router.handle(req, res, hijack).catch((e: Error) => {
+    trace?.(`> ${req.method} ${req.url}`);
+    router.handle(req, res, hijack).then(() => trace?.(`< ${req.method} ${req.url}`), (e: Error) => {
       log(`${req.method} ${req.url}: ${e.message}`);
       sendError(res, e);
     });
@@ -86,6 +88,7 @@ export async function serve(opts: ServeOptions): Promise<Server> {
     });
   });
   const shutdown = () => {
+    monitors.close();
     server.close();
     server.closeAllConnections();
     try {
@@ -112,6 +115,7 @@ export async function serve(opts: ServeOptions): Promise<Server> {
   // Access to this socket is root on the host: root's group only.
   chownSync(path, 0, 0);
   chmodSync(path, 0o660);
+  monitors.warm();
   armIdle();
   return server;
 }
