@@ -1,6 +1,8 @@
 // /containers/...: the Engine API's container endpoints, each a thin layer
 // over the library the CLI verbs use (create, run, lifecycle, logs).
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createWriteStream, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mknod } from '../../native-bindings/libc.js';
+import { stdinFifo } from '../container/io.js';
 import type { Duplex } from 'node:stream';
 import { createContainer, type CreateOptions } from '../container/create.js';
 import { findLive, kill, refresh, remove, stop } from '../container/lifecycle.js';
@@ -10,6 +12,7 @@ import { pause, unpause } from '../container/pause.js';
 import { runDetached, StandbyMonitor } from '../container/run.js';
 import * as store from '../container/store.js';
 import { usernsByDefault } from '../container/userns.js';
+import { sleep } from '../util/proc.js';
 import { ImageStore } from '../image/store.js';
 import { apiPorts } from '../network/ports.js';
 import { namesOf } from '../network/index.js';
@@ -33,6 +36,8 @@ interface CreateBody {
     Devices?: Array<{ PathOnHost: string; PathInContainer?: string; CgroupPermissions?: string }> | null;
   } | null;
 }
+
+const S_IFIFO = 0o010000;
 
 const words = (v: string[] | string | null | undefined): string[] | undefined =>
   v === null || v === undefined ? undefined : typeof v === 'string' ? [v] : v;
@@ -158,7 +163,9 @@ async function attach(c: Ctx): Promise<void> {
   const follow = boolParam(c.query, 'stream');
   const tail = new LogTail(rec.LogPath, boolParam(c.query, 'logs'));
   const watch = new RunWatch(rec);
+  const stdin = boolParam(c.query, 'stdin') && rec.Config.OpenStdin && !rec.State.Running && c.hijack ? attachStdin(rec, c.hijack) : undefined;
   const out = openStream(c.res, c.hijack, tty);
+  stdin?.copy();
   const write = streamWriter(out, tty);
   const aborted = gone(c);
   const flush = (final = false) => {
@@ -177,8 +184,39 @@ async function attach(c: Ctx): Promise<void> {
   } finally {
     tail.close();
     watch.close();
+    void stdin?.close();
     endStream(out);
   }
+}
+
+/**
+ * The client's stdin, for a container not started yet: a FIFO the monitor
+ * opens as the command's stdin (see loggedIo), and removes once open. This
+ * end is opened read-write, which never blocks. When the client closes its
+ * side, this end is closed too, which is the command's EOF, but not before
+ * the monitor has the FIFO open: a FIFO nobody holds loses what is in it.
+ */
+function attachStdin(rec: ContainerRecord, h: NonNullable<Ctx['hijack']>) {
+  const fifo = stdinFifo(rec);
+  if (!existsSync(fifo)) mknod(fifo, S_IFIFO | 0o600);
+  const w = createWriteStream('', { fd: openSync(fifo, 'r+') });
+  w.on('error', () => {});
+  let closing = false;
+  const close = async () => {
+    if (closing) return;
+    closing = true;
+    for (let i = 0; i < 3000 && existsSync(fifo) && !w.destroyed; i++) await sleep(10);
+    w.end();
+  };
+  return {
+    /** Once the 101 is out. */
+    copy() {
+      if (h.head.length) w.write(h.head);
+      h.socket.pipe(w, { end: false });
+      h.socket.once('end', () => void close());
+    },
+    close,
+  };
 }
 
 function endStream(out: Duplex | import('node:http').ServerResponse): void {

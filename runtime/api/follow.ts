@@ -14,6 +14,7 @@ import { paths } from '../util/paths.js';
 import { sleep } from '../util/proc.js';
 
 const POLL_MS = 10;
+const MAX_POLL_MS = 100;
 
 function current(id: string): ContainerRecord | undefined {
   try {
@@ -71,8 +72,10 @@ export class RunWatch {
     return this.last?.State.ExitCode ?? 0;
   }
 
+  /** Polls often at first (short runs end fast), then less. */
   async until(done: (s: ReturnType<RunWatch['poll']>) => boolean, aborted: () => boolean = () => false): Promise<void> {
-    while (!done(this.poll()) && !aborted()) await sleep(POLL_MS);
+    const t0 = Date.now();
+    while (!done(this.poll()) && !aborted()) await sleep(Math.min(MAX_POLL_MS, POLL_MS + (Date.now() - t0) / 50));
   }
 
   close(): void {

@@ -85,8 +85,8 @@ async function setup(t: ExecutionContext) {
   return { h, svc, d };
 }
 
-it('docker run --rm through the service: output, stderr, exit codes, nothing left behind', async (t) => {
-  const { h, d } = await setup(t);
+it('docker run --rm through the service: output, stderr, stdin, exit codes, nothing left behind', async (t) => {
+  const { h, svc, d } = await setup(t);
   const hi = await d('run', '--rm', '--network', 'none', 'busybox', 'echo', 'hi');
   t.is(hi.code, 0, hi.stderr);
   t.is(hi.stdout, 'hi\n');
@@ -94,6 +94,8 @@ it('docker run --rm through the service: output, stderr, exit codes, nothing lef
   t.is(bad.code, 3, 'the container\'s exit code is the CLI\'s');
   t.is(bad.stdout, 'out\n');
   t.is(bad.stderr, 'err\n', 'stderr stays stderr (multiplexed frames)');
+  const piped = await docker(t, svc, ['run', '-i', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'cat; echo end'], 'in\n');
+  t.is(piped.stdout, 'in\nend\n', 'run -i: stdin reaches the command, and so does its EOF');
   const missing = await d('run', '--rm', '--network', 'none', 'busybox', 'no-such-command');
   t.is(missing.code, 127, missing.stderr);
   t.regex(missing.stderr, /executable file not found/);
