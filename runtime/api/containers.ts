@@ -9,6 +9,7 @@ import { findLive, kill, refresh, remove, stop } from '../container/lifecycle.js
 import { readLogs } from '../container/logs.js';
 import type { ContainerRecord } from '../container/model.js';
 import { pause, unpause } from '../container/pause.js';
+import { pruneContainers } from '../container/recover.js';
 import { runDetached, StandbyMonitor } from '../container/run.js';
 import * as store from '../container/store.js';
 import { usernsByDefault } from '../container/userns.js';
@@ -328,6 +329,10 @@ export function containerRoutes(r: Router): void {
     .on('POST', '/containers/{id}/unpause', (c) => {
       unpause(find(c.params.id));
       noContent(c.res);
+    })
+    .on('POST', '/containers/prune', async (c) => {
+      const r = await pruneContainers();
+      sendJson(c.res, 200, { ContainersDeleted: r.deleted, SpaceReclaimed: r.bytes });
     })
     .on('POST', '/containers/{id}/resize', (c) => noContent(c.res, 200))
     .on('DELETE', '/containers/{id}', async (c) => {

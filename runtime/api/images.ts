@@ -2,7 +2,7 @@
 // same image store and registry client as the CLI.
 import { loadArchive } from '../image/load.js';
 import { normalizeReference } from '../image/reference.js';
-import { removeImage } from '../image/remove.js';
+import { pruneImages, removeImage } from '../image/remove.js';
 import { ImageStore, type Image } from '../image/store.js';
 import { parseFilters } from '../cli/filters.js';
 import { IMAGES_FILTERS, selectImages } from '../cli/image-list.js';
@@ -20,10 +20,12 @@ function list(c: Ctx): void {
   const store = new ImageStore();
   const filters = parseFilters(filterFlags(c.query), IMAGES_FILTERS);
   const chosen = selectImages(store, { all: boolParam(c.query, 'all'), filters, repository: c.query.get('filter') ?? undefined });
-  sendJson(c.res, 200, chosen.map(({ img, created }) => {
+  sendJson(c.res, 200, chosen.map(({ img, created, names }) => {
     const size = store.size(img);
+    // Only the names that passed a reference filter, as the daemon answers.
+    const tags = names.filter((n) => n.repository !== '<none>').map((n) => `${n.repository}:${n.tag}`);
     return {
-      Id: img.id, ParentId: '', RepoTags: img.repoTags, RepoDigests: img.repoDigests, Created: Math.floor(created.getTime() / 1000),
+      Id: img.id, ParentId: '', RepoTags: tags, RepoDigests: img.repoDigests, Created: Math.floor(created.getTime() / 1000),
       Size: size, VirtualSize: size, SharedSize: -1, Labels: img.config.config?.Labels ?? {}, Containers: -1,
     };
   }));
@@ -65,6 +67,13 @@ export function imageRoutes(r: Router): void {
   r.on('GET', '/images/json', list)
     .on('POST', '/images/create', pull)
     .on('POST', '/images/load', load)
+    .on('POST', '/images/prune', (c) => {
+      // `image prune -a` sends dangling=false: every image no container uses.
+      const all = filterFlags(c.query).includes('dangling=false');
+      const r = pruneImages(new ImageStore(), all);
+      const deleted = [...r.untagged.map((u) => ({ Untagged: u })), ...r.deleted.map((d) => ({ Deleted: d }))];
+      sendJson(c.res, 200, { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: r.bytes });
+    })
     .on('GET', '/images/{name*}/json', (c) => {
       const store = new ImageStore();
       sendJson(c.res, 200, imageView(store, find(store, c.params.name)));

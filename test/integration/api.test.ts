@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { cli, harness, it, type Harness, type Result } from './_harness.js';
+import { cli, fixtures, harness, it, type Harness, type Result } from './_harness.js';
 
 const DOCKER = '/usr/bin/docker';
 const TOOLS = { [DOCKER]: 'docker.io' };
@@ -180,4 +180,29 @@ it('daemonless: a container outlives the service, and a new service sees it', as
   const ps = await docker(t, again, ['ps', '--format', '{{.Names}} {{.State}}']);
   t.is(ps.stdout, 'keeper running\n');
   t.is((await docker(t, again, ['rm', '-f', 'keeper'])).code, 0);
+}, TOOLS);
+
+it('pause, restart, kill, top, tag, rmi, load, prune, info and network ls through the docker CLI', async (t) => {
+  const { h, d } = await setup(t);
+  t.is((await d('run', '-d', '--network', 'none', '--name', 'p1', 'busybox', 'sleep', '300')).code, 0);
+  t.is((await d('pause', 'p1')).code, 0);
+  t.is((await d('inspect', '-f', '{{.State.Paused}}', 'p1')).stdout, 'true\n');
+  t.is((await d('unpause', 'p1')).code, 0);
+  const top = await d('top', 'p1');
+  t.regex(top.stdout, /^UID\s+PID\s+PPID/);
+  t.regex(top.stdout, /sleep 300/);
+  const started = (await d('inspect', '-f', '{{.State.StartedAt}}', 'p1')).stdout;
+  t.is((await d('restart', '-t', '0', 'p1')).code, 0);
+  t.not((await d('inspect', '-f', '{{.State.StartedAt}}', 'p1')).stdout, started, 'restart starts it again');
+  t.is((await d('kill', 'p1')).code, 0);
+  t.is((await d('wait', 'p1')).stdout, '137\n');
+  t.is((await d('tag', 'busybox', 'mybox:v1')).code, 0);
+  t.is((await d('images', '--format', '{{.Repository}}:{{.Tag}}', 'mybox')).stdout, 'mybox:v1\n');
+  t.regex((await d('rmi', 'mybox:v1')).stdout, /Untagged: mybox:v1/);
+  const load = await d('load', '-i', join(fixtures, 'busybox-oci.tar'));
+  t.regex(load.stdout, /^Loaded image/, load.stderr);
+  t.is((await d('container', 'prune', '-f')).code, 0);
+  t.deepEqual(h.containerIds(), []);
+  t.is((await d('info', '--format', '{{.Containers}} {{.Images}}')).stdout, '0 1\n');
+  t.regex((await d('network', 'ls', '--format', '{{.Name}}')).stdout, /^bridge\nhost\nnone\n$/);
 }, TOOLS);
