@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
+import { startRegistry } from '../../runtime/registry/server.js';
 import { cli, fixtures, harness, it, type Harness, type Result } from './_harness.js';
 
 const DOCKER = '/usr/bin/docker';
@@ -205,4 +206,26 @@ it('pause, restart, kill, top, tag, rmi, load, prune, info and network ls throug
   t.deepEqual(h.containerIds(), []);
   t.is((await d('info', '--format', '{{.Containers}} {{.Images}}')).stdout, '0 1\n');
   t.regex((await d('network', 'ls', '--format', '{{.Name}}')).stdout, /^bridge\nhost\nnone\n$/);
+}, TOOLS);
+
+it('docker pull from a registry on loopback, with the JSON progress stream', async (t) => {
+  const { h, d } = await setup(t);
+  const regRoot = mkdtempSync('/tmp/skiff-test-registry-');
+  const reg = await startRegistry({ addr: '127.0.0.1:0', root: regRoot });
+  t.teardown(async () => {
+    await reg.close();
+    rmSync(regRoot, { recursive: true, force: true });
+  });
+  const name = `127.0.0.1:${reg.port}/tests/busybox:1`;
+  await h.ok(t, ['tag', 'busybox', name]);
+  await h.ok(t, ['push', name]);
+  t.is((await d('rmi', name)).code, 0);
+  const pull = await d('pull', name);
+  t.is(pull.code, 0, pull.stderr);
+  t.regex(pull.stdout, /Pulling from tests\/busybox/);
+  t.regex(pull.stdout, /Status: Downloaded newer image|Image is up to date/);
+  t.is((await d('images', '--format', '{{.Repository}}:{{.Tag}}', `127.0.0.1:${reg.port}/tests/busybox`)).stdout, `${name}\n`);
+  const bad = await d('pull', `127.0.0.1:${reg.port}/tests/nothing:here`);
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /not found|unknown/i);
 }, TOOLS);
