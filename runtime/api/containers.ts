@@ -22,7 +22,7 @@ import { parseFilters } from '../cli/filters.js';
 import { containerView } from '../cli/inspect-view.js';
 import { ApiError, boolParam, filterFlags, noContent, readJson, sendJson, type Ctx, type Router } from './router.js';
 import { LogTail, RunWatch } from './follow.js';
-import { openStream, streamWriter, STDERR, STDOUT, mediaType } from './stream.js';
+import { endStream, openStream, streamWriter, STDERR, STDOUT, mediaType } from './stream.js';
 
 /** The parts of Docker's create body skiff understands. */
 interface CreateBody {
@@ -218,11 +218,6 @@ function attachStdin(rec: ContainerRecord, h: NonNullable<Ctx['hijack']>) {
     },
     close,
   };
-}
-
-function endStream(out: Duplex | import('node:http').ServerResponse): void {
-  if ('destroySoon' in out && typeof (out as { destroySoon?: () => void }).destroySoon === 'function') (out as unknown as { destroySoon(): void }).destroySoon();
-  else out.end();
 }
 
 async function logs(c: Ctx): Promise<void> {

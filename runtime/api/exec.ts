@@ -11,7 +11,7 @@ import { execInContainer } from '../container/exec.js';
 import type { ContainerIo } from '../container/io.js';
 import { findLive } from '../container/lifecycle.js';
 import { ApiError, readJson, sendJson, type Ctx, type Router } from './router.js';
-import { openStream, streamWriter, STDERR, STDOUT } from './stream.js';
+import { endStream, openStream, streamWriter, STDERR, STDOUT } from './stream.js';
 
 interface ExecConfig {
   Cmd?: string[]; Env?: string[] | null; WorkingDir?: string; User?: string; Tty?: boolean; Privileged?: boolean;
@@ -136,8 +136,7 @@ async function start(c: Ctx): Promise<void> {
     write(STDERR, Buffer.from(`${(e as Error).message}\n`));
     finish((e as Error & { exitCode?: number }).exitCode ?? 126);
   }
-  if ('destroySoon' in out) (out as unknown as { destroySoon(): void }).destroySoon();
-  else out.end();
+  endStream(out);
 }
 
 function inspect(c: Ctx): void {

@@ -39,3 +39,10 @@ export function openStream(res: ServerResponse, hijack: { socket: Duplex } | und
   res.flushHeaders();
   return res;
 }
+
+/** Ends the stream once everything written has gone out (a hijacked socket is closed then). */
+export function endStream(out: Duplex | ServerResponse): void {
+  const sock = out as Duplex & { destroySoon?: () => void };
+  if (typeof sock.destroySoon === 'function') sock.destroySoon();
+  else out.end();
+}

@@ -26,6 +26,29 @@ function get(sock: string, path: string, method = 'GET', body?: string): Promise
   });
 }
 
+/** POSTs up to 100 MB of garbage in 1 MB writes until the service answers; its status (-1: closed without one). */
+function postGarbage(sock: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve) => {
+    let answered = false;
+    const req = http.request({ socketPath: sock, path: '/v1.41/containers/create', method: 'POST', headers: { 'Content-Type': 'application/json', ...headers } }, (res) => {
+      answered = true;
+      res.resume();
+      resolve(res.statusCode ?? 0);
+      req.destroy();
+    });
+    req.on('error', () => { if (!answered) resolve(-1); });
+    const chunk = Buffer.alloc(1024 * 1024, 'x');
+    let sent = 0;
+    const pump = () => {
+      while (!answered && !req.destroyed && sent < 100) {
+        sent++;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+    };
+    pump();
+  });
+}
+
 async function startService(t: ExecutionContext, h: Harness): Promise<Service> {
   const sock = join(h.root, 'api.sock');
   const proc = spawn(process.execPath, [cli, 'system', 'service', '--host', `unix://${sock}`], { env: h.env(), stdio: ['ignore', 'ignore', 'pipe'] });
@@ -228,4 +251,19 @@ it('docker pull from a registry on loopback, with the JSON progress stream', asy
   const bad = await d('pull', `127.0.0.1:${reg.port}/tests/nothing:here`);
   t.not(bad.code, 0);
   t.regex(bad.stderr, /not found|unknown/i);
+}, TOOLS);
+
+it('concurrent clients: 10 docker run --rm at once all succeed; a 100 MB garbage body is refused', async (t) => {
+  const { h, svc, d } = await setup(t);
+  const runs = await Promise.all(Array.from({ length: 10 }, (_, i) => d('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', `echo n${i}; exit ${i}`)));
+  runs.forEach((r, i) => {
+    t.is(r.stdout, `n${i}\n`, r.stderr);
+    t.is(r.code, i);
+  });
+  for (let i = 0; i < 100 && h.containerIds().length; i++) await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(h.containerIds(), []);
+  // Declared too large: refused before it is read. Chunked, with no length: cut off at the limit.
+  t.is(await postGarbage(svc.sock, { 'Content-Length': String(100 * 1024 * 1024) }), 413);
+  t.is(await postGarbage(svc.sock, { 'Transfer-Encoding': 'chunked' }), 413);
+  t.is((await get(svc.sock, '/_ping')).text, 'OK', 'the service still answers');
 }, TOOLS);
