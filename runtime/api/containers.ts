@@ -3,7 +3,6 @@
 import { createWriteStream, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mknod } from '../../native-bindings/libc.js';
 import { stdinFifo } from '../container/io.js';
-import type { Duplex } from 'node:stream';
 import { createContainer, type CreateOptions } from '../container/create.js';
 import { findLive, kill, refresh, remove, stop } from '../container/lifecycle.js';
 import { readLogs } from '../container/logs.js';
