@@ -24,7 +24,7 @@ export function containerView(c: ContainerRecord) {
   const dir = c.LogPath.slice(0, c.LogPath.lastIndexOf('/'));
   const links = dockerLinks(c);
   return {
-    ...rest, Config: withSets(rest.Config), HostConfig: { ...rest.HostConfig, Links: links.length ? links : null }, Platform: 'linux', Driver: 'overlay', RestartCount: 0,
+    ...rest, Config: withSets(rest.Config), HostConfig: { ...rest.HostConfig, Links: links.length ? links : null, LogConfig: { Type: 'json-file', Config: {} }, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } }, Platform: 'linux', Driver: 'overlay', RestartCount: 0,
     ResolvConfPath: `${dir}/resolv.conf`, HostnamePath: `${dir}/hostname`, HostsPath: `${dir}/hosts`,
   };
 }
