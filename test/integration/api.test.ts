@@ -267,3 +267,38 @@ it('concurrent clients: 10 docker run --rm at once all succeed; a 100 MB garbage
   t.is(await postGarbage(svc.sock, { 'Transfer-Encoding': 'chunked' }), 413);
   t.is((await get(svc.sock, '/_ping')).text, 'OK', 'the service still answers');
 }, TOOLS);
+
+const DOCKER_PY = '/usr/lib/python3/dist-packages/docker/__init__.py';
+
+it('docker-py: create, start, stream logs, wait, remove, and run(remove=True)', async (t) => {
+  const { h, svc } = await setup(t);
+  const script = `
+import docker, json, sys
+c = docker.DockerClient(base_url='unix://' + sys.argv[1])
+ct = c.containers.create('busybox', ['sh', '-c', 'for i in 1 2 3; do echo l$i; done; exit 5'], network_mode='none')
+ct.start()
+lines = [l.decode() for l in ct.logs(stream=True, follow=True)]
+code = ct.wait()['StatusCode']
+ct.reload()
+status = ct.status
+ct.remove()
+out = c.containers.run('busybox', ['echo', 'ran'], network_mode='none', remove=True).decode()
+print(json.dumps({'lines': ''.join(lines), 'code': code, 'status': status, 'out': out, 'left': len(c.containers.list(all=True))}))
+`;
+  const r = await new Promise<Result>((resolve, reject) => {
+    const child = spawn('/usr/bin/python3', ['-c', script, svc.sock], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 137, stdout, stderr });
+    });
+  });
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(JSON.parse(r.stdout), { lines: 'l1\nl2\nl3\n', code: 5, status: 'exited', out: 'ran\n', left: 0 });
+  t.deepEqual(h.containerIds(), []);
+}, { '/usr/bin/python3': 'python3', [DOCKER_PY]: 'python3-docker' });
