@@ -302,3 +302,22 @@ print(json.dumps({'lines': ''.join(lines), 'code': code, 'status': status, 'out'
   t.deepEqual(JSON.parse(r.stdout), { lines: 'l1\nl2\nl3\n', code: 5, status: 'exited', out: 'ran\n', left: 0 });
   t.deepEqual(h.containerIds(), []);
 }, { '/usr/bin/python3': 'python3', [DOCKER_PY]: 'python3-docker' });
+
+it('faults: a client killed mid-attach and a service killed with -9 leave the container running and whole', async (t) => {
+  const { h, svc } = await setup(t);
+  const config = mkdtempSync('/tmp/skiff-test-docker-config-');
+  t.teardown(() => rmSync(config, { recursive: true, force: true }));
+  const client = spawn(DOCKER, ['-H', `unix://${svc.sock}`, 'run', '--network', 'none', '--name', 'lone', 'busybox', 'sh', '-c', 'echo begin; sleep 1; echo done'], {
+    env: { ...process.env, DOCKER_CONFIG: config }, stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  await new Promise<void>((resolve) => client.stdout!.on('data', (b: Buffer) => { if (b.includes('begin')) resolve(); }));
+  client.kill('SIGKILL');
+  svc.proc.kill('SIGKILL');
+  await new Promise((r) => svc.proc.once('exit', r));
+  const again = await startService(t, h);
+  const wait = await docker(t, again, ['wait', 'lone']);
+  t.is(wait.stdout, '0\n', 'it ran to its end');
+  t.is((await docker(t, again, ['logs', 'lone'])).stdout, 'begin\ndone\n');
+  t.is((await docker(t, again, ['rm', 'lone'])).code, 0);
+  t.deepEqual(h.containerIds(), []);
+}, TOOLS);
