@@ -5,7 +5,7 @@ interface Args { host: string; timeout: number }
 
 const service: CommandModule<object, Args> = {
   command: 'service',
-  describe: 'Serve the Docker Engine API, so that docker, docker-compose and docker-py drive skiff',
+  describe: 'Serve the Docker Engine API, so that the docker CLI and docker-py drive skiff',
   builder: (y) => y
     .option('host', { alias: 'H', type: 'string', default: DEFAULT_HOST, describe: 'Socket to listen on (unix:///PATH)' })
     .option('timeout', { alias: 't', type: 'number', default: 0, describe: 'Seconds without a client before the service exits (0: never)' }) as never,
