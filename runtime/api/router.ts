@@ -59,17 +59,14 @@ export class Router {
       }
     }
     const method = req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
-    let pathMatched = false;
     for (const r of this.routes) {
+      if (r.method !== method) continue;
       const hit = path.match(r.re);
       if (!hit) continue;
-      pathMatched = true;
-      if (r.method !== method) continue;
       const params = Object.fromEntries(r.keys.map((k, i) => [k, decodeURIComponent(hit[i + 1])]));
       await r.fn({ req, res, params, query: url.searchParams, version, hijack });
       return;
     }
-    if (pathMatched) throw new ApiError(405, `method ${req.method} is not supported for ${path}`);
     throw new ApiError(501, `skiff does not implement ${req.method} ${path}`);
   }
 }

@@ -7,6 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { SkiffError } from '../util/errors.js';
+import { archiveRoutes } from './archive.js';
 import { containerRoutes, monitors } from './containers.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
@@ -20,6 +21,7 @@ export function apiRouter(): Router {
   const r = new Router();
   systemRoutes(r);
   containerRoutes(r);
+  archiveRoutes(r);
   execRoutes(r);
   imageRoutes(r);
   networkRoutes(r);
@@ -98,6 +100,8 @@ export async function serve(opts: ServeOptions): Promise<Server> {
     }
     process.exit(0);
   };
+  // One request's stray stream error must not take the others down (the containers would live on regardless).
+  process.on('uncaughtException', (e) => log(`internal error: ${e.stack ?? e.message}`));
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 

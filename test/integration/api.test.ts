@@ -128,7 +128,7 @@ it('docker run --rm through the service: output, stderr, stdin, exit codes, noth
   t.deepEqual(h.containerIds(), []);
 }, TOOLS);
 
-it('docker run -d, logs, ps --filter, inspect -f, exec, stop, rm', async (t) => {
+it('docker run -d, logs, ps --filter, inspect -f, exec, cp, stop, rm', async (t) => {
   const { h, svc, d } = await setup(t);
   const run = await d('run', '-d', '--network', 'none', '--name', 'web', '--label', 'role=test', 'busybox', 'sh', '-c', 'echo started; echo warn >&2; exec sleep 300');
   t.is(run.code, 0, run.stderr);
@@ -150,6 +150,11 @@ it('docker run -d, logs, ps --filter, inspect -f, exec, stop, rm', async (t) => 
   t.is(exec.code, 4);
   t.is(exec.stdout, `in-${id.slice(0, 12)}\n`);
   t.is((await docker(t, svc, ['exec', '-i', 'web', 'cat'], 'piped\n')).stdout, 'piped\n', 'exec -i: stdin reaches the process, and its EOF too');
+  const cp = await d('cp', 'web:/etc/hostname', '-');
+  t.is(cp.code, 0, cp.stderr);
+  t.true(cp.stdout.includes(`${id.slice(0, 12)}\n`), 'cp out of the container: a tar of its /etc/hostname');
+  t.regex((await d('cp', 'web:/no/such/file', '-')).stderr, /No such container:path/);
+  t.regex((await docker(t, svc, ['cp', '-', 'web:/tmp'], 'x')).stderr, /does not implement PUT/, 'copying in: 501');
   const stop = await d('stop', '-t', '1', 'web');
   t.is(stop.code, 0, stop.stderr);
   t.regex((await d('ps', '-a', '--format', '{{.Status}}')).stdout, /^Exited \(137\)/);
