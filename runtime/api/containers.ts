@@ -219,6 +219,14 @@ function attachStdin(rec: ContainerRecord, h: NonNullable<Ctx['hijack']>) {
   };
 }
 
+/** `since`/`until`: Unix seconds, with a fraction (the CLI turns "10m" or a date into this); 0 means unset. */
+function unixParam(c: Ctx, key: string): number | undefined {
+  const v = c.query.get(key);
+  if (!v || v === '0') return undefined;
+  check(/^\d+(\.\d+)?$/.test(v), `invalid value for "${key}": "${v}"`);
+  return Number(v) * 1000;
+}
+
 async function logs(c: Ctx): Promise<void> {
   const rec = find(c.params.id);
   const wantOut = boolParam(c.query, 'stdout');
@@ -240,6 +248,8 @@ async function logs(c: Ctx): Promise<void> {
     follow: boolParam(c.query, 'follow'),
     tail: tailParam === 'all' || Number(tailParam) < 0 ? undefined : Number(tailParam),
     timestamps: boolParam(c.query, 'timestamps'),
+    since: unixParam(c, 'since'),
+    until: unixParam(c, 'until'),
     isRunning: () => {
       if (aborted()) return false;
       try {

@@ -143,6 +143,8 @@ it('docker run -d, logs, ps --filter, inspect -f, exec, cp, stop, rm', async (t)
   t.is(logs.stdout, 'started\n');
   t.is(logs.stderr, 'warn\n');
   t.regex((await d('logs', '-t', '--tail', '1', 'web')).stderr, /^\d{4}-\d\d-\d\dT[\d:.]+Z warn\n$/);
+  t.is((await d('logs', '--since', '2000-01-01T00:00:00Z', 'web')).stdout, 'started\n');
+  t.is((await d('logs', '--until', '2000-01-01T00:00:00Z', 'web')).stdout, '', '--until a time before the container: nothing');
   t.is((await d('ps', '--filter', 'label=role=test', '--format', '{{.Names}} {{.Image}}')).stdout, 'web busybox\n');
   t.is((await d('ps', '--filter', 'name=nothing-like-it', '-q')).stdout, '');
   t.is((await d('inspect', '-f', '{{.State.Status}} {{.Config.Image}} {{.HostConfig.NetworkMode}}', 'web')).stdout, 'running busybox none\n');
