@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { SkiffError } from '../util/errors.js';
 import { archiveRoutes } from './archive.js';
 import { containerRoutes, monitors } from './containers.js';
+import { eventRoutes } from './events.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
 import { networkRoutes } from './networks.js';
@@ -22,6 +23,7 @@ export function apiRouter(): Router {
   systemRoutes(r);
   containerRoutes(r);
   archiveRoutes(r);
+  eventRoutes(r);
   execRoutes(r);
   imageRoutes(r);
   networkRoutes(r);

@@ -328,3 +328,22 @@ it('faults: a client killed mid-attach and a service killed with -9 leave the co
   t.is((await docker(t, again, ['rm', 'lone'])).code, 0);
   t.deepEqual(h.containerIds(), []);
 }, TOOLS);
+
+it('docker events: create, start, die and destroy of a container, filtered by name', async (t) => {
+  const { svc, d } = await setup(t);
+  const config = mkdtempSync('/tmp/skiff-test-docker-config-');
+  t.teardown(() => rmSync(config, { recursive: true, force: true }));
+  const events = spawn(DOCKER, ['-H', `unix://${svc.sock}`, 'events', '--filter', 'container=ev', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], {
+    env: { ...process.env, DOCKER_CONFIG: config }, stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  t.teardown(() => events.kill('SIGKILL'));
+  let seen = '';
+  events.stdout!.on('data', (b) => (seen += b));
+  await new Promise((r) => setTimeout(r, 500));
+  t.is((await d('run', '-d', '--network', 'none', '--name', 'ev', 'busybox', 'sleep', '100')).code, 0);
+  t.is((await d('run', '--rm', '--network', 'none', '--name', 'other', 'busybox', 'true')).code, 0);
+  await new Promise((r) => setTimeout(r, 600));
+  t.is((await d('rm', '-f', 'ev')).code, 0);
+  for (let i = 0; i < 40 && !seen.includes('destroy'); i++) await new Promise((r) => setTimeout(r, 100));
+  t.is(seen, 'create ev\nstart ev\ndie ev\ndestroy ev\n');
+}, TOOLS);
