@@ -148,8 +148,10 @@ async function wait(c: Ctx): Promise<void> {
     if (condition === 'removed') await watch.until((s) => s === 'removed', aborted);
     else if (condition === 'next-exit') await watch.until((s) => s !== 'waiting', aborted);
     else if (rec.State.Running) await watch.until((s) => s !== 'waiting', aborted);
+    // not-running on a container that was not running: its last exit, at once.
+    const code = condition === 'not-running' && !rec.State.Running ? rec.State.ExitCode : watch.exitCode();
     const e = watch.exit();
-    c.res.end(JSON.stringify({ StatusCode: rec.State.Running || condition !== 'not-running' ? watch.exitCode() : rec.State.ExitCode, Error: e?.Error ? { Message: e.Error } : null }));
+    c.res.end(JSON.stringify({ StatusCode: code, Error: e?.Error ? { Message: e.Error } : null }));
   } finally {
     watch.close();
   }
