@@ -72,6 +72,7 @@ export async function serve(opts: ServeOptions): Promise<Server> {
   server.timeout = 0;
   // `Upgrade: tcp` (attach, exec start): the handler owns the socket; errors before the 101 still go out as HTTP.
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on('error', () => socket.destroy()); // a client that resets mid-stream; 'close' tells the handler
     const res = new ServerResponse(req);
     res.assignSocket(socket);
     res.on('finish', () => socket.end());
