@@ -19,7 +19,8 @@ import { namesOf } from '../network/index.js';
 import { commandLine, PS_FILTERS, selectContainers, stateOf, statusOf, networksOf } from '../cli/container-list.js';
 import { parseFilters } from '../cli/filters.js';
 import { containerView } from '../cli/inspect-view.js';
-import { ApiError, boolParam, filterFlags, noContent, readJson, sendJson, type Ctx, type Router } from './router.js';
+import { ApiError, boolParam, filterFlags, httpStatus, noContent, readJson, sendJson, type Ctx, type Router } from './router.js';
+import { SkiffError } from '../util/errors.js';
 import { LogTail, RunWatch } from './follow.js';
 import { endStream, openStream, streamWriter, STDERR, STDOUT, mediaType } from './stream.js';
 
@@ -109,7 +110,14 @@ async function create(c: Ctx): Promise<void> {
   const images = new ImageStore();
   // The client pulls on this 404 and asks again.
   if (!images.lookup(opts.image)) throw new ApiError(404, `No such image: ${opts.image.includes(':') || opts.image.includes('@') ? opts.image : `${opts.image}:latest`}`);
-  const rec = createContainer(opts, images);
+  let rec: ContainerRecord;
+  try {
+    rec = createContainer(opts, images);
+  } catch (e) {
+    // What create refuses is the request's fault (a bad option or name), unless it is a conflict.
+    if (e instanceof SkiffError && httpStatus(e) === 500) throw new ApiError(400, e.message);
+    throw e;
+  }
   sendJson(c.res, 201, { Id: rec.Id, Warnings: [] });
 }
 

@@ -5,6 +5,7 @@
 // after its directory is removed.
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { refresh } from '../container/lifecycle.js';
 import type { ContainerRecord } from '../container/model.js';
 import { parseLogLines, type LogLine } from '../container/logs.js';
@@ -88,6 +89,8 @@ export class LogTail {
   private readonly fd: number;
   private pos: number;
   private rest = '';
+  /** Keeps a UTF-8 character split across two reads whole. */
+  private readonly decoder = new StringDecoder('utf8');
 
   constructor(logPath: string, fromStart = false) {
     // 'a+' creates it as the monitor would; the monitor appends to the same file.
@@ -103,7 +106,7 @@ export class LogTail {
       const n = readSync(this.fd, buf, 0, buf.length, this.pos);
       if (n <= 0) break;
       this.pos += n;
-      const text = this.rest + buf.subarray(0, n).toString('utf8');
+      const text = this.rest + this.decoder.write(buf.subarray(0, n));
       const cut = text.lastIndexOf('\n') + 1;
       this.rest = text.slice(cut);
       out.push(...parseLogLines(text.slice(0, cut)));

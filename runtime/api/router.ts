@@ -153,7 +153,7 @@ export function filterFlags(q: URLSearchParams): string[] {
 }
 
 /** The HTTP status for a library error, from Docker's wording. */
-export function statusOf(e: Error): number {
+export function httpStatus(e: Error): number {
   if (e instanceof ApiError) return e.status;
   const m = e.message;
   if (/^No such (container|image|object|exec instance)|not found$/i.test(m)) return 404;
@@ -167,5 +167,5 @@ export function sendError(res: ServerResponse, e: Error): void {
     res.destroy();
     return;
   }
-  sendJson(res, statusOf(e), { message: e.message });
+  sendJson(res, httpStatus(e), { message: e.message });
 }

@@ -197,6 +197,7 @@ it('HTTP: version negotiation, Docker\'s JSON errors (404, 400, 501), a socket o
   t.is(bad.status, 400);
   t.truthy(JSON.parse(bad.text).message);
   t.is((await get(svc.sock, '/v1.41/containers/create', 'POST', '{"Image": "busybox", "Cmd": 3}')).status, 400);
+  t.is((await get(svc.sock, '/v1.41/containers/create?name=bad%2Fname', 'POST', '{"Image": "busybox"}')).status, 400, 'a name create refuses');
   const unsupported = await get(svc.sock, '/v1.41/swarm');
   t.is(unsupported.status, 501);
   t.regex(JSON.parse(unsupported.text).message, /does not implement/);
