@@ -121,6 +121,11 @@ export function setCloexec(fd: number, on: boolean): void {
   const flags = check(_fcntl()(fd, F_GETFD), 'fcntl(F_GETFD)', `fd ${fd}`);
   check(_fcntl()(fd, F_SETFD, 'int', on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC), 'fcntl(F_SETFD)', `fd ${fd}`);
 }
+const F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000;
+export function setNonblock(fd: number, on: boolean): void {
+  const flags = check(_fcntl()(fd, F_GETFL), 'fcntl(F_GETFL)', `fd ${fd}`);
+  check(_fcntl()(fd, F_SETFL, 'int', on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK), 'fcntl(F_SETFL)', `fd ${fd}`);
+}
 export function umask(mask: number): number {
   return _umask()(mask);
 }

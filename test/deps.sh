@@ -18,9 +18,10 @@ RUN=(gcc libc6-dev iproute2 nftables util-linux tar gzip)
 # busybox and xz (to unpack the kernel) make the cgroup-v2 VM lane (test/vm),
 # and mkfs.ext4 (e2fsprogs) its scratch disk; iptables (FORWARD policy tests),
 # strace (counting a run's execs), sysctl (procps) and script (bsdutils, a real
-# terminal) are called by the integration tests.
+# terminal) are called by the integration tests; docker.io's client and
+# docker-py (python3-docker) drive `skiff system service` (api.test.ts).
 TEST=(attr openssl skopeo docker-registry apache2-utils vagrant vagrant-libvirt xz-utils qemu-system-x86 linux-image-amd64 busybox-static
-  e2fsprogs iptables strace procps bsdutils)
+  e2fsprogs iptables strace procps bsdutils docker.io python3-docker)
 
 mode=${1:-}
 case "$mode" in

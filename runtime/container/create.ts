@@ -28,8 +28,8 @@ export interface CreateOptions {
   envFile?: string[];
   workdir?: string;
   user?: string;
-  /** undefined: keep the image's; '': clear it. */
-  entrypoint?: string;
+  /** undefined: keep the image's; '' (or []): clear it. An array is the Engine API's form. */
+  entrypoint?: string | string[];
   tty?: boolean;
   interactive?: boolean;
   rm?: boolean;
@@ -88,7 +88,8 @@ export function commandOf(image: Image['config']['config'], opts: Pick<CreateOpt
   let entrypoint = image?.Entrypoint ?? null;
   let cmd = image?.Cmd ?? null;
   if (opts.entrypoint !== undefined) {
-    entrypoint = opts.entrypoint === '' ? null : [opts.entrypoint];
+    const words = typeof opts.entrypoint === 'string' ? [opts.entrypoint] : opts.entrypoint;
+    entrypoint = words.length === 0 || (words.length === 1 && words[0] === '') ? null : words;
     cmd = null;
   }
   if (opts.cmd.length) cmd = opts.cmd;

@@ -13,7 +13,7 @@ import { joinCgroup } from '../cgroups/index.js';
 import { secureJoin } from '../sandbox/securejoin.js';
 import { errnoText, EXIT, SkiffError } from '../util/errors.js';
 import { mergeEnv } from './create.js';
-import { attachedIo } from './io.js';
+import { attachedIo, type ContainerIo } from './io.js';
 import { chownPty, execPty } from './pty.js';
 import { findLive } from './lifecycle.js';
 import { cgroupOf } from './start.js';
@@ -31,6 +31,8 @@ export interface ExecOptions {
   env?: string[];
   workdir?: string;
   user?: string;
+  /** The process's stdio, when not this process's own (the Engine API streams it to a socket). */
+  io?: ContainerIo;
 }
 
 /** Join order matters: the user namespace grants the rights to join the rest; mnt goes last because it changes what /proc paths mean. */
@@ -70,7 +72,7 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
   const wanted = NAMESPACES.filter((n) => n !== 'user' || rec.Skiff.Userns);
   const nsFds = wanted.map((n) => openSync(`/proc/${pid}/ns/${n}`, 'r'));
 
-  const io = opts.detach
+  const io: ContainerIo = opts.io ?? (opts.detach
     ? { stdio: { fds: [openSync('/dev/null', 'r'), openSync('/dev/null', 'w'), openSync('/dev/null', 'w')] as [number, number, number] }, started() {}, async finish() {} }
     : attachedIo({
       tty: !!opts.tty, interactive: !!opts.interactive,
@@ -79,7 +81,7 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
         chownPty(pty.slave, user.uid, rec.Skiff.Userns);
         return pty;
       },
-    });
+    }));
   const security = securitySpec(rec.HostConfig);
   const [syncR, syncW] = pipe();
   const [errR, errW] = pipe();
