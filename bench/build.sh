@@ -59,8 +59,8 @@ if ((${#need_pkgs[@]})); then
   apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 "${need_pkgs[@]}"; }
   apt_install >&2 || { apt-get update -q >&2 && apt_install >&2; }
 fi
-if [[ ! -f dist/bin/main.mjs || ! -f native-bindings/build/libskiff.so ]]; then
-  echo "build.sh: skiff is not built (dist/bin/main.mjs, native-bindings/build); run npm run build first" >&2
+if [[ ! -f dist/bin/main.cjs || ! -f native-bindings/build/libskiff.so ]]; then
+  echo "build.sh: skiff is not built (dist/bin/main.cjs, native-bindings/build); run npm run build first" >&2
   exit 1
 fi
 if [[ ! -s "$IMAGE_TAR" ]]; then
@@ -75,7 +75,7 @@ chmod 711 "$SKIFF_ROOT"   # like /var/lib/skiff: containers traverse, nobody lis
 BUILDAH_DIR="$(mktemp -d /tmp/skiff-bbench-buildah.XXXX)"
 WORK="$(mktemp -d /tmp/skiff-bbench-work.XXXX)"   # skiff snapshot, context, logs, timings
 chmod 711 "$WORK"
-SKIFF_CLI=(node "$WORK/skiff/dist/bin/main.mjs")
+SKIFF_CLI=(node "$WORK/skiff/dist/bin/main.cjs")
 BUILDAH=(buildah --root "$BUILDAH_DIR/root" --runroot "$BUILDAH_DIR/run" --storage-driver overlay)
 BUD=(bud --isolation oci --runtime runc --network none --pull=never --layers)
 CTX="$WORK/ctx"
@@ -88,7 +88,7 @@ cleanup() {
   trap - EXIT INT TERM
 
   # skiff: containers (build removes its own), images, then the root.
-  if [[ -d "$SKIFF_ROOT" && -f "$WORK/skiff/dist/bin/main.mjs" ]]; then
+  if [[ -d "$SKIFF_ROOT" && -f "$WORK/skiff/dist/bin/main.cjs" ]]; then
     left="$("${SKIFF_CLI[@]}" ps -aq 2>/dev/null)"
     if [[ -n "$left" ]]; then
       problems+=("skiff containers left: $(echo $left)")

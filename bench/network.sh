@@ -21,7 +21,7 @@
 #
 # Usage: bench/network.sh                       N=20 start runs each, ROUNDS=3, SECS=3, RATE_SECS=1
 #        N=10 ROUNDS=2 SECS=2 bench/network.sh
-#        SKIFF_CLI=/path/to/main.mjs bench/network.sh   (default: a private copy of dist/bin/main.mjs)
+#        SKIFF_CLI=/path/to/main.cjs bench/network.sh   (default: a private copy of dist/bin/main.cjs)
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -59,7 +59,7 @@ NFT=/usr/sbin/nft   # not node_modules/.bin/nft (@vercel/nft) when run through n
 IP=/usr/sbin/ip; [[ -x $IP ]] || IP=/sbin/ip
 
 if [[ -z "${SKIFF_CLI:-}" ]]; then
-  if [[ ! -f dist/bin/main.mjs || ! -f native-bindings/build/libskiff.so ]]; then
+  if [[ ! -f dist/bin/main.cjs || ! -f native-bindings/build/libskiff.so ]]; then
     log "building skiff (npm run build)"; npm run build >&2
   fi
 fi
@@ -98,7 +98,7 @@ if [[ -n "${SKIFF_CLI:-}" ]]; then
 else
   # A private copy of the build, as bench/start.sh does: others' `npm test` rewrites dist/ in place.
   private_skiff_copy "$REPO" "$WORK/skiff"
-  SK=(node "$WORK/skiff/dist/bin/main.mjs")
+  SK=(node "$WORK/skiff/dist/bin/main.cjs")
 fi
 PODMAN=(podman --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" --tmpdir "$PODMAN_DIR/tmp"
   --network-config-dir "$PODMAN_DIR/net" --runtime runc)

@@ -15,7 +15,7 @@ set -euo pipefail
 N="${N:-10}"
 export LC_ALL=C
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-skiff="$here/dist/bin/runc.mjs"
+skiff="$here/dist/bin/runc.cjs"
 fixtures="$here/rootfs-fixtures/out"
 [[ -x $skiff ]] || { echo "build first: npm run build" >&2; exit 1; }
 bash "$here/rootfs-fixtures/busybox.sh" >/dev/null

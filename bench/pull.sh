@@ -51,15 +51,15 @@ if ((${#need_pkgs[@]})); then
   apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 "${need_pkgs[@]}"; }
   apt_install >&2 || { apt-get update -q >&2 && apt_install >&2; }
 fi
-if [[ ! -f dist/bin/main.mjs || ! -f native-bindings/build/libskiff.so ]]; then
-  echo "pull.sh: no skiff build (dist/bin/main.mjs, native-bindings/build); run npm run build first" >&2
+if [[ ! -f dist/bin/main.cjs || ! -f native-bindings/build/libskiff.so ]]; then
+  echo "pull.sh: no skiff build (dist/bin/main.cjs, native-bindings/build); run npm run build first" >&2
   exit 1
 fi
 
 # --- 2. private state, removed at exit ------------------------------------------------
 WORK="$(mktemp -d /tmp/skiff-bench-pull.XXXX)"
 chmod 711 "$WORK"
-SKIFF_CLI=(node "$WORK/skiff/dist/bin/main.mjs")
+SKIFF_CLI=(node "$WORK/skiff/dist/bin/main.cjs")
 REG_PIDS=()     # registries this script started and has not stopped yet
 REG_STOPPED=0
 REG_PID="" REG_PORT="" REG_DIR=""
@@ -271,7 +271,7 @@ if ((PROFILE)); then
   root="$(mktemp -d "$WORK/skiff-root.XXXX")"
   chmod 711 "$root"
   mkdir -p "$WORK/prof"
-  SKIFF_ROOT="$root" node --cpu-prof --cpu-prof-dir="$WORK/prof" "$WORK/skiff/dist/bin/main.mjs" pull -q "$REF" >/dev/null
+  SKIFF_ROOT="$root" node --cpu-prof --cpu-prof-dir="$WORK/prof" "$WORK/skiff/dist/bin/main.cjs" pull -q "$REF" >/dev/null
   rm -rf "$root"
 fi
 
@@ -353,7 +353,7 @@ if (fs.existsSync(profDir)) {
     const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 15);
     console.log(`\nskiff pull CPU profile (main thread, ${(total / 1000).toFixed(2)} s sampled): top self time`);
     for (const [k, ms] of top) console.log(`${ms.toFixed(0).padStart(7)} ms ${(100 * ms / total).toFixed(1).padStart(5)}%  ${k}`);
-    // Inclusive time of the bundle's own functions (dist/bin/*.mjs),
+    // Inclusive time of the bundle's own functions (dist/bin/*.cjs),
     // each counted once per sampled stack.
     const parent = new Map();
     for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -367,7 +367,7 @@ if (fs.existsSync(profDir)) {
         if (!seen.has(key)) { seen.add(key); incl.set(key, (incl.get(key) ?? 0) + dt); }
       }
     });
-    console.log(`top inclusive time in the CLI bundle (dist/bin/*.mjs: skiff + bundled tar-stream, yargs):`);
+    console.log(`top inclusive time in the CLI bundle (dist/bin/*.cjs: skiff + bundled tar-stream, yargs):`);
     for (const [k, ms] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, 10)) console.log(`${ms.toFixed(0).padStart(7)} ms ${(100 * ms / total).toFixed(1).padStart(5)}%  ${k}`);
   }
 }

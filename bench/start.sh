@@ -50,8 +50,8 @@ if ((${#need_pkgs[@]})); then
 fi
 
 # skiff: build when the CLI or the native helper is missing, or a source is newer.
-if [[ ! -f dist/bin/main.mjs || ! -f native-bindings/build/libskiff.so ]] ||
-  [[ -n "$(find runtime native-bindings tsconfig.json -newer dist/bin/main.mjs \
+if [[ ! -f dist/bin/main.cjs || ! -f native-bindings/build/libskiff.so ]] ||
+  [[ -n "$(find runtime native-bindings tsconfig.json -newer dist/bin/main.cjs \
     \( -name '*.ts' -o -name '*.c' -o -name '*.mjs' -o -name '*.json' \) -not -path '*/build/*' -print -quit)" ]]; then
   log "building skiff (npm run build)"
   npm run build >&2
@@ -72,7 +72,7 @@ chmod 711 "$SKIFF_ROOT"
 PODMAN_DIR="$(mktemp -d /tmp/skiff-bench-podman.XXXX)"
 WORK="$(mktemp -d /tmp/skiff-bench-work.XXXX)"   # per-run stderr, timings, skiff snapshot
 chmod 711 "$WORK"
-SKIFF_CLI=(node "$WORK/skiff/dist/bin/main.mjs")   # filled in below
+SKIFF_CLI=(node "$WORK/skiff/dist/bin/main.cjs")   # filled in below
 
 # Every piece of podman state goes under PODMAN_DIR: image store (--root),
 # runtime state (--runroot), libpod tmp + events log (--tmpdir, default
@@ -211,6 +211,28 @@ for ((i = 1; i <= N; i++)); do
   time_one podman "$WORK/podman.$i.err" >>"$WORK/podman.us"
 done
 
+# exec into a running container, against `podman exec` (issue 10's goal: ≤ 0.7×),
+# and CLI-only commands against `node -e 0` (goal: ≤ 1.3×). EXEC=0 skips both.
+if [[ ${EXEC:-1} != 0 ]]; then
+  sid=$("${SKIFF_CLI[@]}" run -d --network none busybox sleep 3600)
+  pid=$("${PODMAN[@]}" run -d --network=none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 busybox sleep 3600)
+  run_skiff_exec() { "${SKIFF_CLI[@]}" exec "$sid" true; }
+  run_podman_exec() { "${PODMAN[@]}" exec "$pid" true; }
+  run_skiff_ps() { "${SKIFF_CLI[@]}" ps; }
+  run_skiff_images() { "${SKIFF_CLI[@]}" images; }
+  run_skiff_inspect() { "${SKIFF_CLI[@]}" inspect "$sid"; }
+  run_node0() { node -e 0; }
+  log "timing: exec, $N runs each, alternating; ps, images, inspect and node -e 0, $N runs each"
+  for t in skiff_exec podman_exec; do time_one "$t" "$WORK/warm.err" >/dev/null; done
+  for ((i = 1; i <= N; i++)); do
+    for t in skiff_exec podman_exec node0 skiff_ps skiff_images skiff_inspect; do
+      time_one "$t" "$WORK/$t.err" >>"$WORK/$t.us"
+    done
+  done
+  "${SKIFF_CLI[@]}" rm -f "$sid" >/dev/null
+  "${PODMAN[@]}" rm -f -t 0 "$pid" >/dev/null
+fi
+
 # Peak RSS, in separate runs so /usr/bin/time's fork does not touch the timings.
 # %M is ru_maxrss over the waited-for process tree: the largest single process
 # (for skiff that is the CLI's node, the only Node process of a start).
@@ -252,6 +274,19 @@ for (const [tool, v] of Object.entries(t)) {
   console.log(`${tool.padEnd(8)} ${sec(median(v)).padEnd(9)} ${sec(p90(v)).padEnd(9)} ${sec(Math.min(...v)).padEnd(9)} ${rssText}`);
 }
 console.log(`ratio skiff/podman (median): ${(median(t.skiff) / median(t.podman)).toFixed(2)}`);
+
+const ex = { skiff: read('skiff_exec.us'), podman: read('podman_exec.us') };
+if (ex.skiff.length) {
+  console.log(`\nexec CONTAINER true, N=${N} (alternating, same run)`);
+  for (const [tool, v] of Object.entries(ex)) console.log(`${tool.padEnd(8)} ${sec(median(v)).padEnd(9)} ${sec(p90(v))}`);
+  console.log(`ratio skiff/podman (median): ${(median(ex.skiff) / median(ex.podman)).toFixed(2)}`);
+  const node0 = median(read('node0.us'));
+  console.log(`\nCLI-only commands against node -e 0 (${sec(node0)}), N=${N}`);
+  for (const cmd of ['ps', 'images', 'inspect']) {
+    const v = read(`skiff_${cmd}.us`);
+    console.log(`skiff ${cmd.padEnd(8)} ${sec(median(v)).padEnd(9)} ratio ${(median(v) / node0).toFixed(2)}`);
+  }
+}
 
 // Breakdown: per run, each step = this mark minus the previous one
 // (the first step = the first mark, i.e. time from process start).

@@ -1,11 +1,11 @@
 // koffi declarations of the C helper (skiff-helper.c), built by build.mjs.
-import koffi, { type LibraryHandle } from 'koffi';
+import type { LibraryHandle } from 'koffi';
 
 type Fn = ReturnType<LibraryHandle['func']>;
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SyscallError } from './libc.js';
+import { koffiLib, SyscallError } from './libc.js';
 
 /** The package root: the nearest directory above this file that holds package.json (works from source, tsc output and bundle chunks alike). */
 function findPackageRoot(): string {
@@ -24,7 +24,7 @@ export const monitorShim = join(pkgRoot, 'native-bindings', 'build', 'skiff-shim
 let lib: LibraryHandle | undefined;
 function load(): LibraryHandle {
   try {
-    return (lib ??= koffi.load(helperLibrary));
+    return (lib ??= koffiLib().load(helperLibrary));
   } catch (e) {
     throw new Error(`cannot load ${helperLibrary}: ${(e as Error).message}; run 'npm run build' to compile the C helper`);
   }

@@ -2,22 +2,35 @@
 // Every wrapper throws a SyscallError that names the call and the path, so a
 // failure reads like "mount /var/lib/skiff/.../proc: EPERM (Operation not permitted)".
 // Nothing but declarations and errno handling belongs in this folder.
-import koffi from 'koffi';
+import type koffiModule from 'koffi';
+import type { LibraryHandle } from 'koffi';
+import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 
-const libc = koffi.load('libc.so.6');
+// koffi, libc and each function load on first use: commands that make no
+// call through them (ps, images, inspect) do not pay koffi's ~10 ms.
+let _koffi: typeof koffiModule | undefined;
+export function koffiLib(): typeof koffiModule {
+  return (_koffi ??= createRequire(import.meta.url)('koffi') as typeof koffiModule);
+}
+let _libc: LibraryHandle | undefined;
+type Fn = ReturnType<LibraryHandle['func']>;
+function decl(proto: string): () => Fn {
+  let f: Fn | undefined;
+  return () => (f ??= (_libc ??= koffiLib().load('libc.so.6')).func(proto));
+}
 
 const errnoNames: Record<number, string> = Object.fromEntries(
   Object.entries(constants.errno).map(([name, num]) => [num, name]),
 );
-const strerror = libc.func('const char *strerror(int errnum)') as (e: number) => string;
+const strerror = decl('const char *strerror(int errnum)');
 
 export class SyscallError extends Error {
   readonly errno: number;
   readonly code: string;
   constructor(readonly call: string, readonly path: string | undefined, errno: number) {
     const code = errnoNames[errno] ?? `errno ${errno}`;
-    super(`${call}${path ? ` ${path}` : ''}: ${code} (${strerror(errno)})`);
+    super(`${call}${path ? ` ${path}` : ''}: ${code} (${strerror()(errno)})`);
     this.errno = errno;
     this.code = code;
   }
@@ -25,7 +38,7 @@ export class SyscallError extends Error {
 
 /** Throws if a libc call returned -1 (or any negative value). */
 function check(ret: number, call: string, path?: string): number {
-  if (ret < 0) throw new SyscallError(call, path, koffi.errno());
+  if (ret < 0) throw new SyscallError(call, path, koffiLib().errno());
   return ret;
 }
 
@@ -37,19 +50,19 @@ export const MS = {
 } as const;
 export const MNT_DETACH = 2;
 
-const _mount = libc.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)');
-const _umount2 = libc.func('int umount2(const char *target, int flags)');
-const _syscall = libc.func('long syscall(long nr, ...)');
+const _mount = decl('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)');
+const _umount2 = decl('int umount2(const char *target, int flags)');
+const _syscall = decl('long syscall(long nr, ...)');
 
 export function mount(src: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
-  check(_mount(src, target, fstype, flags, data), `mount${fstype ? `(${fstype})` : ''}`, target);
+  check(_mount()(src, target, fstype, flags, data), `mount${fstype ? `(${fstype})` : ''}`, target);
 }
 export function umount2(target: string, flags = 0): void {
-  check(_umount2(target, flags), 'umount2', target);
+  check(_umount2()(target, flags), 'umount2', target);
 }
 /** pivot_root has no glibc wrapper; SYS_pivot_root is 155 on x86-64. */
 export function pivotRoot(newRoot: string, putOld: string): void {
-  check(Number(_syscall(155, 'const char *', newRoot, 'const char *', putOld)), 'pivot_root', newRoot);
+  check(Number(_syscall()(155, 'const char *', newRoot, 'const char *', putOld)), 'pivot_root', newRoot);
 }
 
 // ---- idmapped mounts (x86-64 syscall numbers) ----------------------------
@@ -59,62 +72,67 @@ export const MOVE_MOUNT_F_EMPTY_PATH = 0x4, MOUNT_ATTR_IDMAP = 0x100000;
 const AT_FDCWD = -100;
 
 export function openTree(path: string, flags: number): number {
-  return check(Number(_syscall(SYS_open_tree, 'int', AT_FDCWD, 'const char *', path, 'unsigned int', flags)), 'open_tree', path);
+  return check(Number(_syscall()(SYS_open_tree, 'int', AT_FDCWD, 'const char *', path, 'unsigned int', flags)), 'open_tree', path);
 }
 export function mountSetattrIdmap(fd: number, usernsFd: number, path: string): void {
   // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
   const attr = Buffer.alloc(32);
   attr.writeBigUInt64LE(BigInt(MOUNT_ATTR_IDMAP), 0);
   attr.writeBigUInt64LE(BigInt(usernsFd), 24);
-  check(Number(_syscall(SYS_mount_setattr, 'int', fd, 'const char *', '', 'unsigned int', 0x1000 /* AT_EMPTY_PATH */,
+  check(Number(_syscall()(SYS_mount_setattr, 'int', fd, 'const char *', '', 'unsigned int', 0x1000 /* AT_EMPTY_PATH */,
     'void *', attr, 'size_t', attr.length)), 'mount_setattr(MOUNT_ATTR_IDMAP)', path);
 }
 const SYS_fsmount = 432;
 const MOUNT_ATTR = { NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
 /** fsmount(2) of a created fs context, nosuid,nodev,noexec: a detached mount's fd (close-on-exec). */
 export function fsmountNsx(fsFd: number, what: string): number {
-  return check(Number(_syscall(SYS_fsmount, 'int', fsFd, 'unsigned int', 1 /* FSMOUNT_CLOEXEC */,
+  return check(Number(_syscall()(SYS_fsmount, 'int', fsFd, 'unsigned int', 1 /* FSMOUNT_CLOEXEC */,
     'unsigned int', MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC)), 'fsmount', what);
 }
 export function moveMount(fd: number, target: string): void {
-  check(Number(_syscall(SYS_move_mount, 'int', fd, 'const char *', '', 'int', AT_FDCWD, 'const char *', target,
+  check(Number(_syscall()(SYS_move_mount, 'int', fd, 'const char *', '', 'int', AT_FDCWD, 'const char *', target,
     'unsigned int', MOVE_MOUNT_F_EMPTY_PATH)), 'move_mount', target);
 }
 
 // ---- process setup ------------------------------------------------------------
-const _sethostname = libc.func('int sethostname(const char *name, size_t len)');
-const _chdir = libc.func('int chdir(const char *path)');
-const _execve = libc.func('int execve(const char *path, const char **argv, const char **envp)');
-const _fcntl = libc.func('int fcntl(int fd, int cmd, ...)');
-const _umask = libc.func('uint32_t umask(uint32_t mask)');
+const _sethostname = decl('int sethostname(const char *name, size_t len)');
+const _chdir = decl('int chdir(const char *path)');
+const _execve = decl('int execve(const char *path, const char **argv, const char **envp)');
+const _fcntl = decl('int fcntl(int fd, int cmd, ...)');
+const _umask = decl('uint32_t umask(uint32_t mask)');
 
 export function sethostname(name: string): void {
-  check(_sethostname(name, Buffer.byteLength(name)), 'sethostname', name);
+  check(_sethostname()(name, Buffer.byteLength(name)), 'sethostname', name);
 }
 export function chdir(path: string): void {
-  check(_chdir(path), 'chdir', path);
+  check(_chdir()(path), 'chdir', path);
 }
 /** Only returns by throwing: on success the process image is replaced. */
 export function execve(path: string, argv: string[], env: string[]): never {
-  _execve(path, [...argv, null], [...env, null]);
-  throw new SyscallError('execve', path, koffi.errno());
+  _execve()(path, [...argv, null], [...env, null]);
+  throw new SyscallError('execve', path, koffiLib().errno());
 }
-const _dup2 = libc.func('int dup2(int oldfd, int newfd)');
+const _dup2 = decl('int dup2(int oldfd, int newfd)');
 export function dup2(oldfd: number, newfd: number): void {
-  check(_dup2(oldfd, newfd), 'dup2', `fd ${newfd}`);
+  check(_dup2()(oldfd, newfd), 'dup2', `fd ${newfd}`);
 }
 const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
 export function setCloexec(fd: number, on: boolean): void {
-  const flags = check(_fcntl(fd, F_GETFD), 'fcntl(F_GETFD)', `fd ${fd}`);
-  check(_fcntl(fd, F_SETFD, 'int', on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC), 'fcntl(F_SETFD)', `fd ${fd}`);
+  const flags = check(_fcntl()(fd, F_GETFD), 'fcntl(F_GETFD)', `fd ${fd}`);
+  check(_fcntl()(fd, F_SETFD, 'int', on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC), 'fcntl(F_SETFD)', `fd ${fd}`);
+}
+const F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000;
+export function setNonblock(fd: number, on: boolean): void {
+  const flags = check(_fcntl()(fd, F_GETFL), 'fcntl(F_GETFL)', `fd ${fd}`);
+  check(_fcntl()(fd, F_SETFL, 'int', on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK), 'fcntl(F_SETFL)', `fd ${fd}`);
 }
 export function umask(mask: number): number {
-  return _umask(mask);
+  return _umask()(mask);
 }
 
 // ---- files the fs module cannot make ------------------------------------
-const _mknod = libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)');
-const _lsetxattr = libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)');
+const _mknod = decl('int mknod(const char *path, uint32_t mode, uint64_t dev)');
+const _lsetxattr = decl('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)');
 
 export const S_IFCHR = 0o020000, S_IFBLK = 0o060000, S_IFIFO = 0o010000;
 export function makedev(major: number, minor: number): bigint {
@@ -122,43 +140,43 @@ export function makedev(major: number, minor: number): bigint {
   return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
 }
 export function mknod(path: string, mode: number, dev: bigint = 0n): void {
-  check(_mknod(path, mode, dev), 'mknod', path);
+  check(_mknod()(path, mode, dev), 'mknod', path);
 }
 export function lsetxattr(path: string, name: string, value: Buffer): void {
-  check(_lsetxattr(path, name, value, value.length, 0), `lsetxattr(${name})`, path);
+  check(_lsetxattr()(path, name, value, value.length, 0), `lsetxattr(${name})`, path);
 }
 
 // ---- pipes, ptys and waiting ---------------------------------------------
-const _pipe2 = libc.func('int pipe2(void *fds, int flags)');
-const _unlockpt = libc.func('int unlockpt(int fd)');
-const _ioctl = libc.func('int ioctl(int fd, unsigned long req, ...)');
-const _waitpid = libc.func('int waitpid(int pid, void *status, int options)');
-const _close = libc.func('int close(int fd)');
+const _pipe2 = decl('int pipe2(void *fds, int flags)');
+const _unlockpt = decl('int unlockpt(int fd)');
+const _ioctl = decl('int ioctl(int fd, unsigned long req, ...)');
+const _waitpid = decl('int waitpid(int pid, void *status, int options)');
+const _close = decl('int close(int fd)');
 
 export const O_CLOEXEC = 0o2000000, O_RDWR = 2, O_NOCTTY = 0o400;
 
 /** Returns [readEnd, writeEnd], both close-on-exec. */
 export function pipe(): [number, number] {
   const buf = Buffer.alloc(8);
-  check(_pipe2(buf, O_CLOEXEC), 'pipe2');
+  check(_pipe2()(buf, O_CLOEXEC), 'pipe2');
   return [buf.readInt32LE(0), buf.readInt32LE(4)];
 }
 export function close(fd: number): void {
-  _close(fd);
+  _close()(fd);
 }
 const TIOCGPTN = 0x80045430, TIOCGPTPEER = 0x5441;
 /** The pty number N of a master (its slave is pts/N of the master's own devpts instance). */
 export function ptyNumber(master: number): number {
   const n = Buffer.alloc(4);
-  check(_ioctl(master, TIOCGPTN, 'void *', n), 'ioctl(TIOCGPTN)');
+  check(_ioctl()(master, TIOCGPTN, 'void *', n), 'ioctl(TIOCGPTN)');
   return n.readUInt32LE(0);
 }
 export function unlockPty(master: number): void {
-  check(_unlockpt(master), 'unlockpt');
+  check(_unlockpt()(master), 'unlockpt');
 }
 /** Opens a master's slave without a path lookup (TIOCGPTPEER): it cannot be redirected by a symlink. */
 export function ptyPeer(master: number, flags: number): number {
-  return check(_ioctl(master, TIOCGPTPEER, 'int', flags), 'ioctl(TIOCGPTPEER)');
+  return check(_ioctl()(master, TIOCGPTPEER, 'int', flags), 'ioctl(TIOCGPTPEER)');
 }
 const SYS_openat2 = 437, RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_IN_ROOT = 0x10;
 /** openat2(dirfd, path, RESOLVE_IN_ROOT): symlinks, even absolute ones, resolve inside dirfd. */
@@ -167,14 +185,14 @@ export function openInRoot(dirfd: number, path: string, flags: number): number {
   const how = Buffer.alloc(24);
   how.writeBigUInt64LE(BigInt(flags | O_CLOEXEC), 0);
   how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), 16);
-  return check(Number(_syscall(SYS_openat2, 'int', dirfd, 'const char *', path, 'void *', how, 'size_t', how.length)), 'openat2', path);
+  return check(Number(_syscall()(SYS_openat2, 'int', dirfd, 'const char *', path, 'void *', how, 'size_t', how.length)), 'openat2', path);
 }
 const TIOCSWINSZ = 0x5414;
 export function setWinsize(fd: number, rows: number, cols: number): void {
   const ws = Buffer.alloc(8);
   ws.writeUInt16LE(rows, 0);
   ws.writeUInt16LE(cols, 2);
-  check(_ioctl(fd, TIOCSWINSZ, 'void *', ws), 'ioctl(TIOCSWINSZ)');
+  check(_ioctl()(fd, TIOCSWINSZ, 'void *', ws), 'ioctl(TIOCSWINSZ)');
 }
 
 /** Decodes a wait status into Docker's exit code (128+N for signal N). */
@@ -188,10 +206,10 @@ export function waitpidAsync(pid: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const status = Buffer.alloc(4);
     const attempt = () =>
-      _waitpid.async(pid, status, 0, (err: unknown, ret: number) => {
+      _waitpid().async(pid, status, 0, (err: unknown, ret: number) => {
         if (err) return reject(err);
         if (ret < 0) {
-          const e = koffi.errno();
+          const e = koffiLib().errno();
           if (e === constants.errno.EINTR) return attempt();
           return reject(new SyscallError('waitpid', String(pid), e));
         }
@@ -202,30 +220,30 @@ export function waitpidAsync(pid: number): Promise<number> {
 }
 export function waitpidSync(pid: number): number {
   const status = Buffer.alloc(4);
-  check(_waitpid(pid, status, 0), 'waitpid', String(pid));
+  check(_waitpid()(pid, status, 0), 'waitpid', String(pid));
   return exitCodeOf(status.readInt32LE(0));
 }
 
 // ---- locks ----------------------------------------------------------------
-const _flock = libc.func('int flock(int fd, int op)');
+const _flock = decl('int flock(int fd, int op)');
 export const LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
 /** Blocking flock(2). The kernel drops it when the process dies, so no lock goes stale. */
 export function flock(fd: number, op: number, path?: string): void {
   for (;;) {
-    if (_flock(fd, op) === 0) return;
-    const e = koffi.errno();
+    if (_flock()(fd, op) === 0) return;
+    const e = koffiLib().errno();
     if (e !== constants.errno.EINTR) throw new SyscallError('flock', path, e);
   }
 }
 
 // ---- extended attributes (reading) ------------------------------------------
-const _lgetxattr = libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)');
+const _lgetxattr = decl('long lgetxattr(const char *path, const char *name, void *value, size_t size)');
 /** The value of one xattr, or undefined when the file has none by that name. */
 export function lgetxattr(path: string, name: string): Buffer | undefined {
   const buf = Buffer.alloc(256);
-  const n = Number(_lgetxattr(path, name, buf, buf.length));
+  const n = Number(_lgetxattr()(path, name, buf, buf.length));
   if (n < 0) {
-    const e = koffi.errno();
+    const e = koffiLib().errno();
     if (e === constants.errno.ENODATA || e === constants.errno.ENOTSUP) return undefined;
     throw new SyscallError(`lgetxattr(${name})`, path, e);
   }
@@ -245,15 +263,15 @@ export function bpfProgLoad(progType: number, insns: Buffer, license: string, na
   const attr = Buffer.alloc(128);
   attr.writeUInt32LE(progType, 0);
   attr.writeUInt32LE(insns.length / 8, 4);
-  attr.writeBigUInt64LE(BigInt(koffi.address(insns)), 8);
-  attr.writeBigUInt64LE(BigInt(koffi.address(lic)), 16);
+  attr.writeBigUInt64LE(BigInt(koffiLib().address(insns)), 8);
+  attr.writeBigUInt64LE(BigInt(koffiLib().address(lic)), 16);
   attr.writeUInt32LE(1, 24); // log_level
   attr.writeUInt32LE(log.length, 28);
-  attr.writeBigUInt64LE(BigInt(koffi.address(log)), 32);
+  attr.writeBigUInt64LE(BigInt(koffiLib().address(log)), 32);
   attr.write(name.slice(0, 15), 48, 'latin1');
-  const fd = Number(_syscall(SYS_bpf, 'int', BPF_PROG_LOAD, 'void *', attr, 'unsigned int', attr.length));
+  const fd = Number(_syscall()(SYS_bpf, 'int', BPF_PROG_LOAD, 'void *', attr, 'unsigned int', attr.length));
   if (fd < 0) {
-    const err = new SyscallError('bpf(BPF_PROG_LOAD)', name, koffi.errno());
+    const err = new SyscallError('bpf(BPF_PROG_LOAD)', name, koffiLib().errno());
     const text = log.subarray(0, log.indexOf(0)).toString('utf8').trim();
     if (text) err.message += `; verifier: ${text.split('\n').slice(-3).join(' | ')}`;
     throw err;
@@ -268,43 +286,43 @@ export function bpfProgAttach(targetFd: number, progFd: number, attachType: numb
   attr.writeUInt32LE(progFd, 4);
   attr.writeUInt32LE(attachType, 8);
   attr.writeUInt32LE(flags, 12);
-  check(Number(_syscall(SYS_bpf, 'int', BPF_PROG_ATTACH, 'void *', attr, 'unsigned int', attr.length)), 'bpf(BPF_PROG_ATTACH)', path);
+  check(Number(_syscall()(SYS_bpf, 'int', BPF_PROG_ATTACH, 'void *', attr, 'unsigned int', attr.length)), 'bpf(BPF_PROG_ATTACH)', path);
 }
 
 // ---- entering another process's namespaces (one thread at a time) ----------
-const _setns = libc.func('int setns(int fd, int nstype)');
-const _unshare = libc.func('int unshare(int flags)');
-const _fchdir = libc.func('int fchdir(int fd)');
+const _setns = decl('int setns(int fd, int nstype)');
+const _unshare = decl('int unshare(int flags)');
+const _fchdir = decl('int fchdir(int fd)');
 export const CLONE_FS = 0x00000200;
 export const NS_TYPE = { mnt: 0x00020000, uts: 0x04000000, ipc: 0x08000000, net: 0x40000000 } as const;
 
 /** setns(2) for the calling thread. */
 export function setns(fd: number, nstype: number, what: string): void {
-  check(_setns(fd, nstype), 'setns', what);
+  check(_setns()(fd, nstype), 'setns', what);
 }
 export function unshare(flags: number, what: string): void {
-  check(_unshare(flags), 'unshare', what);
+  check(_unshare()(flags), 'unshare', what);
 }
 export function fchdir(fd: number, what: string): void {
-  check(_fchdir(fd), 'fchdir', what);
+  check(_fchdir()(fd), 'fchdir', what);
 }
 const SYS_pidfd_open = 434, SYS_pidfd_getfd = 438;
 /** A copy of descriptor FD of process PID (pidfd_getfd, Linux >= 5.6), close-on-exec. */
 export function pidfdGetfd(pid: number, fd: number): number {
-  const pidfd = check(Number(_syscall(SYS_pidfd_open, 'int', pid, 'unsigned int', 0)), 'pidfd_open', String(pid));
+  const pidfd = check(Number(_syscall()(SYS_pidfd_open, 'int', pid, 'unsigned int', 0)), 'pidfd_open', String(pid));
   try {
-    return check(Number(_syscall(SYS_pidfd_getfd, 'int', pidfd, 'int', fd, 'unsigned int', 0)), 'pidfd_getfd', `${pid}:${fd}`);
+    return check(Number(_syscall()(SYS_pidfd_getfd, 'int', pidfd, 'int', fd, 'unsigned int', 0)), 'pidfd_getfd', `${pid}:${fd}`);
   } finally {
-    _close(pidfd);
+    _close()(pidfd);
   }
 }
 
 // ---- rlimits (skiff-runc: process.rlimits, set on the container's first process before it execs) ----
-const _prlimit = libc.func('int prlimit(int pid, int resource, const void *newLimit, void *oldLimit)');
+const _prlimit = decl('int prlimit(int pid, int resource, const void *newLimit, void *oldLimit)');
 /** prlimit(2) on another process; soft/hard as numbers (2^64-1 means unlimited). */
 export function prlimit(pid: number, resource: number, soft: bigint, hard: bigint, what: string): void {
   const buf = Buffer.alloc(16);
   buf.writeBigUInt64LE(soft, 0);
   buf.writeBigUInt64LE(hard, 8);
-  check(_prlimit(pid, resource, buf, null), 'prlimit', what);
+  check(_prlimit()(pid, resource, buf, null), 'prlimit', what);
 }

@@ -302,6 +302,9 @@ int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int n
     /* Only the grandchild may hold the error pipe: the caller reads it to
      * EOF, which must come when the command execs, not when it exits. */
     if (err_fd >= 0) syscall(SYS_close, err_fd);
+    /* Nor any other descriptor: a copy of the write end of the command's
+     * stdin pipe, held here, would keep EOF from ever reaching it. */
+    syscall(SYS_close_range, 0, ~0U, 0);
     int status = 0;
     long w;
     do { w = syscall(SYS_wait4, child, &status, 0, NULL); } while (w < 0 && errno == EINTR);

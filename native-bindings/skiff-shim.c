@@ -9,23 +9,32 @@
  * the same, so the container's PID 1 is still our child and `ps`'s liveness
  * check (pid + start time) keeps working.
  *
- * usage: skiff-shim CHILD_PID LOG_PATH OUT_FD ERR_FD HOLD_FD HOLD_FD -- FINALIZER ARGS...
+ * usage: skiff-shim CHILD_PID LOG_PATH OUT_FD ERR_FD HOLD_FD HOLD_FD [tcp:FD:IP:PORT...] -- FINALIZER ARGS...
  *   OUT_FD/ERR_FD: read ends of the container's stdout/stderr (-1 if none;
  *   with a tty, OUT_FD is the pty master and ERR_FD is -1).
  *   HOLD_FDs: fds to keep open while the container runs, or -1: the write end
  *   of a `-di` stdin, and a pty's slave (held so that output still in flight
  *   when the command exits is not lost to the hang-up).
+ *   tcp:FD:IP:PORT: a published TCP port's listening socket (bound by the
+ *   Node monitor, which is also the port's reservation), relayed to the
+ *   container's IP:PORT: the userland proxy for what DNAT does not carry
+ *   (loopback clients, containers dialing a host address). Byte pipes with
+ *   half-close, as docker-proxy does.
  * When the child has exited and the output is drained, it execs the
  * finalizer with the exit code appended: `... FINALIZER ARGS... CODE`.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,8 +92,144 @@ static int pump(struct stream *s) {
   return 1;
 }
 
+/* ---- the userland proxy: published TCP ports ---------------------------- */
+
+#define MAX_PROXIES 64
+#define BUF 16384
+
+struct proxy { int fd; struct sockaddr_in to; };
+/* One relayed connection: a = the client, b = the container. */
+struct conn {
+  int a, b, connecting;
+  int a_eof, b_eof;         /* read side saw EOF */
+  int a_shut, b_shut;       /* write side half-closed after the other's EOF */
+  char ab[BUF]; size_t ab_len, ab_off;   /* client -> container */
+  char ba[BUF]; size_t ba_len, ba_off;   /* container -> client */
+};
+
+static struct proxy proxies[MAX_PROXIES];
+static int nproxies;
+static struct conn **conns;
+static int nconns, capconns;
+
+static int parse_proxy(const char *arg) {
+  char ip[64];
+  int fd, port;
+  if (nproxies == MAX_PROXIES || sscanf(arg, "tcp:%d:%63[^:]:%d", &fd, ip, &port) != 3) return -1;
+  struct proxy *p = &proxies[nproxies];
+  memset(&p->to, 0, sizeof(p->to));
+  p->to.sin_family = AF_INET;
+  p->to.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, ip, &p->to.sin_addr) != 1) return -1;
+  p->fd = fd;
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  fcntl(fd, F_SETFD, FD_CLOEXEC); /* the finalizer must not inherit the reservation */
+  nproxies++;
+  return 0;
+}
+
+static void conn_close(int i) {
+  close(conns[i]->a);
+  close(conns[i]->b);
+  free(conns[i]);
+  conns[i] = conns[--nconns];
+}
+
+static int grow_conns(void) {
+  if (nconns < capconns) return 0;
+  int cap = capconns ? capconns * 2 : 16;
+  struct conn **n = realloc(conns, sizeof(*conns) * (size_t)cap);
+  if (!n) return -1;
+  conns = n;
+  capconns = cap;
+  return 0;
+}
+
+static void accept_all(struct proxy *p) {
+  for (;;) {
+    int a = accept4(p->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (a < 0) return; /* EAGAIN, or a client gone before we took it */
+    int b = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct conn *c = calloc(1, sizeof(*c));
+    int r = b < 0 ? -1 : connect(b, (struct sockaddr *)&p->to, sizeof(p->to));
+    if (b < 0 || !c || (r < 0 && errno != EINPROGRESS) || grow_conns() < 0) {
+      close(a);
+      if (b >= 0) close(b);
+      free(c);
+      continue;
+    }
+    int one = 1;
+    setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(b, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->a = a;
+    c->b = b;
+    c->connecting = r < 0;
+    conns[nconns++] = c;
+  }
+}
+
+/* Moves bytes from `from` into buf; returns -1 on error. */
+static int fill(int from, char *buf, size_t *len, int *eof) {
+  if (*eof || *len == BUF) return 0;
+  ssize_t r = read(from, buf + *len, BUF - *len);
+  if (r > 0) *len += (size_t)r;
+  else if (r == 0) *eof = 1;
+  else if (errno != EAGAIN && errno != EINTR) return -1;
+  return 0;
+}
+
+/* Writes what buf holds to `to`; at the writer's EOF with nothing left, half-closes `to`. */
+static int drain(int to, char *buf, size_t *len, size_t *off, int eof, int *shut) {
+  while (*off < *len) {
+    ssize_t w = write(to, buf + *off, *len - *off);
+    if (w < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    *off += (size_t)w;
+  }
+  *len = *off = 0;
+  if (eof && !*shut) { shutdown(to, SHUT_WR); *shut = 1; }
+  return 0;
+}
+
+/* One step of a connection after poll; returns 1 when it is finished. */
+static int conn_step(struct conn *c, short ra, short rb) {
+  if (c->connecting) {
+    if (!(rb & (POLLOUT | POLLERR | POLLHUP))) return 0;
+    int err = 0;
+    socklen_t l = sizeof(err);
+    if (getsockopt(c->b, SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err) return 1; /* container not listening: the client sees a close */
+    c->connecting = 0;
+  }
+  /* An error, or a hang-up of a side already read to its end: nothing more can pass. */
+  if ((ra | rb) & POLLERR || ((ra & POLLHUP) && c->a_eof) || ((rb & POLLHUP) && c->b_eof)) return 1;
+  if (ra & (POLLIN | POLLHUP)) if (fill(c->a, c->ab, &c->ab_len, &c->a_eof) < 0) return 1;
+  if (rb & (POLLIN | POLLHUP)) if (fill(c->b, c->ba, &c->ba_len, &c->b_eof) < 0) return 1;
+  if (drain(c->b, c->ab, &c->ab_len, &c->ab_off, c->a_eof, &c->b_shut) < 0) return 1;
+  if (drain(c->a, c->ba, &c->ba_len, &c->ba_off, c->b_eof, &c->a_shut) < 0) return 1;
+  return c->a_eof && c->b_eof && c->ab_len == 0 && c->ba_len == 0;
+}
+
+static short want_a(struct conn *c) {
+  return (short)((!c->a_eof && c->ab_len < BUF && !c->connecting ? POLLIN : 0) | (c->ba_len ? POLLOUT : 0));
+}
+static short want_b(struct conn *c) {
+  if (c->connecting) return POLLOUT;
+  return (short)((!c->b_eof && c->ba_len < BUF ? POLLIN : 0) | (c->ab_len ? POLLOUT : 0));
+}
+
+/* The container is gone: nothing to relay to; release the ports. */
+static void stop_proxies(void) {
+  while (nconns) conn_close(0);
+  for (int i = 0; i < nproxies; i++) close(proxies[i].fd);
+  nproxies = 0;
+}
+
 int main(int argc, char **argv) {
-  if (argc < 9 || strcmp(argv[7], "--") != 0) return 125;
+  int dash = 7;
+  while (dash < argc && strcmp(argv[dash], "--") != 0) {
+    if (parse_proxy(argv[dash]) < 0) return 125;
+    dash++;
+  }
+  if (argc < 8 || dash + 1 >= argc) return 125;
   pid_t child = (pid_t)atoi(argv[1]);
   log_fd = open(argv[2], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   struct stream streams[2] = { { atoi(argv[3]), "stdout", {0}, 0 }, { atoi(argv[4]), "stderr", {0}, 0 } };
@@ -94,18 +239,31 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   int status = 0, exited = 0;
+  struct pollfd *p = NULL;
+  size_t cap = 0;
   for (;;) {
-    struct pollfd p[2];
-    int n = 0;
-    for (int i = 0; i < 2; i++) if (streams[i].fd >= 0) { p[n].fd = streams[i].fd; p[n].events = POLLIN; p[n].revents = 0; n++; }
     if (!exited) {
       pid_t w = waitpid(child, &status, WNOHANG);
       if (w == child) exited = 1;
       else if (w < 0 && errno == ECHILD) { exited = 1; status = 255 << 8; } /* reaped elsewhere: unknown */
+      if (exited) stop_proxies();
+    }
+    /* The poll set: the two output streams, the listeners, then two per connection. */
+    size_t need = 2 + (size_t)nproxies + 2 * (size_t)nconns;
+    if (need > cap) {
+      struct pollfd *np = realloc(p, need * sizeof(*p));
+      if (!np) { stop_proxies(); need = 2; } else { p = np; cap = need; }
+    }
+    int n = 0, nstreams = 0;
+    for (int i = 0; i < 2; i++) if (streams[i].fd >= 0) { p[n++] = (struct pollfd){ streams[i].fd, POLLIN, 0 }; nstreams++; }
+    for (int i = 0; i < nproxies; i++) p[n++] = (struct pollfd){ proxies[i].fd, POLLIN, 0 };
+    for (int i = 0; i < nconns; i++) {
+      p[n++] = (struct pollfd){ conns[i]->a, want_a(conns[i]), 0 };
+      p[n++] = (struct pollfd){ conns[i]->b, want_b(conns[i]), 0 };
     }
     if (n == 0) {
       if (exited) break;
-      /* Nothing to read: just wait for the child. */
+      /* Nothing to read or relay: just wait for the child. */
       pid_t w = waitpid(child, &status, 0);
       if (w == child || (w < 0 && errno == ECHILD)) exited = 1;
       continue;
@@ -113,7 +271,9 @@ int main(int argc, char **argv) {
     /* After the exit, give in-flight output a short while, then stop. */
     int r = poll(p, (nfds_t)n, exited ? 50 : 200);
     if (r == 0 && exited) break;
-    for (int k = 0, i = 0; i < 2; i++) {
+    if (r <= 0) continue;
+    int k = 0;
+    for (int i = 0; i < 2; i++) {
       if (streams[i].fd < 0) continue;
       if (p[k].revents & (POLLIN | POLLHUP | POLLERR)) {
         if (!pump(&streams[i])) {
@@ -124,7 +284,14 @@ int main(int argc, char **argv) {
       }
       k++;
     }
+    int first_conn = k + nproxies, polled_conns = nconns;
+    for (int i = 0; i < nproxies; i++, k++) if (p[k].revents & POLLIN) accept_all(&proxies[i]);
+    /* Backwards: conn_close moves the last connection into the freed slot. */
+    for (int i = polled_conns - 1; i >= 0; i--) {
+      if (conn_step(conns[i], p[first_conn + 2 * i].revents, p[first_conn + 2 * i + 1].revents)) conn_close(i);
+    }
   }
+  stop_proxies();
   for (int i = 0; i < 2; i++) emit(&streams[i]);
   for (int i = 0; i < 2; i++) if (holds[i] >= 0) close(holds[i]);
   int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
@@ -134,7 +301,7 @@ int main(int argc, char **argv) {
   snprintf(codebuf, sizeof(codebuf), "%d", code);
   char *fin[64];
   int k = 0;
-  for (int i = 8; i < argc && k < 62; i++) fin[k++] = argv[i];
+  for (int i = dash + 1; i < argc && k < 62; i++) fin[k++] = argv[i];
   fin[k++] = codebuf;
   fin[k] = NULL;
   execv(fin[0], fin);

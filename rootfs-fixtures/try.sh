@@ -16,7 +16,7 @@ fi
 bash test/deps.sh run
 # npm install runs the build too (the package's prepare script).
 [ -d node_modules ] || npm install --no-audit --no-fund
-stamp=dist/bin/main.mjs   # the build's last output
+stamp=dist/bin/main.cjs   # the build's last output
 if [ "${2:-}" = --no-build ] && [ -f "$stamp" ]; then
   :   # the VM lane's guest uses the build of the host that shares its files with it
 elif [ ! -f "$stamp" ] || [ -n "$(find runtime native-bindings test \( -name '*.ts' -o -name '*.c' -o -name '*.h' -o -name '*.mjs' \) \
@@ -26,10 +26,10 @@ elif [ ! -f "$stamp" ] || [ -n "$(find runtime native-bindings test \( -name '*.
 fi
 # A small wrapper rather than a link to the bundle: it survives rebuilds, which replace dist/bin.
 wrapper="#!/bin/sh
-exec node $(printf '%q' "$PWD/dist/bin/main.mjs") \"\$@\""
+exec node $(printf '%q' "$PWD/dist/bin/main.cjs") \"\$@\""
 if [ "$(cat /usr/local/bin/skiff 2>/dev/null)" != "$wrapper" ]; then
   printf '%s\n' "$wrapper" >/usr/local/bin/skiff.tmp && chmod 755 /usr/local/bin/skiff.tmp && mv /usr/local/bin/skiff.tmp /usr/local/bin/skiff
-  echo "skiff is now /usr/local/bin/skiff (runs $PWD/dist/bin/main.mjs)"
+  echo "skiff is now /usr/local/bin/skiff (runs $PWD/dist/bin/main.cjs)"
 fi
 bash rootfs-fixtures/busybox.sh >/dev/null
 skiff=/usr/local/bin/skiff

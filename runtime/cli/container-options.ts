@@ -4,8 +4,16 @@ import type { CreateOptions } from '../container/create.js';
 import { usernsByDefault } from '../container/userns.js';
 import { networkFlags, toNetworkOptions, type NetworkArgs } from './network-options.js';
 
+/** --explain (main.ts takes it out of argv and sets SKIFF_EXPLAIN; declared here for --help and the flag check). */
+export function explainFlag<T>(y: Argv<T>) {
+  return y.option('explain', {
+    type: 'boolean',
+    describe: 'Narrate each kernel step on stderr: what was asked, why, and a command to see it (--explain=json: one JSON object per step; also SKIFF_EXPLAIN=1|json)',
+  });
+}
+
 export function containerOptions<T>(y: Argv<T>) {
-  return networkFlags(y)
+  return explainFlag(networkFlags(y))
     .positional('image', { type: 'string', describe: 'Image name or ID', demandOption: true })
     .option('interactive', { alias: 'i', type: 'boolean', default: false, describe: 'Keep STDIN open even if not attached' })
     .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'Allocate a pseudo-TTY' })

@@ -34,8 +34,11 @@ export interface ImagesSelection {
   noTrunc?: boolean;
 }
 
-/** One row per name (repository:tag) of each image, newest image first; an untagged image is one <none> row. */
-export function imageRows(store: ImageStore, sel: ImagesSelection): Row[] {
+/** An image `images` shows, with the names it shows it by (none: one <none> row). */
+export interface SelectedImage { img: Image; created: Date; names: Array<{ repository: string; tag: string }> }
+
+/** The images `images` lists, newest first, with the names that passed the filters. */
+export function selectImages(store: ImageStore, sel: ImagesSelection): SelectedImage[] {
   const f = sel.filters ?? new Map<string, string[]>();
   const dangling = f.has('dangling') ? boolFilter('dangling', f.get('dangling')!) : undefined;
   const createdOf = (ref: string): number => {
@@ -52,7 +55,7 @@ export function imageRows(store: ImageStore, sel: ImagesSelection): Row[] {
   const images = store.list()
     .filter((img) => img.repoTags.length > 0 || !intermediate.has(img.id))
     .sort((x, y) => store.created(y).getTime() - store.created(x).getTime());
-  const rows: Row[] = [];
+  const out: SelectedImage[] = [];
   for (const img of images) {
     const created = store.created(img);
     if (dangling !== undefined && dangling !== (img.repoTags.length === 0)) continue;
@@ -65,12 +68,16 @@ export function imageRows(store: ImageStore, sel: ImagesSelection): Row[] {
       if (!names.length) continue; // an untagged image has no reference to match
     }
     const pairs = names.length ? names.map(splitRepoTag) : [{ repository: '<none>', tag: '<none>' }];
-    for (const n of pairs) {
-      if (sel.repository && n.repository !== sel.repository && `${n.repository}:${n.tag}` !== sel.repository) continue;
-      rows.push(imageRow(store, img, n.repository, n.tag, created, sel.noTrunc));
-    }
+    const shown = pairs.filter((n) => !sel.repository || n.repository === sel.repository || `${n.repository}:${n.tag}` === sel.repository);
+    if (shown.length) out.push({ img, created, names: shown });
   }
-  return rows;
+  return out;
+}
+
+/** One row per name (repository:tag) of each image, newest image first; an untagged image is one <none> row. */
+export function imageRows(store: ImageStore, sel: ImagesSelection): Row[] {
+  return selectImages(store, sel).flatMap(({ img, created, names }) =>
+    names.map((n) => imageRow(store, img, n.repository, n.tag, created, sel.noTrunc)));
 }
 
 function imageRow(store: ImageStore, img: Image, repository: string, tag: string, created: Date, noTrunc?: boolean): Row {

@@ -10,6 +10,7 @@ import { fail } from './output.js';
 import { skiffVersion } from './version.js';
 import { diskFailure, SkiffError } from '../util/errors.js';
 import { skiffRoot } from '../util/paths.js';
+import { takeExplainFlag } from '../teach/explain.js';
 
 /** Verbs whose flags stop at the first argument: what follows belongs to the container's command. */
 const STOP_AT_IMAGE = new Set(['run', 'create', 'exec']);
@@ -38,8 +39,10 @@ async function main(argv: string[]): Promise<void> {
     const table = (probe as unknown as { getOptions(): Parameters<typeof valueFlagsOf>[0] }).getOptions();
     const values = valueFlagsOf(table);
     const [head, command] = splitAtImage(argv.slice(1), values, knownFlagsOf(table));
-    argv = [verb, ...joinDashValues(head, values)];
+    argv = [verb, ...joinDashValues(takeExplainFlag(head), values)];
     setCommandWords(command);
+  } else if (verb === 'start') {
+    argv = [verb, ...takeExplainFlag(argv.slice(1))];
   }
   const y = yargs(argv)
     .scriptName('skiff')

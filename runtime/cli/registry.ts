@@ -34,6 +34,7 @@ export const COMMANDS: Record<string, string> = {
   port: 'List port mappings or a specific mapping for the container',
   network: 'Manage networks (ls, inspect, prune)',
   version: 'Show the skiff version information',
+  system: 'Manage skiff (service: serve the Docker Engine API)',
   ns: "Show a running container's namespaces next to the host's",
   tour: 'A guided, runnable lesson in the kernel steps behind a container',
 };

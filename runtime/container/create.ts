@@ -8,6 +8,8 @@ import { SkiffError } from '../util/errors.js';
 import { paths } from '../util/paths.js';
 import { initialState, shortId, type ContainerRecord } from './model.js';
 import { createRootfsDirs, rootfsDirs, lowerDirs } from './rootfs.js';
+import { explain } from '../teach/explain.js';
+import * as narrate from '../teach/narrate.js';
 import * as store from './store.js';
 import { usernsFor } from './userns.js';
 import { initialNetworkSettings, networkConfig, type NetworkOptions } from '../network/index.js';
@@ -26,8 +28,8 @@ export interface CreateOptions {
   envFile?: string[];
   workdir?: string;
   user?: string;
-  /** undefined: keep the image's; '': clear it. */
-  entrypoint?: string;
+  /** undefined: keep the image's; '' (or []): clear it. An array is the Engine API's form. */
+  entrypoint?: string | string[];
   tty?: boolean;
   interactive?: boolean;
   rm?: boolean;
@@ -86,7 +88,8 @@ export function commandOf(image: Image['config']['config'], opts: Pick<CreateOpt
   let entrypoint = image?.Entrypoint ?? null;
   let cmd = image?.Cmd ?? null;
   if (opts.entrypoint !== undefined) {
-    entrypoint = opts.entrypoint === '' ? null : [opts.entrypoint];
+    const words = typeof opts.entrypoint === 'string' ? [opts.entrypoint] : opts.entrypoint;
+    entrypoint = words.length === 0 || (words.length === 1 && words[0] === '') ? null : words;
     cmd = null;
   }
   if (opts.cmd.length) cmd = opts.cmd;
@@ -193,6 +196,7 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
   });
   try {
     createRootfsDirs(rec);
+    explain(() => narrate.createStep(rec.Id, rootfsDirs(rec.Id)));
   } catch (e) {
     store.removeDir(rec.Id);
     throw e;

@@ -13,13 +13,15 @@ import { joinCgroup } from '../cgroups/index.js';
 import { secureJoin } from '../sandbox/securejoin.js';
 import { errnoText, EXIT, SkiffError } from '../util/errors.js';
 import { mergeEnv } from './create.js';
-import { attachedIo } from './io.js';
+import { attachedIo, type ContainerIo } from './io.js';
 import { chownPty, execPty } from './pty.js';
 import { findLive } from './lifecycle.js';
 import { cgroupOf } from './start.js';
 import { resolveUser } from './user.js';
 import { checkWorkdir, resolveWorkdir } from './workdir.js';
-import { securitySpec } from './security.js';
+import { seccompSummary, securitySpec } from './security.js';
+import { explain } from '../teach/explain.js';
+import * as narrate from '../teach/narrate.js';
 
 export interface ExecOptions {
   cmd: string[];
@@ -29,6 +31,8 @@ export interface ExecOptions {
   env?: string[];
   workdir?: string;
   user?: string;
+  /** The process's stdio, when not this process's own (the Engine API streams it to a socket). */
+  io?: ContainerIo;
 }
 
 /** Join order matters: the user namespace grants the rights to join the rest; mnt goes last because it changes what /proc paths mean. */
@@ -68,7 +72,7 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
   const wanted = NAMESPACES.filter((n) => n !== 'user' || rec.Skiff.Userns);
   const nsFds = wanted.map((n) => openSync(`/proc/${pid}/ns/${n}`, 'r'));
 
-  const io = opts.detach
+  const io: ContainerIo = opts.io ?? (opts.detach
     ? { stdio: { fds: [openSync('/dev/null', 'r'), openSync('/dev/null', 'w'), openSync('/dev/null', 'w')] as [number, number, number] }, started() {}, async finish() {} }
     : attachedIo({
       tty: !!opts.tty, interactive: !!opts.interactive,
@@ -77,7 +81,7 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
         chownPty(pty.slave, user.uid, rec.Skiff.Userns);
         return pty;
       },
-    });
+    }));
   const security = securitySpec(rec.HostConfig);
   const [syncR, syncW] = pipe();
   const [errR, errW] = pipe();
@@ -93,9 +97,13 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
     close(errW);
     nsFds.forEach((fd) => closeSync(fd));
   }
+  explain(() => narrate.setnsStep(pid, middle, wanted));
   let report = '';
   try {
-    joinCgroup(cgroupOf(rec), middle);
+    const cg = cgroupOf(rec);
+    joinCgroup(cg, middle);
+    explain(() => [narrate.joinStep(cg, middle), ...narrate.securitySteps(middle, security,
+      { args: opts.cmd, env, cwd, uid: user.uid, gid: user.gid, groups: user.groups }, seccompSummary(rec.HostConfig))]);
     writeSync(syncW, 'x');
   } finally {
     close(syncW);
@@ -108,9 +116,11 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
     await io.finish();
     throw execFailure(report, opts.cmd[0], cwd);
   }
+  explain(() => narrate.execveStep(middle, opts.cmd[0], opts.cmd, env.length));
   if (opts.detach) return 0;
   io.started();
   const code = await waitpidAsync(middle);
   await io.finish();
+  explain(() => narrate.exitStep(rec.Id, code, false, []));
   return code;
 }

@@ -2,9 +2,10 @@
 //  - attached: a foreground `run` (or `start -a`) hands over its own fds, or
 //    relays a pty to the user's terminal;
 //  - logged: a detached monitor collects stdout/stderr into the json log.
-import { closeSync, createReadStream, createWriteStream, openSync } from 'node:fs';
+import { closeSync, constants, createReadStream, createWriteStream, openSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { close, pipe, setCloexec, setWinsize } from '../../native-bindings/libc.js';
+import { close, pipe, setCloexec, setNonblock, setWinsize } from '../../native-bindings/libc.js';
 import { LogWriter, type StreamName } from './logs.js';
 import type { ContainerRecord } from './model.js';
 import type { Pty } from './pty.js';
@@ -155,10 +156,34 @@ export function attachedIo({ tty, interactive, pty: makePty, logPath }: AttachMo
   };
 }
 
+/** Where a client attached before the start writes the container's stdin (see the Engine API's attach). */
+export function stdinFifo(rec: Pick<ContainerRecord, 'LogPath'>): string {
+  return join(dirname(rec.LogPath), 'stdin.fifo');
+}
+
+/**
+ * -i: the container's stdin. When a client is attached (stdin.fifo exists,
+ * held open by it), the FIFO, once: the client closing it is the command's EOF.
+ * Else a pipe whose write end the monitor holds: open and empty, as
+ * `docker run -di` leaves it.
+ */
+function openStdin(rec: ContainerRecord): [number, number] {
+  const fifo = stdinFifo(rec);
+  let fd: number;
+  try {
+    // Non-blocking only for the open, which would otherwise wait for a writer.
+    fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return pipe();
+  }
+  setNonblock(fd, false);
+  rmSync(fifo, { force: true });
+  return [fd, -1];
+}
+
 export function loggedIo(rec: ContainerRecord, makePty: () => Pty): ContainerIo {
   const log = new LogWriter(rec.LogPath);
-  // -i without a terminal: keep stdin open (and empty) as `docker run -di` does.
-  const [inR, inW] = rec.Config.OpenStdin ? pipe() : [openSync('/dev/null', 'r'), -1];
+  const [inR, inW] = rec.Config.OpenStdin ? openStdin(rec) : [openSync('/dev/null', 'r'), -1];
   if (rec.Config.Tty) {
     const pty = makePty();
     let out: Readable | undefined;

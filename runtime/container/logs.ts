@@ -55,12 +55,22 @@ export interface ReadLogsOptions {
   follow?: boolean;
   tail?: number; // lines from the end; undefined = all
   timestamps?: boolean;
+  /** Only lines logged at or after / before these times (ms since the epoch). */
+  since?: number;
+  until?: number;
   /** While it returns true, --follow keeps polling for more. */
   isRunning?: () => boolean;
 }
 
 export async function readLogs(path: string, out: Writable, err: Writable, opts: ReadLogsOptions): Promise<void> {
-  const print = (l: LogLine) => (l.stream === 'stderr' ? err : out).write(opts.timestamps ? `${l.time} ${l.log}` : l.log);
+  const inWindow = (l: LogLine) => {
+    if (opts.since === undefined && opts.until === undefined) return true;
+    const t = Date.parse(l.time);
+    return !(opts.since !== undefined && t < opts.since) && !(opts.until !== undefined && t >= opts.until);
+  };
+  const print = (l: LogLine) => {
+    if (inWindow(l)) (l.stream === 'stderr' ? err : out).write(opts.timestamps ? `${l.time} ${l.log}` : l.log);
+  };
   let text = '';
   try {
     text = readFileSync(path, 'utf8');
@@ -68,7 +78,7 @@ export async function readLogs(path: string, out: Writable, err: Writable, opts:
     // no log yet
   }
   let offset = Buffer.byteLength(text);
-  let lines = parseLogLines(text);
+  let lines = parseLogLines(text).filter(inWindow);
   if (opts.tail !== undefined && opts.tail >= 0) lines = opts.tail === 0 ? [] : lines.slice(-opts.tail);
   lines.forEach(print);
   if (!opts.follow) return;

@@ -4,9 +4,12 @@
 // the launcher, then waits for PID 1, writes the log, and records the exit.
 //
 //   node monitor.js CONTAINER_ID
-import { closeSync, existsSync, writeSync } from 'node:fs';
+//   node monitor.js --standby     (the id comes on stdin later; see StandbyMonitor)
+import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { monitorShim } from '../../native-bindings/helper.js';
-import { execve } from '../../native-bindings/libc.js';
+import { dup2, execve } from '../../native-bindings/libc.js';
+import { paths } from '../util/paths.js';
 import { stageScript } from '../util/install.js';
 import { loggedIo } from './io.js';
 import { containerPty } from './pty.js';
@@ -14,6 +17,8 @@ import { remove } from './lifecycle.js';
 import { finalize, startContainer } from './start.js';
 import * as store from './store.js';
 import { startProxies } from '../network/index.js';
+import { handOverPorts } from '../network/proxy.js';
+import { stopExplaining } from '../teach/explain.js';
 
 export interface MonitorReport { ok: boolean; pid?: number; error?: string; code?: number }
 
@@ -38,21 +43,26 @@ async function main(id: string): Promise<number> {
   try {
     started = await startContainer(id, io.stdio);
   } catch (e) {
+    stopExplaining();
     const err = e as Error & { exitCode?: number };
     report({ ok: false, error: err.message, code: err.exitCode ?? 125 });
     return 1;
   }
+  // The launcher's stderr must not stay open here: it would wait for its EOF.
+  stopExplaining();
   const current = store.read(id);
-  if (!hasPublishedPorts(current) && io.handOver && existsSync(monitorShim)) {
+  // Published TCP ports' listening sockets go along (skiff-shim relays them);
+  // a UDP port keeps this Node monitor, whose proxy relays datagrams.
+  const ports = hasPublishedPorts(current) ? handOverPorts(id) : [];
+  if (ports && io.handOver && existsSync(monitorShim)) {
     // Nothing left that needs Node: become skiff-shim (same pid, so the
-    // container stays our child) to copy the output into the log and wait.
-    // The bound sockets of published ports would not survive the exec, so
-    // containers with -p/-P keep this Node monitor.
+    // container stays our child) to copy the output into the log, relay the
+    // published ports and wait.
     const fds = io.handOver();
     report({ ok: true, pid: started.pid });
     execve(monitorShim, [
       'skiff-shim', String(started.pid), rec.LogPath, String(fds.out), String(fds.err), String(fds.holds[0]), String(fds.holds[1]),
-      '--', process.execPath, stageScript('monitor'), '--finalize', id,
+      ...ports, '--', process.execPath, stageScript('monitor'), '--finalize', id,
     ], [`SKIFF_ROOT=${process.env.SKIFF_ROOT ?? ''}`, `PATH=${process.env.PATH ?? ''}`]);
   }
   io.started();
@@ -74,8 +84,45 @@ async function finalizeFromShim(id: string, code: number): Promise<number> {
   return 0;
 }
 
+/**
+ * Waits (blocking: there is nothing else to do) for the container id on
+ * stdin, then points stdout and stderr at that container's monitor.log and
+ * stdin at /dev/null, as a monitor started for that container would have them.
+ */
+function standbyId(): string | undefined {
+  const buf = Buffer.alloc(128);
+  let text = '';
+  while (!text.includes('\n')) {
+    let n: number;
+    try {
+      n = readSync(0, buf);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return undefined;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      continue;
+    }
+    if (n === 0) break;
+    text += buf.subarray(0, n).toString();
+  }
+  const id = text.trim();
+  if (!/^[0-9a-f]{64}$/.test(id)) return undefined;
+  const log = openSync(join(paths.container(id), 'monitor.log'), 'a');
+  const devnull = openSync('/dev/null', 'r');
+  dup2(devnull, 0);
+  dup2(log, 1);
+  dup2(log, 2);
+  closeSync(log);
+  closeSync(devnull);
+  return id;
+}
+
 const args = process.argv.slice(2);
-const run = args[0] === '--finalize' ? finalizeFromShim(args[1], Number(args[2])) : main(args[0]);
+let run: Promise<number>;
+if (args[0] === '--finalize') run = finalizeFromShim(args[1], Number(args[2]));
+else if (args[0] === '--standby') {
+  const id = standbyId();
+  run = id ? main(id) : Promise.resolve(0);
+} else run = main(args[0]);
 run.then((code) => process.exit(code), (e) => {
   process.stderr.write(`skiff monitor: ${(e as Error).stack}\n`);
   process.exit(1);

@@ -1,7 +1,8 @@
 // Running a created container in the foreground or in the background: the
 // library behind `run`, `start` and `restart`.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SkiffError } from '../util/errors.js';
@@ -15,6 +16,9 @@ import type { MonitorReport } from './monitor.js';
 import { finalize, startContainer } from './start.js';
 import * as store from './store.js';
 import { startProxies } from '../network/index.js';
+import { explain, explaining } from '../teach/explain.js';
+import * as narrate from '../teach/narrate.js';
+import { rootfsDirs } from './rootfs.js';
 
 const monitorScript = stageScript('monitor');
 
@@ -56,19 +60,80 @@ export async function runAttached(id: string): Promise<number> {
   for (const [sig, h] of handlers) process.off(sig, h);
   proxies.close();
   await io.finish();
+  const before = explaining() ? store.read(id) : undefined;
   const done = finalize(id, code);
   if (done?.HostConfig.AutoRemove) await remove(done);
+  explain(() => before && narrate.exitStep(id, code, !!done?.State.OOMKilled,
+    narrate.cleanupLines(before, rootfsDirs(id).merged, done?.HostConfig.AutoRemove ? paths.container(id) : undefined)));
   return done?.State.OOMKilled ? 137 : code;
 }
 
-/** Starts the container under a detached monitor process; resolves once it runs. */
-export async function runDetached(id: string): Promise<void> {
-  const logFd = openSync(join(paths.container(id), 'monitor.log'), 'a');
-  const child = spawn(process.execPath, [monitorScript, id], {
+function setNice(child: ChildProcess, nice: number): void {
+  try {
+    if (child.pid) setPriority(child.pid, nice);
+  } catch {
+    // exited already
+  }
+}
+
+/** A monitor process of its own session: it outlives whoever started it. */
+function spawnMonitor(args: string[], out: number | 'ignore', stdin: 'ignore' | 'pipe'): ChildProcess {
+  // --explain: the monitor narrates on our stderr (its fd 4) until the container runs.
+  const narrating = explaining();
+  return spawn(process.execPath, [monitorScript, ...args], {
     detached: true,
-    stdio: ['ignore', logFd, logFd, 'pipe'],
+    stdio: [stdin, out, out, 'pipe', ...(narrating ? [2] : [])],
+    ...(narrating ? { env: { ...process.env, SKIFF_EXPLAIN_FD: '4' } } : {}),
   });
-  closeSync(logFd);
+}
+
+/**
+ * One monitor started ahead of need, already past Node's boot, waiting on
+ * stdin for the id of the container it is to start. A long-running caller
+ * (the Engine API service) keeps one ready, so a start pays no Node boot.
+ * If the caller exits first, the standby monitor sees EOF and exits too.
+ */
+export class StandbyMonitor {
+  private ready: ChildProcess | undefined;
+
+  private spawn(): ChildProcess {
+    const child = spawnMonitor(['--standby'], 'ignore', 'pipe');
+    child.stdin!.on('error', () => {}); // it died: take() makes another
+    // Its boot must not slow the container that is starting or exiting right now.
+    setNice(child, 19);
+    return child;
+  }
+
+  /** Boots the next monitor now, so that the first start does not wait for it. */
+  warm(): void {
+    this.ready ??= this.spawn();
+  }
+
+  take(): ChildProcess {
+    const ready = this.ready;
+    const alive = ready && ready.exitCode === null && ready.signalCode === null;
+    this.ready = this.spawn();
+    const child = alive ? ready : this.spawn();
+    setNice(child, 0); // the main thread, which starts the container: it inherits this
+    return child;
+  }
+
+  close(): void {
+    this.ready?.stdin?.end();
+  }
+}
+
+/** Starts the container under a detached monitor process; resolves once it runs. */
+export async function runDetached(id: string, standby?: StandbyMonitor): Promise<void> {
+  let child: ChildProcess;
+  if (standby) {
+    child = standby.take();
+    child.stdin!.end(`${id}\n`);
+  } else {
+    const logFd = openSync(join(paths.container(id), 'monitor.log'), 'a');
+    child = spawnMonitor([id], logFd, 'ignore');
+    closeSync(logFd);
+  }
   const text = await readAll(child.stdio[3] as Readable);
   child.unref();
   let report: MonitorReport;
@@ -78,6 +143,7 @@ export async function runDetached(id: string): Promise<void> {
     throw new SkiffError(`the container monitor exited before starting the container; see ${join(paths.container(id), 'monitor.log')}`);
   }
   if (!report.ok) throw new SkiffError(report.error ?? 'start failed', report.code ?? 125);
+  explain(() => report.pid ? narrate.detachedStep(id, report.pid, child.pid) : undefined);
 }
 
 function readAll(s: Readable): Promise<string> {

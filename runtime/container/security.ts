@@ -8,6 +8,7 @@ import { capabilityMask, capabilitySet } from '../sandbox/capabilities.js';
 import type { UserMounts } from '../sandbox/mounts.js';
 import { compile, defaultProfile, loadProfile } from '../sandbox/seccomp.js';
 import type { SecuritySpec } from '../sandbox/spec.js';
+import type { SeccompSummary } from '../teach/narrate.js';
 import { SkiffError } from '../util/errors.js';
 import { MAX_ID } from '../util/numbers.js';
 import type { HostConfig } from './model.js';
@@ -112,6 +113,21 @@ export function securitySpec(h: HostConfig): SecuritySpec {
     compiled.set(key, seccomp);
   }
   return { caps: capabilityMask(caps), seccomp, noNewPrivs: so.noNewPrivs, readonlyRootfs: !!h.ReadonlyRootfs };
+}
+
+/** What the seccomp filter of securitySpec() holds, in words (for --explain); null when unconfined. */
+export function seccompSummary(h: HostConfig): SeccompSummary | null {
+  const spec = securitySpec(h);
+  if (!spec.seccomp) return null;
+  const so = parseSecurityOpts(h.SecurityOpt ?? []);
+  const caps = capabilitySet({ add: h.CapAdd ?? [], drop: h.CapDrop ?? [], privileged: h.Privileged });
+  const profile = so.seccomp === 'default' ? defaultProfile(caps) : loadProfile((so.seccomp as { file: string }).file);
+  return {
+    profile: so.seccomp === 'default' ? 'default' : (so.seccomp as { file: string }).file,
+    rules: (profile.syscalls ?? []).length,
+    defaultAction: profile.defaultAction,
+    instructions: Buffer.from(spec.seccomp, 'base64').length / 8,
+  };
 }
 
 export function userMounts(h: HostConfig): UserMounts {

@@ -49,8 +49,10 @@ import { exitedView, reserveExitRecord, writeExitRecord } from './exit-record.js
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
 import { chownPty } from './pty.js';
-import { deviceRules, ensureVolumeSources, securitySpec, userMounts } from './security.js';
+import { deviceRules, ensureVolumeSources, seccompSummary, securitySpec, userMounts } from './security.js';
 import { attachNetwork, prepareNetwork, releaseNetwork } from '../network/index.js';
+import { explain } from '../teach/explain.js';
+import * as narrate from '../teach/narrate.js';
 
 export interface Stdio {
   /** Descriptors that become the container's 0, 1 and 2. */
@@ -177,6 +179,14 @@ export interface LaunchRequest {
   holdFd?: number;
   /** Runs once the child is in its cgroup, before the exec (or before returning with holdFd). */
   beforeExec?: (pid: number) => void;
+  /** Narration points (skiff run's --explain): after the clone, the id maps, the network, before the root, in the cgroup. */
+  steps?: {
+    cloned?(pid: number): void;
+    idMapped?(pid: number): void;
+    networked?(pid: number): void;
+    buildingRoot?(pid: number): void;
+    joined?(pid: number): void;
+  };
 }
 
 /**
@@ -184,7 +194,7 @@ export interface LaunchRequest {
  * `skiff run` and `skiff-runc create`. Returns the pid and the failure text
  * ("" when the process got as far as asked).
  */
-export async function launch(r: LaunchRequest): Promise<{ pid: number; failure: string }> {
+export async function launch(r: LaunchRequest): Promise<{ pid: number; failure: string; command: string }> {
   const { spec, stdio, cg, undo } = r;
   // 3. clone into the new namespaces; the child waits on the sync pipe.
   // The cgroup namespace is unshared later, by skiff-exec, once the
@@ -221,19 +231,24 @@ export async function launch(r: LaunchRequest): Promise<{ pid: number; failure: 
   // skiff-exec, which says "R" and waits once more: only then, with
   // nothing of Node left in it, does the process join the cgroup.
   mark('cloned');
+  r.steps?.cloned?.(pid);
   let failure = '';
+  let command = spec.process.args[0];
   const open = new Set([syncW, execW, errR]);
   const closeOnce = (fd: number) => {
     if (open.delete(fd)) close(fd);
   };
   try {
     r.idMaps?.(pid);
+    r.steps?.idMapped?.(pid);
     writeSync(syncW, 'x');
     // While the child makes its procfs: wire up the network namespace.
     await r.whileChildMounts?.(pid);
+    r.steps?.networked?.(pid);
     const hello = readSome(errR);
     if (hello.startsWith('P')) {
-      buildRoot(pid, spec, pidfdGetfd(pid, Number(hello.slice(1))));
+      r.steps?.buildingRoot?.(pid);
+      command = buildRoot(pid, spec, pidfdGetfd(pid, Number(hello.slice(1))));
       mark('root-built');
       writeSync(syncW, 'y');
       closeOnce(syncW);
@@ -241,6 +256,7 @@ export async function launch(r: LaunchRequest): Promise<{ pid: number; failure: 
       if (first.startsWith('R')) {
         mark('stub-ready');
         joinCgroup(cg, pid);
+        r.steps?.joined?.(pid);
         r.beforeExec?.(pid);
         writeSync(execW, 'x');
         failure = first.slice(1);
@@ -248,7 +264,7 @@ export async function launch(r: LaunchRequest): Promise<{ pid: number; failure: 
         // and waits on holdFd until `start`; its error pipe stays open till then.
         if (r.holdFd !== undefined) {
           const held = failure || readSome(errR);
-          return { pid, failure: held === '' ? 'hold:32' : held.startsWith('H') ? held.slice(1) : held };
+          return { pid, command, failure: held === '' ? 'hold:32' : held.startsWith('H') ? held.slice(1) : held };
         }
       } else {
         failure = first;
@@ -261,7 +277,7 @@ export async function launch(r: LaunchRequest): Promise<{ pid: number; failure: 
   } finally {
     for (const fd of [...open]) closeOnce(fd);
   }
-  return { pid, failure };
+  return { pid, failure, command };
 }
 
 export async function startContainer(id: string, stdio: Stdio, images = new ImageStore()): Promise<Started> {
@@ -281,19 +297,23 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
   try {
     reserveExitRecord(id);
     // 1. Root filesystem.
-    const lower = lowerDirs(images, images.get(rec.Image).config.rootfs.diff_ids);
+    const diffIds = images.get(rec.Image).config.rootfs.diff_ids;
+    const lower = lowerDirs(images, diffIds);
+    explain(() => narrate.layersStep(rec.Config.Image, diffIds.map((d) => ({ diffId: d, path: images.layerPath(d), size: images.layerSize(d) }))));
     const map = rec.Skiff.Userns;
     undo.push(() => unmountRootfs(id));
+    let stacked = lower;
     if (map) {
-      const mapped = idmapLayers(id, map, lower);
+      stacked = idmapLayers(id, map, lower);
       try {
-        mountRootfs(rec, mapped);
+        mountRootfs(rec, stacked);
       } finally {
-        unmountIdmappedLayers(id, mapped.length);
+        unmountIdmappedLayers(id, stacked.length);
       }
     } else {
       mountRootfs(rec, lower);
     }
+    explain(() => narrate.overlayStep(stacked, rootfsDirs(id), !!map));
     mark('rootfs-mounted');
     const net = await prepareNetwork(rec);
     undo.push(() => releaseNetwork(id));
@@ -310,12 +330,15 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     // Device control before any process exists in the cgroup: v1 rules
     // and/or the v2 eBPF program (fails closed if v2 has nothing else).
     const devices = deviceAllowList(!!h.Privileged, deviceRules(h));
-    applyLimits(cg, planDevices(layout, devices));
-    attachDeviceProgram(cg, devices);
-    applyLimits(cg, planLimits({
+    const deviceWrites = planDevices(layout, devices);
+    applyLimits(cg, deviceWrites);
+    const bpf = attachDeviceProgram(cg, devices);
+    const limitWrites = planLimits({
       memory: h.Memory, memorySwap: h.MemorySwap || undefined, nanoCpus: h.NanoCpus, cpuShares: h.CpuShares || undefined,
       pidsLimit: h.PidsLimit ?? undefined,
-    }, layout));
+    }, layout);
+    applyLimits(cg, limitWrites);
+    explain(() => narrate.cgroupStep(cg, [...deviceWrites, ...limitWrites], devices, bpf));
 
     mark('cgroup-ready');
     // 3.-4. clone, build the root, exec (see launch()).
@@ -323,14 +346,22 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     let flags = CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC;
     if (net.newNetns) flags |= CLONE.NEWNET;
     if (map) flags |= CLONE.NEWUSER;
-    const { pid, failure } = await launch({
+    const { pid, failure, command } = await launch({
       spec, flags, stdio, cg, undo, netnsFd: net.joinNetnsFd,
       ...(map ? { idMaps: (p: number) => writeIdMaps(p, map) } : {}),
       whileChildMounts: async (p) => {
         settings = await attachNetwork(rec, p, net);
       },
+      steps: {
+        cloned: (p) => explain(() => narrate.cloneStep(p, flags, net.joinNetnsFd >= 0)),
+        idMapped: (p) => explain(() => narrate.idmapStep(p, map)),
+        networked: (p) => explain(() => narrate.networkSteps(rec, p, net)),
+        buildingRoot: (p) => explain(() => narrate.rootSteps(p, spec)),
+        joined: (p) => explain(() => narrate.execSteps(p, spec, cg, seccompSummary(h))),
+      },
     });
     mark('exec');
+    if (!failure) explain(() => narrate.execveStep(pid, command, spec.process.args, spec.process.env.length, spec.cgroupns ? narrate.nsInode(pid, 'cgroup') : undefined));
     if (failure) {
       undo.pop();
       const code = waitpidSync(pid);
@@ -354,6 +385,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     return { pid, wait: () => (waiting ??= waitpidAsync(pid)) };
   } catch (e) {
     rollback();
+    explain(() => narrate.rollbackStep(id, (e as Error).message));
     throw e;
   }
 }

@@ -8,9 +8,12 @@
 // (loopback clients, and containers on the bridge dialing a host address) to
 // the container, TCP as a byte pipe with half-close, UDP as a datagram relay
 // with one upstream socket per client. The sockets close when the monitor
-// closes them, or die with it.
+// closes them, or die with it. A detached container's monitor hands its TCP
+// sockets to skiff-shim (handOverPorts), which relays them in C, so that no
+// Node process stays per container; UDP relays keep the Node monitor.
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { setCloexec } from '../../native-bindings/libc.js';
 import { SkiffError } from '../util/errors.js';
 import type { Binding, Proto } from './ports.js';
 
@@ -25,6 +28,8 @@ export interface BindRequest {
 
 interface Held {
   close(): void;
+  /** skiff-shim's argument for this socket (tcp:FD:IP:PORT, the fd left open across execve), if it can relay it. */
+  shimArg?(): string | undefined;
 }
 
 const held = new Map<string, Held[]>();
@@ -60,6 +65,13 @@ function tcpProxy(server: net.Server, target: () => { host: string; port: number
     close() {
       server.close();
       for (const c of conns) c.destroy();
+    },
+    shimArg() {
+      const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      if (fd === undefined || fd < 0) return undefined;
+      setCloexec(fd, false);
+      const t = target();
+      return `tcp:${fd}:${t.host}:${t.port}`;
     },
   };
 }
@@ -194,6 +206,17 @@ export async function bindPorts(id: string, reqs: BindRequest[], target: (contai
   }
   held.set(id, [...(held.get(id) ?? []), ...handles]);
   return out;
+}
+
+/**
+ * skiff-shim's arguments for every port this process holds for `id`, their
+ * fds made inheritable; undefined when one of them cannot be handed over (UDP).
+ */
+export function handOverPorts(id: string): string[] | undefined {
+  const hs = held.get(id) ?? [];
+  if (hs.some((h) => !h.shimArg)) return undefined;
+  const args = hs.map((h) => h.shimArg!());
+  return args.every((a): a is string => a !== undefined) ? args : undefined;
 }
 
 /** Closes the ports this process holds for `id` (a no-op in any other process). */

@@ -31,17 +31,15 @@ type NsName = keyof typeof NS_TYPE;
 /** setns order: the mount namespace last (entering it resets root and cwd). */
 const ORDER: NsName[] = ['net', 'uts', 'ipc', 'mnt'];
 
-let fsUnshared = false;
-
 /**
  * Runs FN on this thread inside PID's net, uts, ipc and mount namespaces,
  * then returns the thread to its own, whatever FN does.
  */
 export function insideNamespacesOf<T>(pid: number, fn: () => T): T {
-  if (!fsUnshared) {
-    unshare(CLONE_FS, 'CLONE_FS (the main thread\'s root and cwd)');
-    fsUnshared = true;
-  }
+  // Every time, not once: threads Node starts later (libuv's pool, on its
+  // first use) share this thread's fs_struct again, and setns(CLONE_NEWNS)
+  // refuses a shared one with EINVAL. When nothing shares it, this is a no-op.
+  unshare(CLONE_FS, 'CLONE_FS (the main thread\'s root and cwd)');
   const own = ORDER.map((ns) => openSync(`/proc/thread-self/ns/${ns}`, 'r'));
   const cwd = openSync('.', constants.O_RDONLY | constants.O_DIRECTORY);
   const theirs: number[] = [];
@@ -93,17 +91,18 @@ export function lookPath(file: string, env: string[]): string {
 /**
  * Builds PID's root filesystem from SPEC and checks that its command exists:
  * the mount plan, the hostname, pivot_root. procFd is the child's procfs context.
+ * Returns the command's path inside, as found there.
  */
-export function buildRoot(pid: number, spec: SandboxSpec, procFd: number): void {
+export function buildRoot(pid: number, spec: SandboxSpec, procFd: number): string {
   const ctx: MountContext = { procFd, ...(spec.owner ? { owner: spec.owner } : {}) };
   try {
-    insideNamespacesOf(pid, () => {
+    return insideNamespacesOf(pid, () => {
       isolateRootfs(spec.rootfs);
       applyMounts(spec.rootfs, spec.mounts, ctx);
       if (spec.security.readonlyRootfs) readonlyRootfs(spec.rootfs);
       sethostname(spec.hostname);
       enterRootfs(spec.rootfs);
-      lookPath(spec.process.args[0], spec.process.env);
+      return lookPath(spec.process.args[0], spec.process.env);
     });
   } catch (e) {
     if (e instanceof SkiffError) throw e;

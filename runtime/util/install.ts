@@ -1,5 +1,5 @@
 // Where skiff's own files are. The CLI normally runs from a bundle
-// (dist/bin/*.mjs, made by esbuild: one file loads much faster than ~50
+// (dist/bin/*.cjs, made by esbuild: one file loads much faster than ~50
 // modules); tests and readers may also run the plain tsc output in
 // dist/runtime/. Both must find the stage scripts they spawn.
 import { join } from 'node:path';
@@ -12,6 +12,6 @@ const SOURCES = { monitor: 'container/monitor.js', 'unpack-worker': 'image/unpac
 
 /** The script a stage runs from: the detached monitor, or a layer-unpacking worker thread. */
 export function stageScript(stage: keyof typeof SOURCES): string {
-  if (bundled) return join(packageRoot, 'dist', 'bin', `${stage}.mjs`);
+  if (bundled) return join(packageRoot, 'dist', 'bin', `${stage}.cjs`);
   return join(packageRoot, 'dist', 'runtime', SOURCES[stage]);
 }

@@ -7,14 +7,13 @@
 // exact phase boundary, for real. ROLE (cli or monitor) limits it to the
 // command itself or to a detached container monitor, which inherits the
 // environment. It only ever affects the processes it is set for.
-import { performance } from 'node:perf_hooks';
-
 const enabled = !!process.env.SKIFF_TRACE;
 const [faultSpec, faultRole] = (process.env.SKIFF_FAULT ?? '').split('@');
 const [faultPhase, faultSignal = 'SIGKILL'] = faultSpec.split(':');
-const role = /monitor\.m?js$/.test(process.argv[1] ?? '') ? 'monitor' : 'cli';
+const role = /monitor(\.body)?\.[cm]?js$/.test(process.argv[1] ?? '') ? 'monitor' : 'cli';
 
 export function mark(phase: string): void {
-  if (enabled) process.stderr.write(`skiff-trace ${phase} ${performance.now().toFixed(1)}\n`);
+  // globalThis.performance: loaded on first use, so an untraced command does not pay for perf_hooks.
+  if (enabled) process.stderr.write(`skiff-trace ${phase} ${globalThis.performance.now().toFixed(1)}\n`);
   if (faultPhase && phase === faultPhase && (!faultRole || faultRole === role)) process.kill(process.pid, faultSignal as NodeJS.Signals);
 }

@@ -12,8 +12,8 @@ import { type Tools, withTools } from './_tools.js';
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = join(here, '..', '..', '..'); // dist/test/integration -> repo
 // The bundle users run (package.json "bin"), not the plain tsc output.
-// SKIFF_TEST_CLI points the tests at another bundle (PKG/dist/bin/main.mjs, with PKG/package.json beside it).
-export const cli = process.env.SKIFF_TEST_CLI || join(repo, 'dist', 'bin', 'main.mjs');
+// SKIFF_TEST_CLI points the tests at another bundle (PKG/dist/bin/main.cjs, with PKG/package.json beside it).
+export const cli = process.env.SKIFF_TEST_CLI || join(repo, 'dist', 'bin', 'main.cjs');
 export const fixtures = join(repo, 'rootfs-fixtures', 'out');
 
 export const isRoot = process.getuid?.() === 0;

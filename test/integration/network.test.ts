@@ -4,8 +4,9 @@
 // addresses inside that bridge: its gateway (this host's own address there)
 // and its containers. Each test ends by removing everything and asserting
 // that no veth, lease, nft table, bridge or state is left.
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import test from 'ava';
 import { displayablePorts, parsePublish } from '../../runtime/network/ports.js';
@@ -247,6 +248,51 @@ it('a host port held by another process: 125 and no container, veth, lease or ru
   t.deepEqual(Object.keys(bridgeState(h)?.leases ?? {}), []);
   t.throws(() => execFileSync(sysTool('nft'), ['list', 'table', 'ip', `skiff-${h.net.bridge}`], { stdio: 'ignore' }));
   await assertNetClean(t, h, []);
+});
+
+it('-p TCP: skiff-shim holds and relays the port, no Node process stays; 4 MiB echo with half-close through 127.0.0.1', async (t) => {
+  const h = await harness(t);
+  const p = await freeRange(1);
+  const id = (await h.ok(t, ['run', '-d', '-p', `127.0.0.1:${p}:7000`, 'busybox', 'sleep', '600'])).trim();
+  const pid = Number(await inspect(h, t, id, '{{.State.Pid}}'));
+  // Nothing listens inside yet: the relay's connect is refused, so the client just sees the connection close.
+  const refused = await new Promise<string>((resolve) => {
+    const c = net.connect({ host: '127.0.0.1', port: p });
+    let got = '';
+    c.on('data', (d) => (got += d));
+    c.on('close', () => resolve(got));
+    c.on('error', () => {});
+  });
+  t.is(refused, '');
+  // An echo server in the container's network namespace that answers EOF with EOF (half-close).
+  const code = `require('net').createServer({allowHalfOpen:true},(s)=>s.pipe(s)).listen(7000,'0.0.0.0',()=>console.log('ready'))`;
+  const server = spawn(sysTool('nsenter'), [`--net=/proc/${pid}/ns/net`, process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => void server.kill('SIGKILL'));
+  await new Promise((resolve) => server.stdout!.once('data', resolve));
+
+  // The monitor has become skiff-shim (it execs right after reporting the start).
+  const mon = monitorPid(h, id);
+  let comm = '';
+  for (let i = 0; i < 100 && (comm = readFileSync(`/proc/${mon}/comm`, 'utf8').trim()) !== 'skiff-shim'; i++) await new Promise((r) => setTimeout(r, 20));
+  t.is(comm, 'skiff-shim');
+  const rssKiB = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${mon}/status`, 'utf8'))![1]);
+  t.true(rssKiB < 4096, `skiff-shim's RSS: ${rssKiB} KiB`);
+  t.log(`skiff-shim relaying 127.0.0.1:${p}: RSS ${rssKiB} KiB`);
+
+  const payload = randomBytes(4 << 20);
+  const echoed = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const c = net.connect({ host: '127.0.0.1', port: p, allowHalfOpen: true }, () => c.end(payload));
+    c.on('data', (d) => chunks.push(d));
+    c.on('end', () => resolve(Buffer.concat(chunks)));
+    c.on('error', reject);
+    c.setTimeout(30_000, () => reject(new Error('echo timed out')));
+  });
+  t.is(echoed.length, payload.length);
+  t.true(echoed.equals(payload), 'every byte came back, in order, and the reply ended after the request did');
+  await h.ok(t, ['rm', '-f', id]);
+  t.false(await portBusy('tcp', '127.0.0.1', p), 'the port is free once the container is gone');
+  await assertNetClean(t, h, [id]);
 });
 
 it('kill -9 of the monitor, then rm -f: no veth, lease, rule or proxy left', async (t) => {

@@ -9,7 +9,7 @@ import test, { type ExecutionContext } from 'ava';
 import { cgroupsFor, ensureFixtures, fixtures, it, mountsUnder, repo, skipReason } from './_harness.js';
 import { withTools, type Tools } from './_tools.js';
 
-const runc = join(repo, 'dist', 'bin', 'runc.mjs');
+const runc = join(repo, 'dist', 'bin', 'runc.cjs');
 
 interface R { code: number; stdout: string; stderr: string }
 

@@ -21,7 +21,7 @@ import { startRegistry, type RegistryOptions } from '../../runtime/registry/serv
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..', '..'); // dist/test/integration -> repo
 const fixtures = join(repo, 'rootfs-fixtures', 'out');
-const cli = join(repo, 'dist', 'bin', 'main.mjs');
+const cli = join(repo, 'dist', 'bin', 'main.cjs');
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -671,7 +671,7 @@ test('`skiff registry serve` serves, logs each request to stderr, and exits 0 on
   const probe = existsSync(cli) ? spawnSync(process.execPath, [cli, 'registry', '--help'], { encoding: 'utf8' }) : undefined;
   const bundled = probe?.status === 0 && probe.stdout.includes('serve');
   const entry = bundled ? cli : join(here, '_registry-cli.js');
-  if (!bundled) t.log('dist/bin/main.mjs does not know `registry` yet: running the command module directly');
+  if (!bundled) t.log('dist/bin/main.cjs does not know `registry` yet: running the command module directly');
 
   const child = spawn(process.execPath, [entry, 'registry', 'serve', '--addr', '127.0.0.1:0', '--root', root], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => child.kill('SIGKILL'));

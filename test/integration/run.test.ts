@@ -21,7 +21,7 @@ it('each namespace differs from the host, and the command is PID 1', async (t) =
 
 it('hostname is the short ID by default, or -h', async (t) => {
   const h = await harness(t);
-  const id = (await h.ok(t, ['run', '-d', 'busybox', 'sleep', '30'])).trim();
+  const id = (await h.ok(t, ['run', '-d', 'busybox', 'sleep', '600'])).trim();
   const r = await h.run(['exec', id, 'hostname']);
   t.is(r.stdout.trim(), id.slice(0, 12));
   t.is((await h.ok(t, ['run', '--rm', '-h', 'box1', 'busybox', 'cat', '/etc/hostname'])).trim(), 'box1');
@@ -52,7 +52,7 @@ it('the container has its own mounts and only a loopback interface', async (t) =
 
 it('--userns-remap maps container root to 100000 and image files stay root-owned', async (t) => {
   const h = await harness(t);
-  const id = (await h.ok(t, ['run', '-d', '--userns-remap', 'busybox', 'sleep', '30'])).trim();
+  const id = (await h.ok(t, ['run', '-d', '--userns-remap', 'busybox', 'sleep', '600'])).trim();
   const map = await h.ok(t, ['exec', id, 'cat', '/proc/self/uid_map']);
   t.deepEqual(map.trim().split(/\s+/), ['0', '100000', '65536']);
   t.is((await h.ok(t, ['exec', id, 'stat', '-c', '%u:%g', '/bin/busybox'])).trim(), '0:0');

@@ -1,13 +1,13 @@
 import type { CommandModule } from 'yargs';
 import { execInContainer } from '../../container/exec.js';
-import { getCommandWords } from '../container-options.js';
+import { explainFlag, getCommandWords } from '../container-options.js';
 
 interface Args { container: string; interactive: boolean; tty: boolean; detach: boolean; env?: string[]; workdir?: string; user?: string }
 
 const cmd: CommandModule<object, Args> = {
   command: 'exec <container> [command..]',
   describe: 'Execute a command in a running container',
-  builder: (y) => y
+  builder: (y) => explainFlag(y)
     .positional('container', { type: 'string', demandOption: true })
     .option('interactive', { alias: 'i', type: 'boolean', default: false, describe: 'Keep STDIN open even if not attached' })
     .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'Allocate a pseudo-TTY' })

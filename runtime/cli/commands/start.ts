@@ -2,13 +2,14 @@ import type { CommandModule } from 'yargs';
 import { findLive } from '../../container/lifecycle.js';
 import { runAttached, runDetached } from '../../container/run.js';
 import { eachContainer } from '../each.js';
+import { explainFlag } from '../container-options.js';
 
 interface Args { containers: string[]; attach: boolean; interactive: boolean }
 
 const start: CommandModule<object, Args> = {
   command: 'start <containers..>',
   describe: 'Start one or more stopped containers',
-  builder: (y) => y
+  builder: (y) => explainFlag(y)
     .positional('containers', { type: 'string', array: true, demandOption: true })
     .option('attach', { alias: 'a', type: 'boolean', default: false, describe: 'Attach STDOUT/STDERR and forward signals' })
     .option('interactive', { alias: 'i', type: 'boolean', default: false, describe: "Attach container's STDIN" }) as never,

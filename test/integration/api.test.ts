@@ -1,0 +1,350 @@
+// `skiff system service` driven by the real docker CLI (Debian's docker.io
+// client) and by plain HTTP. Each test starts its own service on a socket in
+// its own root; containers use --network none, so no bridge is made.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { startRegistry } from '../../runtime/registry/server.js';
+import { cli, fixtures, harness, it, type Harness, type Result } from './_harness.js';
+
+const DOCKER = '/usr/bin/docker';
+const TOOLS = { [DOCKER]: 'docker.io' };
+
+interface Service { sock: string; proc: ChildProcess; stop(): Promise<void> }
+
+function get(sock: string, path: string, method = 'GET', body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: sock, path, method, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** POSTs up to 100 MB of garbage in 1 MB writes until the service answers; its status (-1: closed without one). */
+function postGarbage(sock: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve) => {
+    let answered = false;
+    const req = http.request({ socketPath: sock, path: '/v1.41/containers/create', method: 'POST', headers: { 'Content-Type': 'application/json', ...headers } }, (res) => {
+      answered = true;
+      res.resume();
+      resolve(res.statusCode ?? 0);
+      req.destroy();
+    });
+    req.on('error', () => { if (!answered) resolve(-1); });
+    const chunk = Buffer.alloc(1024 * 1024, 'x');
+    let sent = 0;
+    const pump = () => {
+      while (!answered && !req.destroyed && sent < 100) {
+        sent++;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+    };
+    pump();
+  });
+}
+
+async function startService(t: ExecutionContext, h: Harness): Promise<Service> {
+  const sock = join(h.root, 'api.sock');
+  const proc = spawn(process.execPath, [cli, 'system', 'service', '--host', `unix://${sock}`], { env: h.env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr!.on('data', (d) => (log += d));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  // Registered after the harness's teardown, so it runs first: the service stops before the root goes.
+  t.teardown(async () => {
+    await stop();
+    if (log) t.log(log.trim());
+  });
+  for (let i = 0; ; i++) {
+    try {
+      if ((await get(sock, '/_ping')).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 200 || proc.exitCode !== null) throw new Error(`the service did not start: ${log}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { sock, proc, stop };
+}
+
+/** The docker CLI against the service, with a config dir of its own (nothing in ~/.docker). */
+function docker(t: ExecutionContext, svc: Service, args: string[], input = ''): Promise<Result> {
+  const config = mkdtempSync('/tmp/skiff-test-docker-config-');
+  t.teardown(() => rmSync(config, { recursive: true, force: true }));
+  return new Promise((resolve, reject) => {
+    const child = spawn(DOCKER, ['-H', `unix://${svc.sock}`, ...args], {
+      env: { ...process.env, DOCKER_CONFIG: config, DOCKER_HOST: '', DOCKER_CONTEXT: '' }, stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 137, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
+
+async function setup(t: ExecutionContext) {
+  const h = await harness(t);
+  const svc = await startService(t, h);
+  const d = (...args: string[]) => docker(t, svc, args);
+  return { h, svc, d };
+}
+
+it('docker run --rm through the service: output, stderr, stdin, exit codes, nothing left behind', async (t) => {
+  const { h, svc, d } = await setup(t);
+  const hi = await d('run', '--rm', '--network', 'none', 'busybox', 'echo', 'hi');
+  t.is(hi.code, 0, hi.stderr);
+  t.is(hi.stdout, 'hi\n');
+  const bad = await d('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3');
+  t.is(bad.code, 3, 'the container\'s exit code is the CLI\'s');
+  t.is(bad.stdout, 'out\n');
+  t.is(bad.stderr, 'err\n', 'stderr stays stderr (multiplexed frames)');
+  const piped = await docker(t, svc, ['run', '-i', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'cat; echo end'], 'in\n');
+  t.is(piped.stdout, 'in\nend\n', 'run -i: stdin reaches the command, and so does its EOF');
+  const missing = await d('run', '--rm', '--network', 'none', 'busybox', 'no-such-command');
+  t.is(missing.code, 127, missing.stderr);
+  t.regex(missing.stderr, /executable file not found/);
+  // --rm: removed by the container's own monitor, as with the CLI.
+  for (let i = 0; i < 100 && h.containerIds().length; i++) await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(h.containerIds(), []);
+}, TOOLS);
+
+it('docker run -d, logs, ps --filter, inspect -f, exec, cp, stop, rm', async (t) => {
+  const { h, svc, d } = await setup(t);
+  const run = await d('run', '-d', '--network', 'none', '--name', 'web', '--label', 'role=test', 'busybox', 'sh', '-c', 'echo started; echo warn >&2; exec sleep 300');
+  t.is(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  t.regex(id, /^[0-9a-f]{64}$/);
+  let logs: Result = { code: 1, stdout: '', stderr: '' };
+  for (let i = 0; i < 100; i++) {
+    logs = await d('logs', 'web');
+    if (logs.stdout && logs.stderr) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.is(logs.stdout, 'started\n');
+  t.is(logs.stderr, 'warn\n');
+  t.regex((await d('logs', '-t', '--tail', '1', 'web')).stderr, /^\d{4}-\d\d-\d\dT[\d:.]+Z warn\n$/);
+  t.is((await d('logs', '--since', '2000-01-01T00:00:00Z', 'web')).stdout, 'started\n');
+  t.is((await d('logs', '--until', '2000-01-01T00:00:00Z', 'web')).stdout, '', '--until a time before the container: nothing');
+  t.is((await d('ps', '--filter', 'label=role=test', '--format', '{{.Names}} {{.Image}}')).stdout, 'web busybox\n');
+  t.is((await d('ps', '--filter', 'name=nothing-like-it', '-q')).stdout, '');
+  t.is((await d('inspect', '-f', '{{.State.Status}} {{.Config.Image}} {{.HostConfig.NetworkMode}}', 'web')).stdout, 'running busybox none\n');
+  const exec = await d('exec', 'web', 'sh', '-c', 'echo in-$HOSTNAME; exit 4');
+  t.is(exec.code, 4);
+  t.is(exec.stdout, `in-${id.slice(0, 12)}\n`);
+  t.is((await docker(t, svc, ['exec', '-i', 'web', 'cat'], 'piped\n')).stdout, 'piped\n', 'exec -i: stdin reaches the process, and its EOF too');
+  const cp = await d('cp', 'web:/etc/hostname', '-');
+  t.is(cp.code, 0, cp.stderr);
+  t.true(cp.stdout.includes(`${id.slice(0, 12)}\n`), 'cp out of the container: a tar of its /etc/hostname');
+  t.regex((await d('cp', 'web:/no/such/file', '-')).stderr, /No such container:path/);
+  t.regex((await docker(t, svc, ['cp', '-', 'web:/tmp'], 'x')).stderr, /does not implement PUT/, 'copying in: 501');
+  const stop = await d('stop', '-t', '1', 'web');
+  t.is(stop.code, 0, stop.stderr);
+  t.regex((await d('ps', '-a', '--format', '{{.Status}}')).stdout, /^Exited \(137\)/);
+  t.is((await d('rm', 'web')).code, 0);
+  t.deepEqual(h.containerIds(), []);
+}, TOOLS);
+
+it('docker images, and unknown names get docker\'s errors', async (t) => {
+  const { d } = await setup(t);
+  const images = await d('images', '--format', '{{.Repository}}:{{.Tag}}');
+  t.is(images.stdout, 'busybox:latest\n');
+  for (const args of [['inspect', 'nosuch'], ['rm', 'nosuch'], ['logs', 'nosuch'], ['stop', 'nosuch']]) {
+    const r = await d(...args);
+    t.is(r.code, 1, args.join(' '));
+    t.regex(r.stderr, /No such (object|container): nosuch/, args.join(' '));
+  }
+}, TOOLS);
+
+it('HTTP: version negotiation, Docker\'s JSON errors (404, 400, 501), a socket only root\'s group can open', async (t) => {
+  const h = await harness(t);
+  const svc = await startService(t, h);
+  const st = statSync(svc.sock);
+  t.is(st.mode & 0o777, 0o660);
+  t.is(st.gid, 0);
+  const ping = await get(svc.sock, '/_ping', 'HEAD');
+  t.is(ping.status, 200);
+  t.is(ping.headers['api-version'], '1.44');
+  const v = JSON.parse((await get(svc.sock, '/v1.41/version')).text) as { ApiVersion: string; MinAPIVersion: string };
+  t.deepEqual([v.ApiVersion, v.MinAPIVersion], ['1.44', '1.24']);
+  const old = await get(svc.sock, '/v1.12/version');
+  t.is(old.status, 400);
+  t.regex(JSON.parse(old.text).message, /too old/);
+  const none = await get(svc.sock, '/v1.41/containers/nosuch/json');
+  t.is(none.status, 404);
+  t.deepEqual(JSON.parse(none.text), { message: 'No such container: nosuch' });
+  t.is((await get(svc.sock, '/v1.44/images/nosuch/json')).status, 404);
+  const bad = await get(svc.sock, '/v1.41/containers/create', 'POST', '{"Image": ');
+  t.is(bad.status, 400);
+  t.truthy(JSON.parse(bad.text).message);
+  t.is((await get(svc.sock, '/v1.41/containers/create', 'POST', '{"Image": "busybox", "Cmd": 3}')).status, 400);
+  t.is((await get(svc.sock, '/v1.41/containers/create?name=bad%2Fname', 'POST', '{"Image": "busybox"}')).status, 400, 'a name create refuses');
+  const unsupported = await get(svc.sock, '/v1.41/swarm');
+  t.is(unsupported.status, 501);
+  t.regex(JSON.parse(unsupported.text).message, /does not implement/);
+});
+
+it('daemonless: a container outlives the service, and a new service sees it', async (t) => {
+  const { h, svc, d } = await setup(t);
+  const run = await d('run', '-d', '--network', 'none', '--name', 'keeper', 'busybox', 'sleep', '300');
+  t.is(run.code, 0, run.stderr);
+  await svc.stop();
+  const again = await startService(t, h);
+  const ps = await docker(t, again, ['ps', '--format', '{{.Names}} {{.State}}']);
+  t.is(ps.stdout, 'keeper running\n');
+  t.is((await docker(t, again, ['rm', '-f', 'keeper'])).code, 0);
+}, TOOLS);
+
+it('pause, restart, kill, top, tag, rmi, load, prune, info and network ls through the docker CLI', async (t) => {
+  const { h, d } = await setup(t);
+  t.is((await d('run', '-d', '--network', 'none', '--name', 'p1', 'busybox', 'sleep', '300')).code, 0);
+  t.is((await d('pause', 'p1')).code, 0);
+  t.is((await d('inspect', '-f', '{{.State.Paused}}', 'p1')).stdout, 'true\n');
+  t.is((await d('unpause', 'p1')).code, 0);
+  const top = await d('top', 'p1');
+  t.regex(top.stdout, /^UID\s+PID\s+PPID/);
+  t.regex(top.stdout, /sleep 300/);
+  const started = (await d('inspect', '-f', '{{.State.StartedAt}}', 'p1')).stdout;
+  t.is((await d('restart', '-t', '0', 'p1')).code, 0);
+  t.not((await d('inspect', '-f', '{{.State.StartedAt}}', 'p1')).stdout, started, 'restart starts it again');
+  t.is((await d('kill', 'p1')).code, 0);
+  t.is((await d('wait', 'p1')).stdout, '137\n');
+  t.is((await d('tag', 'busybox', 'mybox:v1')).code, 0);
+  t.is((await d('images', '--format', '{{.Repository}}:{{.Tag}}', 'mybox')).stdout, 'mybox:v1\n');
+  t.regex((await d('rmi', 'mybox:v1')).stdout, /Untagged: mybox:v1/);
+  const load = await d('load', '-i', join(fixtures, 'busybox-oci.tar'));
+  t.regex(load.stdout, /^Loaded image/, load.stderr);
+  t.is((await d('container', 'prune', '-f')).code, 0);
+  t.deepEqual(h.containerIds(), []);
+  t.is((await d('info', '--format', '{{.Containers}} {{.Images}}')).stdout, '0 1\n');
+  t.regex((await d('network', 'ls', '--format', '{{.Name}}')).stdout, /^bridge\nhost\nnone\n$/);
+}, TOOLS);
+
+it('docker pull from a registry on loopback, with the JSON progress stream', async (t) => {
+  const { h, d } = await setup(t);
+  const regRoot = mkdtempSync('/tmp/skiff-test-registry-');
+  const reg = await startRegistry({ addr: '127.0.0.1:0', root: regRoot });
+  t.teardown(async () => {
+    await reg.close();
+    rmSync(regRoot, { recursive: true, force: true });
+  });
+  const name = `127.0.0.1:${reg.port}/tests/busybox:1`;
+  await h.ok(t, ['tag', 'busybox', name]);
+  await h.ok(t, ['push', name]);
+  t.is((await d('rmi', name)).code, 0);
+  const pull = await d('pull', name);
+  t.is(pull.code, 0, pull.stderr);
+  t.regex(pull.stdout, /Pulling from tests\/busybox/);
+  t.regex(pull.stdout, /Status: Downloaded newer image|Image is up to date/);
+  t.is((await d('images', '--format', '{{.Repository}}:{{.Tag}}', `127.0.0.1:${reg.port}/tests/busybox`)).stdout, `${name}\n`);
+  const bad = await d('pull', `127.0.0.1:${reg.port}/tests/nothing:here`);
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /not found|unknown/i);
+}, TOOLS);
+
+it('concurrent clients: 10 docker run --rm at once all succeed; a 100 MB garbage body is refused', async (t) => {
+  const { h, svc, d } = await setup(t);
+  const runs = await Promise.all(Array.from({ length: 10 }, (_, i) => d('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', `echo n${i}; exit ${i}`)));
+  runs.forEach((r, i) => {
+    t.is(r.stdout, `n${i}\n`, r.stderr);
+    t.is(r.code, i);
+  });
+  for (let i = 0; i < 100 && h.containerIds().length; i++) await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(h.containerIds(), []);
+  // Declared too large: refused before it is read. Chunked, with no length: cut off at the limit.
+  t.is(await postGarbage(svc.sock, { 'Content-Length': String(100 * 1024 * 1024) }), 413);
+  t.is(await postGarbage(svc.sock, { 'Transfer-Encoding': 'chunked' }), 413);
+  t.is((await get(svc.sock, '/_ping')).text, 'OK', 'the service still answers');
+}, TOOLS);
+
+const DOCKER_PY = '/usr/lib/python3/dist-packages/docker/__init__.py';
+
+it('docker-py: create, start, stream logs, wait, remove, and run(remove=True)', async (t) => {
+  const { h, svc } = await setup(t);
+  const script = `
+import docker, json, sys
+c = docker.DockerClient(base_url='unix://' + sys.argv[1])
+ct = c.containers.create('busybox', ['sh', '-c', 'for i in 1 2 3; do echo l$i; done; exit 5'], network_mode='none')
+ct.start()
+lines = [l.decode() for l in ct.logs(stream=True, follow=True)]
+code = ct.wait()['StatusCode']
+ct.reload()
+status = ct.status
+ct.remove()
+out = c.containers.run('busybox', ['echo', 'ran'], network_mode='none', remove=True).decode()
+print(json.dumps({'lines': ''.join(lines), 'code': code, 'status': status, 'out': out, 'left': len(c.containers.list(all=True))}))
+`;
+  const r = await new Promise<Result>((resolve, reject) => {
+    const child = spawn('/usr/bin/python3', ['-c', script, svc.sock], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 137, stdout, stderr });
+    });
+  });
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(JSON.parse(r.stdout), { lines: 'l1\nl2\nl3\n', code: 5, status: 'exited', out: 'ran\n', left: 0 });
+  t.deepEqual(h.containerIds(), []);
+}, { '/usr/bin/python3': 'python3', [DOCKER_PY]: 'python3-docker' });
+
+it('faults: a client killed mid-attach and a service killed with -9 leave the container running and whole', async (t) => {
+  const { h, svc } = await setup(t);
+  const config = mkdtempSync('/tmp/skiff-test-docker-config-');
+  t.teardown(() => rmSync(config, { recursive: true, force: true }));
+  const client = spawn(DOCKER, ['-H', `unix://${svc.sock}`, 'run', '--network', 'none', '--name', 'lone', 'busybox', 'sh', '-c', 'echo begin; sleep 1; echo done'], {
+    env: { ...process.env, DOCKER_CONFIG: config }, stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  await new Promise<void>((resolve) => client.stdout!.on('data', (b: Buffer) => { if (b.includes('begin')) resolve(); }));
+  client.kill('SIGKILL');
+  svc.proc.kill('SIGKILL');
+  await new Promise((r) => svc.proc.once('exit', r));
+  const again = await startService(t, h);
+  const wait = await docker(t, again, ['wait', 'lone']);
+  t.is(wait.stdout, '0\n', 'it ran to its end');
+  t.is((await docker(t, again, ['logs', 'lone'])).stdout, 'begin\ndone\n');
+  t.is((await docker(t, again, ['rm', 'lone'])).code, 0);
+  t.deepEqual(h.containerIds(), []);
+}, TOOLS);
+
+it('docker events: create, start, die and destroy of a container, filtered by name', async (t) => {
+  const { svc, d } = await setup(t);
+  const config = mkdtempSync('/tmp/skiff-test-docker-config-');
+  t.teardown(() => rmSync(config, { recursive: true, force: true }));
+  const events = spawn(DOCKER, ['-H', `unix://${svc.sock}`, 'events', '--filter', 'container=ev', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], {
+    env: { ...process.env, DOCKER_CONFIG: config }, stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  t.teardown(() => events.kill('SIGKILL'));
+  let seen = '';
+  events.stdout!.on('data', (b) => (seen += b));
+  await new Promise((r) => setTimeout(r, 500));
+  t.is((await d('run', '-d', '--network', 'none', '--name', 'ev', 'busybox', 'sleep', '100')).code, 0);
+  t.is((await d('run', '--rm', '--network', 'none', '--name', 'other', 'busybox', 'true')).code, 0);
+  await new Promise((r) => setTimeout(r, 600));
+  t.is((await d('rm', '-f', 'ev')).code, 0);
+  for (let i = 0; i < 40 && !seen.includes('destroy'); i++) await new Promise((r) => setTimeout(r, 100));
+  t.is(seen, 'create ev\nstart ev\ndie ev\ndestroy ev\n');
+}, TOOLS);
