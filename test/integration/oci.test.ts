@@ -1,5 +1,5 @@
 // skiff-runc: runc's command line over skiff's engine, driven directly and by
-// real clients (podman, containerd). Each test has its own --root, bundle
+// real clients (podman, containerd, dockerd). Each test has its own --root, bundle
 // and client state under a fresh /tmp dir, and removes them even on failure.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
