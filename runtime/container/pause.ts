@@ -11,6 +11,7 @@
 // needs no pid bookkeeping.
 import { closeSync } from 'node:fs';
 import { freezeCgroup, freezerState, thawCgroup } from '../cgroups/index.js';
+import { errno } from '../cgroups/io.js';
 import { SkiffError } from '../util/errors.js';
 import { acquire, tryAcquire } from '../util/lock.js';
 import type { ContainerRecord } from './model.js';
@@ -126,7 +127,13 @@ export function unpause(rec: ContainerRecord, { quiet = false } = {}): void {
       if (quiet) return;
       throw new SkiffError(`Container ${now.Id} is not paused`, 1);
     }
-    thawCgroup(cgroupOf(now));
+    try {
+      thawCgroup(cgroupOf(now));
+    } catch (e) {
+      // rm -f: the container was killed and its monitor may have removed the cgroup meanwhile.
+      if (quiet && errno(e) === 'ENOENT') return;
+      throw e;
+    }
     store.update(now.Id, (r) => { r.State.Paused = false; r.State.Status = 'running'; });
   } finally {
     closeSync(fd);

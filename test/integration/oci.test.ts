@@ -287,19 +287,50 @@ function client(title: string, fn: (t: ExecutionContext) => Promise<void>, tools
 
 const ulimits = ['--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768'];
 
+/**
+ * A cgroup parent beneath this process's own cgroup in every hierarchy. Left
+ * to themselves the clients make theirs at the hierarchy roots (/docker,
+ * /libpod_parent, /NAMESPACE). remove() (for the end of the test's own
+ * teardown, after its containers) removes the parent, and each of its
+ * ancestors that did not exist before, once empty.
+ */
+function cgroupParent(): { path: string; remove(): void } {
+  const own = readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').map((l) => l.split(':').slice(2).join(':'));
+  const deepest = own.reduce((a, b) => (b.length > a.length ? b : a), '/');
+  const parent = `${deepest === '/' ? '' : deepest}/skiff-oci-${randomBytes(3).toString('hex')}`;
+  const roots = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .filter((l) => / - cgroup2? /.test(l)).map((l) => l.split(' ')[4]);
+  const ancestors = parent.split('/').slice(1).map((_, i, parts) => `/${parts.slice(0, i + 1).join('/')}`);
+  const existed = new Set(roots.flatMap((r) => ancestors.filter((a) => existsSync(r + a)).map((a) => r + a)));
+  const remove = () => {
+    const rmTree = (dir: string): void => {
+      if (!existsSync(dir)) return;
+      for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rmTree(join(dir, e.name));
+      spawnSync('rmdir', [dir], { stdio: 'ignore' });
+    };
+    for (const r of roots) {
+      rmTree(r + parent);
+      for (const a of [...ancestors].reverse()) if (!existed.has(r + a)) spawnSync('rmdir', [r + a], { stdio: 'ignore' });
+    }
+  };
+  return { path: parent, remove };
+}
+
 function podmanEnv(t: ExecutionContext) {
   ensureFixtures();
   const dir = mkdtempSync('/tmp/oci-podman-');
   const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs',
     '--events-backend', 'file', '--tmpdir', join(dir, 'tmp'), '--runtime', runc];
-  const p = (...a: string[]) => sh('podman', [...base, ...a], { timeout: 90_000 });
+  const cg = cgroupParent();
+  const p = (...a: string[]) => sh('podman', [...base, ...(a[0] === 'run' ? ['run', '--cgroup-parent', cg.path, ...a.slice(1)] : a)], { timeout: 90_000 });
   t.teardown(async () => {
     await p('rm', '--all', '--force', '--time', '0');
     spawnSync('podman', [...base, 'system', 'reset', '--force'], { stdio: 'ignore' });
     for (const m of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', m]);
     rmSync(dir, { recursive: true, force: true });
+    cg.remove();
   });
-  return { dir, p };
+  return { dir, p, cg };
 }
 
 client('podman --runtime skiff-runc: run --rm, exit codes, -t', async (t) => {
@@ -316,10 +347,12 @@ client('podman --runtime skiff-runc: run --rm, exit codes, -t', async (t) => {
 }, { podman: 'podman' });
 
 client('podman --runtime skiff-runc: -d, exec, stop, rm', async (t) => {
-  const { p } = podmanEnv(t);
+  const { p, cg } = podmanEnv(t);
   t.is((await p('load', '-i', join(fixtures, 'busybox.tar'))).code, 0);
   const d = await p('run', '-d', '--name', 'd1', '--network', 'none', ...ulimits, 'busybox', 'sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done');
   t.is(d.code, 0, d.stderr);
+  const pid = (await p('inspect', '-f', '{{.State.Pid}}', 'd1')).stdout.trim();
+  t.regex(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), new RegExp(`:memory:${cg.path}/`), 'the container\'s cgroup is under the test\'s parent');
   const x = await p('exec', 'd1', 'sh', '-c', 'echo in-exec; cat /proc/1/cmdline');
   t.is(x.code, 0, x.stderr);
   t.regex(x.stdout, /^in-exec\nsh\0-c/);
@@ -345,6 +378,7 @@ client('containerd + ctr --runc-binary skiff-runc: run --rm, and a detached task
   let log = '';
   daemon.stderr.on('data', (d: Buffer) => (log += d.toString()));
   const ctr = (...a: string[]) => sh('ctr', ['--address', sock, '--namespace', 'skifftest', ...a], { timeout: 90_000 });
+  const cg = cgroupParent();
   t.teardown(async () => {
     for (const id of ['c1', 'c2']) {
       await ctr('task', 'kill', '-s', 'KILL', id);
@@ -355,16 +389,17 @@ client('containerd + ctr --runc-binary skiff-runc: run --rm, and a detached task
     await new Promise((res) => { daemon.once('exit', res); setTimeout(res, 5000); });
     for (const m of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', m]);
     rmSync(dir, { recursive: true, force: true });
+    cg.remove();
   });
   for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((res) => setTimeout(res, 100));
   t.true(existsSync(sock), log);
   const imp = await ctr('images', 'import', '--base-name', 'localhost/busybox', join(fixtures, 'busybox-oci.tar'));
   t.is(imp.code, 0, imp.stderr);
   const image = (await ctr('images', 'ls', '-q')).stdout.trim().split('\n')[0];
-  const r = await ctr('run', '--rm', '--runc-binary', runc, image, 'c1', 'echo', 'hi');
+  const r = await ctr('run', '--rm', '--runc-binary', runc, '--cgroup', `${cg.path}/c1`, image, 'c1', 'echo', 'hi');
   t.is(r.code, 0, r.stderr + log);
   t.is(r.stdout, 'hi\n');
-  const d = await ctr('run', '-d', '--runc-binary', runc, image, 'c2', 'sleep', '100');
+  const d = await ctr('run', '-d', '--runc-binary', runc, '--cgroup', `${cg.path}/c2`, image, 'c2', 'sleep', '100');
   t.is(d.code, 0, d.stderr);
   const tasks = await ctr('task', 'ls');
   t.regex(tasks.stdout, /c2\s+\d+\s+RUNNING/);
@@ -380,7 +415,8 @@ client('dockerd --add-runtime skiff=skiff-runc: run --rm, -d, exec, logs, stop, 
   const dir = mkdtempSync('/tmp/oci-docker-');
   const sock = join(dir, 'd.sock');
   // Its own socket, data and exec roots; no iptables and no bridge, so the host's firewall and networks stay untouched.
-  const daemon = spawn('dockerd', ['-H', `unix://${sock}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'd.pid'),
+  const cg = cgroupParent();
+  const daemon = spawn('dockerd', ['-H', `unix://${sock}`, '--cgroup-parent', cg.path, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'd.pid'),
     '--iptables=false', '--ip6tables=false', '--bridge=none', '--add-runtime', `skiff=${runc}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   daemon.stderr.on('data', (d: Buffer) => (log += d.toString()));
@@ -391,6 +427,7 @@ client('dockerd --add-runtime skiff=skiff-runc: run --rm, -d, exec, logs, stop, 
     await new Promise((res) => { daemon.once('exit', res); setTimeout(res, 15_000); });
     for (const m of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', m]);
     rmSync(dir, { recursive: true, force: true });
+    cg.remove();
   });
   for (let i = 0; i < 150 && (await docker('version')).code !== 0; i++) await new Promise((res) => setTimeout(res, 100));
   t.is((await docker('load', '-i', join(fixtures, 'busybox.tar'))).code, 0, log);
