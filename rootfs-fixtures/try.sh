@@ -19,7 +19,7 @@ bash test/deps.sh run
 stamp=dist/bin/main.cjs   # the build's last output
 if [ "${2:-}" = --no-build ] && [ -f "$stamp" ]; then
   :   # the VM lane's guest uses the build of the host that shares its files with it
-elif [ ! -f "$stamp" ] || [ -n "$(find runtime native-bindings test \( -name '*.ts' -o -name '*.c' -o -name '*.h' -o -name '*.mjs' \) \
+elif [ ! -f "$stamp" ] || [ -n "$(find runtime native-bindings test tools \( -name '*.ts' -o -name '*.c' -o -name '*.h' -o -name '*.mjs' \) \
       -newer "$stamp" -print -quit)" ] || [ -n "$(find package.json package-lock.json tsconfig.json -newer "$stamp" -print -quit)" ]; then
   echo "building skiff (a source is newer than $stamp)"
   npm run --silent build
