@@ -66,6 +66,28 @@ function assertNothingLeft(t: ExecutionContext, e: Env, id: string): void {
   t.false(existsSync(join(e.root, id)), 'no state dir left');
 }
 
+it('create killed with SIGKILL at each start phase: delete --force then leaves no mount, cgroup, state or waiting child', async (t) => {
+  const e = setup(t, ['sleep', '100']);
+  for (const phase of ['cloned', 'root-built', 'stub-ready']) {
+    const id = newId();
+    // SKIFF_FAULT: the command kills itself when it reaches the phase (runtime/util/trace.ts), as a dying shim would.
+    const r = await sh(runc, ['--root', e.root, 'create', '--bundle', e.bundle, id], { env: { SKIFF_FAULT: phase } });
+    t.is(r.code, 137, `${phase}: create was killed`);
+    const d = await e.r('delete', '--force', id);
+    t.true(d.code === 0 || /does not exist/.test(d.stderr), `${phase}: delete --force: ${d.stderr}`);
+    assertNothingLeft(t, e, id);
+    // The cloned child carries create's command line (with the id) until it execs: none may be left waiting.
+    const left = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(id);
+      } catch {
+        return false;
+      }
+    });
+    t.deepEqual(left, [], `${phase}: no process of the killed create left`);
+  }
+});
+
 it('run: the exit code of the container process is propagated', async (t) => {
   const e = setup(t, ['sh', '-c', 'echo out; echo err >&2; exit 3']);
   const id = newId();
