@@ -35,10 +35,20 @@ interface CreateBody {
     PublishAllPorts?: boolean; Links?: string[] | null; Privileged?: boolean; CapAdd?: string[] | null; CapDrop?: string[] | null;
     SecurityOpt?: string[] | null; ReadonlyRootfs?: boolean; Binds?: string[] | null; Tmpfs?: Record<string, string> | null;
     Devices?: Array<{ PathOnHost: string; PathInContainer?: string; CgroupPermissions?: string }> | null;
+    Mounts?: Array<{ Type?: string; Source?: string; Target?: string; ReadOnly?: boolean }> | null;
   } | null;
 }
 
 const S_IFIFO = 0o010000;
+
+/** HostConfig.Mounts of type volume and bind, as the Binds strings skiff records. */
+function mountBinds(mounts: NonNullable<NonNullable<CreateBody['HostConfig']>['Mounts']>): string[] {
+  return mounts.filter((m) => m.Type !== 'tmpfs').map((m) => {
+    if (m.Type !== 'volume' && m.Type !== 'bind') throw new ApiError(400, `invalid mount config: mount type "${m.Type}" is not supported`);
+    if (!m.Source) throw new ApiError(400, `invalid mount config for type "${m.Type}": ${m.Type === 'volume' ? 'anonymous volumes are not supported yet' : 'field Source must not be empty'}`);
+    return `${m.Source}:${m.Target ?? ''}${m.ReadOnly ? ':ro' : ''}`;
+  });
+}
 
 const words = (v: string[] | string | null | undefined): string[] | undefined =>
   v === null || v === undefined ? undefined : typeof v === 'string' ? [v] : v;
@@ -86,8 +96,8 @@ export function toCreateOptions(b: CreateBody, name: string | undefined): Create
     capDrop: h.CapDrop ?? undefined,
     securityOpt: h.SecurityOpt ?? undefined,
     readOnly: !!h.ReadonlyRootfs,
-    volumes: h.Binds ?? undefined,
-    tmpfs: Object.entries(h.Tmpfs ?? {}).map(([p, o]) => (o ? `${p}:${o}` : p)),
+    volumes: [...(h.Binds ?? []), ...mountBinds(h.Mounts ?? [])],
+    tmpfs: [...Object.entries(h.Tmpfs ?? {}).map(([p, o]) => (o ? `${p}:${o}` : p)), ...(h.Mounts ?? []).filter((m) => m.Type === 'tmpfs').map((m) => m.Target ?? '')],
     devices: (h.Devices ?? []).map((d) => [d.PathOnHost, d.PathInContainer || d.PathOnHost, d.CgroupPermissions || 'rwm'].join(':')),
   };
 }

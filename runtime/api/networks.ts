@@ -1,6 +1,5 @@
-// /networks, /volumes and /plugins: the read-only part skiff has. Its three networks
-// (bridge, host, none) are listed and inspected; there are no named volumes
-// yet, so the volume list is empty and a name is unknown.
+// /networks and /plugins: the read-only part skiff has. Its three networks
+// (bridge, host, none) are listed and inspected; there are no plugins.
 import { inspectNetwork, NETWORKS } from '../network/manage.js';
 import { ApiError, sendJson, type Ctx, type Router } from './router.js';
 
@@ -15,8 +14,6 @@ function inspect(c: Ctx): void {
 export function networkRoutes(r: Router): void {
   r.on('GET', '/networks', (c) => sendJson(c.res, 200, NETWORKS.map((n) => inspectNetwork(n.name))))
     .on('GET', '/networks/{id}', inspect)
-    .on('GET', '/volumes', (c) => sendJson(c.res, 200, { Volumes: [], Warnings: [] }))
-    .on('GET', '/volumes/{name}', (c) => { throw new ApiError(404, `get ${c.params.name}: no such volume`); })
     // No plugins: `docker inspect NAME` asks here last, and a 404 makes it say "No such object".
     .on('GET', '/plugins', (c) => sendJson(c.res, 200, []))
     .on('GET', '/plugins/{name*}/json', (c) => { throw new ApiError(404, `plugin "${c.params.name}" not found`); });

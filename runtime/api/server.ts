@@ -13,6 +13,7 @@ import { eventRoutes } from './events.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
 import { networkRoutes } from './networks.js';
+import { volumeRoutes } from './volumes.js';
 import { Router, sendError } from './router.js';
 import { systemRoutes } from './system.js';
 
@@ -27,6 +28,7 @@ export function apiRouter(): Router {
   execRoutes(r);
   imageRoutes(r);
   networkRoutes(r);
+  volumeRoutes(r);
   return r;
 }
 

@@ -37,7 +37,7 @@ export function containerOptions<T>(y: Argv<T>) {
     .option('cap-drop', { type: 'string', array: true, describe: 'Drop Linux capabilities (or ALL)' })
     .option('security-opt', { type: 'string', array: true, describe: 'Security options: seccomp=unconfined|PROFILE.json, no-new-privileges' })
     .option('read-only', { type: 'boolean', default: false, describe: "Mount the container's root filesystem as read only" })
-    .option('volume', { alias: 'v', type: 'string', array: true, describe: 'Bind mount a host path: HOST:CONTAINER[:ro]' })
+    .option('volume', { alias: 'v', type: 'string', array: true, describe: 'Bind mount a host path or a named volume: HOST|NAME:CONTAINER[:ro]' })
     .option('tmpfs', { type: 'string', array: true, describe: 'Mount a tmpfs directory: PATH[:OPTIONS]' })
     .option('device', { type: 'string', array: true, describe: 'Add a host device to the container: HOST[:CONTAINER][:rwm]' });
 }

@@ -33,6 +33,7 @@ export const COMMANDS: Record<string, string> = {
   search: 'Search a registry for images',
   port: 'List port mappings or a specific mapping for the container',
   network: 'Manage networks (ls, inspect, prune)',
+  volume: 'Manage volumes (create, ls, inspect, rm, prune)',
   version: 'Show the skiff version information',
   system: 'Manage skiff (service: serve the Docker Engine API)',
   ns: "Show a running container's namespaces next to the host's",

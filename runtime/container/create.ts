@@ -13,7 +13,8 @@ import * as narrate from '../teach/narrate.js';
 import * as store from './store.js';
 import { usernsFor } from './userns.js';
 import { initialNetworkSettings, networkConfig, type NetworkOptions } from '../network/index.js';
-import { parseDevice, parseTmpfs, validateSecurity } from './security.js';
+import { parseDevice, parseTmpfs, parseVolume, validateSecurity } from './security.js';
+import { createVolume } from '../volume/store.js';
 import { checkUserSpec } from './user.js';
 import { checkWorkdir } from './workdir.js';
 import { claimEphemeral, claimStart } from './recover.js';
@@ -153,6 +154,13 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
     return i < 0 ? [l, ''] : [l.slice(0, i), l.slice(i + 1)];
   }));
 
+  const mounts = (opts.volumes ?? []).map(parseVolume).map((v) => {
+    if (v.volume !== undefined) createVolume(v.volume);
+    return v.volume !== undefined
+      ? { Type: 'volume', Name: v.volume, Source: v.source, Destination: v.target, Driver: 'local', Mode: v.readonly ? 'ro' : '', RW: !v.readonly, Propagation: '' }
+      : { Type: 'bind', Source: v.source, Destination: v.target, Mode: v.readonly ? 'ro' : '', RW: !v.readonly, Propagation: 'rprivate' };
+  });
+
   const rec = store.create((id, name) => {
     const hostname = opts.hostname || shortId(id);
     const baseEnv = ic.Env ?? [];
@@ -187,7 +195,7 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
         Data: { LowerDir: lowerDirs(images, image.config.rootfs.diff_ids).join(':'), UpperDir: dirs.upper, MergedDir: dirs.merged, WorkDir: dirs.work },
       },
       NetworkSettings: initialNetworkSettings(net),
-      Mounts: [],
+      Mounts: mounts,
       Skiff: { PidStartTime: 0, MonitorPid: 0, MonitorStartTime: 0, Userns: opts.usernsRemap ? usernsFor() : null, CgroupPaths: [] },
     };
   }, opts.name, (id) => {

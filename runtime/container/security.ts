@@ -1,7 +1,8 @@
 // What a container is allowed: capabilities, seccomp, no_new_privs, and the
 // user's extra mounts — parsed from Docker's flags at create (so bad input
 // fails before anything is made) and turned into the sandbox spec at start.
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
 import { hostDevice, type DeviceRule } from '../cgroups/devices.js';
 import { capabilityMask, capabilitySet } from '../sandbox/capabilities.js';
@@ -11,6 +12,8 @@ import type { SecuritySpec } from '../sandbox/spec.js';
 import type { SeccompSummary } from '../teach/narrate.js';
 import { SkiffError } from '../util/errors.js';
 import { MAX_ID } from '../util/numbers.js';
+import { secureJoin } from '../sandbox/securejoin.js';
+import { bindVolumeName, checkVolumeName, createVolume, isEmptyVolume, volumeData } from '../volume/store.js';
 import type { HostConfig } from './model.js';
 
 export interface SecurityOpts { seccomp: 'default' | 'unconfined' | { file: string }; noNewPrivs: boolean }
@@ -26,15 +29,23 @@ export function parseSecurityOpts(opts: string[] = []): SecurityOpts {
   return out;
 }
 
-/** -v HOST:CTR[:ro|rw]. Named volumes are not supported: the host side must be an absolute path. */
-export function parseVolume(spec: string): { source: string; target: string; readonly: boolean } {
+/**
+ * -v SOURCE:CTR[:ro|rw]. A SOURCE that is not a path (no leading / or .) names
+ * a volume, whose _data directory is what gets bound.
+ */
+export function parseVolume(spec: string): { source: string; target: string; readonly: boolean; volume?: string } {
   const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3) throw new SkiffError(`invalid volume specification: '${spec}' (use HOST:CONTAINER[:ro])`);
+  if (parts.length === 1 && isAbsolute(spec)) throw new SkiffError(`invalid volume specification: '${spec}': anonymous volumes are not supported yet; name one (NAME:${spec})`);
+  if (parts.length < 2 || parts.length > 3) throw new SkiffError(`invalid volume specification: '${spec}' (use HOST:CONTAINER[:ro] or NAME:CONTAINER[:ro])`);
   const [source, target, mode = 'rw'] = parts;
-  if (!isAbsolute(source)) throw new SkiffError(`invalid volume specification: '${spec}': named volumes are not supported; the host path must be absolute`);
+  const volume = bindVolumeName(spec);
+  if (volume !== undefined) checkVolumeName(volume);
+  else if (!isAbsolute(source)) throw new SkiffError(`invalid volume specification: '${spec}': the host path must be absolute`);
   if (!isAbsolute(target)) throw new SkiffError(`invalid volume specification: '${spec}': mount path must be absolute`);
   if (!['ro', 'rw'].includes(mode)) throw new SkiffError(`invalid volume specification: '${spec}': invalid mode: ${mode}`);
-  return { source: posix.normalize(source), target: posix.normalize(target), readonly: mode === 'ro' };
+  const t = posix.normalize(target);
+  if (volume !== undefined) return { source: volumeData(volume), target: t, readonly: mode === 'ro', volume };
+  return { source: posix.normalize(source), target: t, readonly: mode === 'ro' };
 }
 
 /** --tmpfs PATH[:opts]; Docker's defaults are noexec,nosuid,nodev (the flags) and size=65536k unless given. */
@@ -139,7 +150,28 @@ export function userMounts(h: HostConfig): UserMounts {
   };
 }
 
-/** Docker creates a missing host directory for -v. */
-export function ensureVolumeSources(m: UserMounts): void {
-  for (const v of m.volumes ?? []) if (!existsSync(v.source)) mkdirSync(v.source, { recursive: true });
+/**
+ * Docker creates a missing host directory for -v, and a named volume on first
+ * use; an empty volume first gets the image's content at its mount path.
+ */
+export function ensureVolumeSources(m: UserMounts, rootfs: string): void {
+  for (const v of m.volumes ?? []) {
+    const name = (v as { volume?: string }).volume;
+    if (name === undefined) {
+      if (!existsSync(v.source)) mkdirSync(v.source, { recursive: true });
+      continue;
+    }
+    createVolume(name);
+    if (isEmptyVolume(name)) copyUp(secureJoin(rootfs, v.target), v.source, v.target);
+  }
+}
+
+function copyUp(from: string, to: string, target: string): void {
+  try {
+    if (!statSync(from).isDirectory()) return;
+  } catch {
+    return;
+  }
+  const r = spawnSync('cp', ['-a', '--', `${from}/.`, `${to}/`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new SkiffError(`copying the image's ${target} into the volume: ${(r.stderr || r.error?.message || '').trim()}`);
 }

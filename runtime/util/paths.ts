@@ -13,4 +13,5 @@ export const paths = {
   container: (id: string, root = skiffRoot()) => join(root, 'containers', id),
   locks: (root = skiffRoot()) => join(root, 'locks'),
   tmp: (root = skiffRoot()) => join(root, 'tmp'),
+  volumes: (root = skiffRoot()) => join(root, 'volumes'),
 };

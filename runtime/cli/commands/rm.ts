@@ -7,7 +7,8 @@ const cmd: CommandModule<object, { containers: string[]; force: boolean }> = {
   describe: 'Remove one or more containers',
   builder: (y) => y
     .positional('containers', { type: 'string', array: true, demandOption: true })
-    .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Force the removal of a running container (uses SIGKILL)' }) as never,
+    .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Force the removal of a running container (uses SIGKILL)' })
+    .option('volumes', { alias: 'v', type: 'boolean', default: false, describe: 'Remove anonymous volumes (skiff has none; named volumes are kept, as in Docker)' }) as never,
   handler: (a) => eachContainer(a.containers, (rec) => remove(rec, a.force)),
 };
 export default cmd;
