@@ -1,0 +1,28 @@
+import test from 'ava';
+import { parseVolume } from '../../runtime/container/security.js';
+import { bindVolumeName, checkVolumeName } from '../../runtime/volume/store.js';
+
+test('volume names follow Docker\'s [a-zA-Z0-9][a-zA-Z0-9_.-]+', (t) => {
+  for (const ok of ['data', 'a1', 'my_vol.v-2', '0abc', 'A.B']) t.notThrows(() => checkVolumeName(ok), ok);
+  for (const bad of ['', 'x', '_data', '.hidden', '-x', 'a/b', 'bad$', 'sp ace', 'a:b']) {
+    t.throws(() => checkVolumeName(bad), { message: /includes invalid characters for a local volume name/ }, bad);
+  }
+});
+
+test('-v: a source without a leading / or . names a volume', (t) => {
+  t.is(bindVolumeName('data:/d'), 'data');
+  t.is(bindVolumeName('/host:/d'), undefined);
+  t.is(bindVolumeName('./rel:/d'), undefined);
+  const v = parseVolume('data:/d/../e:ro');
+  t.is(v.volume, 'data');
+  t.is(v.target, '/e');
+  t.true(v.readonly);
+  t.regex(v.source, /\/volumes\/data\/_data$/);
+  t.deepEqual(parseVolume('/h//x:/c'), { source: '/h/x', target: '/c', readonly: false });
+  t.throws(() => parseVolume('/anon'), { message: /anonymous volumes are not supported yet/ });
+  t.throws(() => parseVolume('data'), { message: /use HOST:CONTAINER\[:ro\] or NAME:CONTAINER\[:ro\]/ });
+  t.throws(() => parseVolume('./rel:/d'), { message: /the host path must be absolute/ });
+  t.throws(() => parseVolume('data:rel'), { message: /mount path must be absolute/ });
+  t.throws(() => parseVolume('data:/d:rx'), { message: /invalid mode: rx/ });
+  t.throws(() => parseVolume('b@d:/d'), { message: /includes invalid characters/ });
+});
