@@ -239,6 +239,30 @@ it('pause, restart, kill, top, tag, rmi, load, prune, info and network ls throug
   t.regex((await d('network', 'ls', '--format', '{{.Name}}')).stdout, /^bridge\nhost\nnone\n$/);
 }, TOOLS);
 
+it('docker volume create, ls, inspect, rm (refused while in use: 409) and prune; docker run -v NAME:/d and --mount type=volume', async (t) => {
+  const { h, d } = await setup(t);
+  t.is((await d('volume', 'create', '--label', 'k=v', 'shared')).stdout, 'shared\n');
+  t.is((await d('volume', 'ls', '--format', '{{.Driver}} {{.Name}}')).stdout, 'local shared\n');
+  t.is((await d('volume', 'ls', '-q', '--filter', 'label=k=v')).stdout, 'shared\n');
+  t.is((await d('volume', 'inspect', '-f', '{{.Mountpoint}} {{.Labels.k}}', 'shared')).stdout, `${join(h.root, 'volumes', 'shared', '_data')} v\n`);
+  const write = await d('run', '--rm', '--network', 'none', '-v', 'shared:/d', 'busybox', 'sh', '-c', 'echo through-api > /d/f');
+  t.is(write.code, 0, write.stderr);
+  t.is((await d('run', '--rm', '--network', 'none', '--mount', 'type=volume,source=shared,target=/m', 'busybox', 'cat', '/m/f')).stdout, 'through-api\n');
+  t.is((await d('run', '--rm', '--network', 'none', '-v', 'fresh:/etc', 'busybox', 'head', '-c', '5', '/etc/passwd')).stdout, 'root:', 'copy-up');
+  t.is((await d('create', '--network', 'none', '--name', 'holder', '-v', 'shared:/d', 'busybox', 'true')).code, 0);
+  const id = (await d('inspect', '-f', '{{.Id}}', 'holder')).stdout.trim();
+  t.is((await d('inspect', '-f', '{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}}{{end}}', 'holder')).stdout, 'volume shared /d\n');
+  const busy = await d('volume', 'rm', 'shared');
+  t.is(busy.code, 1);
+  t.is(busy.stderr, `Error response from daemon: remove shared: volume is in use - [${id}]\n`);
+  t.regex((await d('volume', 'rm', 'nope')).stderr, /No such volume: nope/);
+  t.is((await d('rm', '-v', 'holder')).code, 0);
+  t.is((await d('volume', 'rm', 'shared')).stdout, 'shared\n');
+  const pruned = await d('volume', 'prune', '-f');
+  t.regex(pruned.stdout, /Deleted Volumes:\nfresh\n/, pruned.stderr);
+  t.is((await d('volume', 'ls', '-q')).stdout, '');
+}, TOOLS);
+
 it('docker pull from a registry on loopback, with the JSON progress stream', async (t) => {
   const { h, d } = await setup(t);
   const regRoot = mkdtempSync('/tmp/skiff-test-registry-');
