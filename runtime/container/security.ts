@@ -2,7 +2,7 @@
 // user's extra mounts — parsed from Docker's flags at create (so bad input
 // fails before anything is made) and turned into the sandbox spec at start.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
 import { hostDevice, type DeviceRule } from '../cgroups/devices.js';
 import { capabilityMask, capabilitySet } from '../sandbox/capabilities.js';
@@ -153,8 +153,9 @@ export function userMounts(h: HostConfig): UserMounts {
 /**
  * Docker creates a missing host directory for -v, and a named volume on first
  * use; an empty volume first gets the image's content at its mount path.
+ * Under --userns-remap an empty volume is handed to the container's root (`owner`).
  */
-export function ensureVolumeSources(m: UserMounts, rootfs: string): void {
+export function ensureVolumeSources(m: UserMounts, rootfs: string, owner?: number): void {
   for (const v of m.volumes ?? []) {
     const name = (v as { volume?: string }).volume;
     if (name === undefined) {
@@ -162,7 +163,9 @@ export function ensureVolumeSources(m: UserMounts, rootfs: string): void {
       continue;
     }
     createVolume(name);
-    if (isEmptyVolume(name)) copyUp(secureJoin(rootfs, v.target), v.source, v.target);
+    if (!isEmptyVolume(name)) continue;
+    if (owner !== undefined) chownSync(v.source, owner, owner);
+    copyUp(secureJoin(rootfs, v.target), v.source, v.target);
   }
 }
 

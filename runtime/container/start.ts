@@ -89,7 +89,7 @@ function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof wr
   if (stdio.ttyPath) chownPty(stdio.fds[1], user.uid, rec.Skiff.Userns);
   const hasHome = rec.Config.Env.some((e) => e.startsWith('HOME='));
   const mounts = userMounts(rec.HostConfig);
-  ensureVolumeSources(mounts, merged);
+  ensureVolumeSources(mounts, merged, rec.Skiff.Userns?.hostId);
   return {
     security: securitySpec(rec.HostConfig),
     cgroupns: true,

@@ -17,6 +17,8 @@ it('data written through one container is read by another; :ro refuses writes', 
   t.is(ro.stdout, 'kept\n');
   t.regex(ro.stderr, /Read-only file system/);
   t.false(existsSync(join(h.root, 'volumes', 'data', '_data', 'g')));
+  t.is(await h.ok(t, ['run', '--rm', ...NONE, '--userns-remap', '-v', 'remapped:/d', 'busybox', 'sh', '-c', 'echo mapped > /d/f && cat /d/f']), 'mapped\n',
+    'under --userns-remap a new volume belongs to the container\'s root');
 });
 
 it('copy-up: a new volume mounted on /etc gets the image\'s /etc; a volume with content keeps it', async (t) => {
