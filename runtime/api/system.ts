@@ -41,7 +41,7 @@ function info(c: Ctx): void {
   sendJson(c.res, 200, {
     ID: 'skiff', Containers: all.length, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: all.length - running - paused,
     Images: new ImageStore().list().length, Driver: 'overlay', DriverStatus: [], DockerRootDir: skiffRoot(),
-    Plugins: { Volume: [], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
+    Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
     MemoryLimit: true, SwapLimit: true, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, PidsLimit: true, IPv4Forwarding: true,
     Debug: false, NFd: 0, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'json-file', CgroupDriver: 'cgroupfs',
     CgroupVersion: cgroupVersion(), NEventsListener: 0, KernelVersion: release(), OperatingSystem: 'skiff', OSVersion: '', OSType: 'linux',
