@@ -158,7 +158,7 @@ export function httpStatus(e: Error): number {
   const m = e.message;
   if (/^No such (container|image|object|exec instance)|not found$/i.test(m)) return 404;
   if (/Conflict|conflict:|already in use|is (not )?running|is paused|already running/.test(m)) return 409;
-  if (/^invalid |^Invalid |bad format|must be|should be/.test(m)) return 400;
+  if (/^invalid |^Invalid |bad format|must be|should be|includes invalid characters/.test(m)) return 400;
   return 500;
 }
 
