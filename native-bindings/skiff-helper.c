@@ -290,6 +290,11 @@ int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int n
     wait_sync(sync_fd, err_fd);
     syscall(SYS_close, sync_fd);
   }
+  /* Past the sync the command is under way: its exit status belongs to
+   * whoever reaps this process, skiff exec or, after `skiff-runc exec
+   * --detach` has returned, the client's shim (a subreaper). Dying with our
+   * parent now would turn that status into SIGKILL's 137. */
+  syscall(SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0);
   for (int i = 0; i < n_ns; i++)
     if (syscall(SYS_setns, ns_fds[i], 0) < 0) die(err_fd, "setns", errno, EXIT_RUNTIME);
   /* The helper must not be re-enterable from inside: a container process

@@ -132,6 +132,21 @@ it('create, state, start, kill, delete: runc life cycle with --pid-file', async 
   assertNothingLeft(t, e, id);
 });
 
+it('exec --detach --pid-file: the process in the pid file outlives skiff-runc and exits with the command\'s status', async (t) => {
+  const e = setup(t, ['sleep', '100']);
+  const id = newId();
+  t.is((await e.r('run', '--detach', '--bundle', e.bundle, id)).code, 0);
+  const pidFile = join(e.dir, 'exec.pid');
+  // What a shim does: run exec detached, then reap the pid from the file (as a subreaper) for the exit status.
+  const x = await e.r('exec', '--detach', '--pid-file', pidFile, id, 'sh', '-c', 'sleep 1; exit 5');
+  t.is(x.code, 0, x.stderr);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  await new Promise((res) => setTimeout(res, 300));
+  // Before the fix, it died with skiff-runc (PDEATHSIG), and the shim reported 137 for `exit 5`.
+  t.true(existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')), 'still running after skiff-runc returned');
+  await e.r('delete', '--force', id);
+});
+
 it('an unknown id gives runc\'s wording and exit 1', async (t) => {
   const e = setup(t);
   for (const verb of ['state', 'start', 'kill', 'delete', 'pause']) {
