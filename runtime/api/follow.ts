@@ -17,13 +17,16 @@ import { sleep } from '../util/proc.js';
 const POLL_MS = 10;
 const MAX_POLL_MS = 100;
 
+/** The record now, or undefined once it is gone (removed). Other failures throw. */
 function current(id: string): ContainerRecord | undefined {
+  let rec: ContainerRecord;
   try {
-    const rec = store.read(id);
-    return rec.State.Running ? refresh(rec) : rec;
-  } catch {
-    return undefined;
+    rec = store.read(id);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
   }
+  return rec.State.Running ? refresh(rec) : rec;
 }
 
 /**
@@ -48,7 +51,12 @@ export class RunWatch {
 
   /** 'running', 'exited' (this run is over) or 'removed'. */
   poll(): 'waiting' | 'exited' | 'removed' {
-    const rec = current(this.rec.Id);
+    let rec: ContainerRecord | undefined;
+    try {
+      rec = current(this.rec.Id);
+    } catch {
+      return 'waiting'; // e.g. refresh() racing the monitor's own finalize: look again, never report 'removed' early
+    }
     if (!rec) return 'removed';
     this.last = rec;
     if (rec.State.Running) return 'waiting';

@@ -124,7 +124,7 @@ it('docker run --rm through the service: output, stderr, stdin, exit codes, noth
   t.is(missing.code, 127, missing.stderr);
   t.regex(missing.stderr, /executable file not found/);
   // --rm: removed by the container's own monitor, as with the CLI.
-  for (let i = 0; i < 100 && h.containerIds().length; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 400 && h.containerIds().length; i++) await new Promise((r) => setTimeout(r, 50));
   t.deepEqual(h.containerIds(), []);
 }, TOOLS);
 
@@ -292,7 +292,7 @@ it('concurrent clients: 10 docker run --rm at once all succeed; a 100 MB garbage
     t.is(r.stdout, `n${i}\n`, r.stderr);
     t.is(r.code, i);
   });
-  for (let i = 0; i < 100 && h.containerIds().length; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 400 && h.containerIds().length; i++) await new Promise((r) => setTimeout(r, 50));
   t.deepEqual(h.containerIds(), []);
   // Declared too large: refused before it is read. Chunked, with no length: cut off at the limit.
   t.is(await postGarbage(svc.sock, { 'Content-Length': String(100 * 1024 * 1024) }), 413);

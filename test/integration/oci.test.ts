@@ -138,7 +138,7 @@ it('exec --detach --pid-file: the process in the pid file outlives skiff-runc an
   t.is((await e.r('run', '--detach', '--bundle', e.bundle, id)).code, 0);
   const pidFile = join(e.dir, 'exec.pid');
   // What a shim does: run exec detached, then reap the pid from the file (as a subreaper) for the exit status.
-  const x = await e.r('exec', '--detach', '--pid-file', pidFile, id, 'sh', '-c', 'sleep 1; exit 5');
+  const x = await e.r('exec', '--detach', '--pid-file', pidFile, id, 'sh', '-c', 'sleep 10; exit 5');
   t.is(x.code, 0, x.stderr);
   const pid = Number(readFileSync(pidFile, 'utf8'));
   await new Promise((res) => setTimeout(res, 300));
