@@ -5,7 +5,7 @@
 // joining a pid namespace only applies to children. The grandchild switches
 // user, chdirs and execs. The parent puts the middle process in the
 // container's cgroup during the sync window, so the grandchild is born there.
-import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { nsExec } from '../../native-bindings/helper.js';
 import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
@@ -16,7 +16,7 @@ import { mergeEnv } from './create.js';
 import { attachedIo, type ContainerIo } from './io.js';
 import { chownPty, execPty } from './pty.js';
 import { findLive } from './lifecycle.js';
-import { cgroupOf } from './start.js';
+import { cgroupOf, readToEnd } from './start.js';
 import { resolveUser } from './user.js';
 import { checkWorkdir, resolveWorkdir } from './workdir.js';
 import { seccompSummary, securitySpec } from './security.js';
@@ -107,8 +107,7 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
     writeSync(syncW, 'x');
   } finally {
     close(syncW);
-    const buf = Buffer.alloc(256);
-    for (let n; (n = readSync(errR, buf)) > 0;) report += buf.subarray(0, n).toString();
+    report = readToEnd(errR);
     close(errR);
   }
   if (report) {

@@ -117,7 +117,7 @@ function readSome(fd: number): string {
 }
 
 /** Reads a pipe to EOF (blocking: the child either execs or fails within milliseconds). */
-function readToEnd(fd: number): string {
+export function readToEnd(fd: number): string {
   const chunks: Buffer[] = [];
   const buf = Buffer.alloc(4096);
   for (;;) {

@@ -2,12 +2,13 @@
 // helper as `skiff exec` (skiff_nsexec: setns into PID 1's namespaces, fork,
 // exec), with the process described by --process FILE (runc's process.json,
 // as podman's conmon and containerd's shim pass it) or by flags.
-import { closeSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { nsExec } from '../../native-bindings/helper.js';
 import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import { joinCgroup } from '../cgroups/index.js';
 import { execFailure } from '../container/exec.js';
+import { readToEnd } from '../container/start.js';
 import { CAPS, capabilityMask } from '../sandbox/capabilities.js';
 import { ConfigError } from './config.js';
 import { hostPty, sendConsole } from './console.js';
@@ -94,8 +95,7 @@ export async function exec(o: ExecOptions): Promise<number> {
     writeSync(syncW, 'x');
   } finally {
     close(syncW);
-    const buf = Buffer.alloc(256);
-    for (let n; (n = readSync(errR, buf)) > 0;) report += buf.subarray(0, n).toString();
+    report = readToEnd(errR);
     close(errR);
   }
   if (report) {
