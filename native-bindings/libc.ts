@@ -195,6 +195,22 @@ export function setWinsize(fd: number, rows: number, cols: number): void {
   check(_ioctl()(fd, TIOCSWINSZ, 'void *', ws), 'ioctl(TIOCSWINSZ)');
 }
 
+const _socket = decl('int socket(int domain, int type, int protocol)');
+const AF_INET = 2, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000, SIOCGIFFLAGS = 0x8913, SIOCSIFFLAGS = 0x8914, IFF_UP = 0x1;
+/** Sets the calling thread's network namespace's `lo` up (struct ifreq: 16-byte name, then short flags). */
+export function loopbackUp(): void {
+  const fd = check(_socket()(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), 'socket(AF_INET)');
+  try {
+    const ifr = Buffer.alloc(40);
+    ifr.write('lo', 0, 'latin1');
+    check(_ioctl()(fd, SIOCGIFFLAGS, 'void *', ifr), 'ioctl(SIOCGIFFLAGS)', 'lo');
+    ifr.writeInt16LE(ifr.readInt16LE(16) | IFF_UP, 16);
+    check(_ioctl()(fd, SIOCSIFFLAGS, 'void *', ifr), 'ioctl(SIOCSIFFLAGS)', 'lo');
+  } finally {
+    _close()(fd);
+  }
+}
+
 /** Decodes a wait status into Docker's exit code (128+N for signal N). */
 export function exitCodeOf(status: number): number {
   const sig = status & 0x7f;

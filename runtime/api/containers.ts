@@ -36,6 +36,7 @@ interface CreateBody {
     SecurityOpt?: string[] | null; ReadonlyRootfs?: boolean; Binds?: string[] | null; Tmpfs?: Record<string, string> | null;
     Devices?: Array<{ PathOnHost: string; PathInContainer?: string; CgroupPermissions?: string }> | null;
     Mounts?: Array<{ Type?: string; Source?: string; Target?: string; ReadOnly?: boolean }> | null;
+    ExtraHosts?: string[] | null; Dns?: string[] | null; DnsSearch?: string[] | null; DnsOptions?: string[] | null;
   } | null;
 }
 
@@ -99,6 +100,7 @@ export function toCreateOptions(b: CreateBody, name: string | undefined): Create
     volumes: [...(h.Binds ?? []), ...mountBinds(h.Mounts ?? [])],
     tmpfs: [...Object.entries(h.Tmpfs ?? {}).map(([p, o]) => (o ? `${p}:${o}` : p)), ...(h.Mounts ?? []).filter((m) => m.Type === 'tmpfs').map((m) => m.Target ?? '')],
     devices: (h.Devices ?? []).map((d) => [d.PathOnHost, d.PathInContainer || d.PathOnHost, d.CgroupPermissions || 'rwm'].join(':')),
+    addHosts: h.ExtraHosts ?? undefined, dns: h.Dns ?? undefined, dnsSearch: h.DnsSearch ?? undefined, dnsOptions: h.DnsOptions ?? undefined,
   };
 }
 

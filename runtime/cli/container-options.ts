@@ -39,7 +39,11 @@ export function containerOptions<T>(y: Argv<T>) {
     .option('read-only', { type: 'boolean', default: false, describe: "Mount the container's root filesystem as read only" })
     .option('volume', { alias: 'v', type: 'string', array: true, describe: 'Bind mount a host path or a named volume: HOST|NAME:CONTAINER[:ro]' })
     .option('tmpfs', { type: 'string', array: true, describe: 'Mount a tmpfs directory: PATH[:OPTIONS]' })
-    .option('device', { type: 'string', array: true, describe: 'Add a host device to the container: HOST[:CONTAINER][:rwm]' });
+    .option('device', { type: 'string', array: true, describe: 'Add a host device to the container: HOST[:CONTAINER][:rwm]' })
+    .option('add-host', { type: 'string', array: true, describe: 'Add a custom host-to-IP mapping (host:ip)' })
+    .option('dns', { type: 'string', array: true, describe: 'Set custom DNS servers' })
+    .option('dns-search', { type: 'string', array: true, describe: 'Set custom DNS search domains' })
+    .option('dns-option', { type: 'string', array: true, describe: 'Set DNS options' });
 }
 
 export interface ContainerArgs extends NetworkArgs {
@@ -69,6 +73,10 @@ export interface ContainerArgs extends NetworkArgs {
   volume?: string[];
   tmpfs?: string[];
   device?: string[];
+  'add-host'?: string[];
+  dns?: string[];
+  'dns-search'?: string[];
+  'dns-option'?: string[];
 }
 
 let commandWords: string[] = [];
@@ -90,5 +98,6 @@ export function toCreateOptions(a: ContainerArgs): CreateOptions {
     usernsRemap: a['userns-remap'] ?? usernsByDefault(), labels: a.label, net: toNetworkOptions(a),
     privileged: a.privileged, capAdd: a['cap-add'], capDrop: a['cap-drop'], securityOpt: a['security-opt'],
     readOnly: a['read-only'], volumes: a.volume, tmpfs: a.tmpfs, devices: a.device,
+    addHosts: a['add-host'], dns: a.dns, dnsSearch: a['dns-search'], dnsOptions: a['dns-option'],
   };
 }

@@ -1,6 +1,7 @@
 // `skiff create` (and the first half of `run`): merge the image config with
 // the user's options the way Docker does, and write the container record.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseCpus, parseMemorySize, validateLimits } from '../cgroups/index.js';
 import { ImageStore, type Image } from '../image/store.js';
@@ -51,10 +52,30 @@ export interface CreateOptions {
   tmpfs?: string[];
   /** --device HOST[:CONTAINER][:rwm] */
   devices?: string[];
+  /** --add-host HOST:IP */
+  addHosts?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
   /** `run`: this process owns the start from creation on (see recover.ts). */
   claimStart?: boolean;
   /** A build's RUN container: removed by the next command if this process dies. */
   ephemeral?: boolean;
+}
+
+/** --add-host and --dns*, checked as Docker checks them. */
+function resolverConfig(opts: CreateOptions): Pick<ContainerRecord['HostConfig'], 'ExtraHosts' | 'Dns' | 'DnsSearch' | 'DnsOptions'> {
+  const extraHosts = (opts.addHosts ?? []).map((h) => {
+    // HOST:IP, or HOST=IP (docker 23+); the IP may be IPv6, so split at the first separator.
+    const m = h.match(/^([^:=]+)[:=](.+)$/);
+    if (!m) throw new SkiffError(`invalid argument "${h}" for "--add-host" flag: bad format for add-host: "${h}"`);
+    const ip = m[2].replace(/^\[(.*)\]$/, '$1');
+    if (!isIP(ip)) throw new SkiffError(`invalid argument "${h}" for "--add-host" flag: invalid IP address in add-host: "${m[2]}"`);
+    return `${m[1]}:${ip}`;
+  });
+  for (const d of opts.dns ?? []) if (!isIP(d)) throw new SkiffError(`invalid argument "${d}" for "--dns" flag: ${d} is not an ip address`);
+  const list = (v: string[] | undefined) => (v?.length ? v : undefined);
+  return { ExtraHosts: list(extraHosts), Dns: list(opts.dns), DnsSearch: list(opts.dnsSearch), DnsOptions: list(opts.dnsOptions) };
 }
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -188,6 +209,7 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
         PidsLimit: opts.pidsLimit ?? null, AutoRemove: !!opts.rm, NetworkMode: net.NetworkMode,
         PortBindings: net.PortBindings, PublishAllPorts: net.PublishAllPorts, Links: net.Links,
         ...security,
+        ...resolverConfig(opts),
         UsernsMode: opts.usernsRemap ? 'remap' : '',
       },
       GraphDriver: {

@@ -59,6 +59,11 @@ export interface HostConfig {
   Tmpfs?: Record<string, string>;
   /** --device HOST[:CONTAINER][:PERMS] */
   Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }> | null;
+  /** --add-host, as "HOST:IP" */
+  ExtraHosts?: string[] | null;
+  Dns?: string[] | null;
+  DnsSearch?: string[] | null;
+  DnsOptions?: string[] | null;
 }
 
 export interface UsernsMap {

@@ -73,12 +73,27 @@ export function writeEtcFiles(rec: ContainerRecord, extraHosts: string[] = []): 
       'ff02::1\tip6-allnodes',
       'ff02::2\tip6-allrouters',
       // --network none: only the localhost lines, as in Docker.
+      // --add-host entries, then the container's own name, as Docker orders them.
+      ...(rec.HostConfig.ExtraHosts ?? []).map((h) => { const i = h.indexOf(':'); return `${h.slice(i + 1)}\t${h.slice(0, i)}`; }),
       ...(extraHosts.length || rec.HostConfig.NetworkMode === 'none' ? extraHosts : [`127.0.1.1\t${host}`]),
       '',
     ].join('\n'), { mode: 0o644 });
   }
-  if (!existsSync(files.resolvConf)) writeFileSync(files.resolvConf, hostResolvConf(), { mode: 0o644 });
+  if (!existsSync(files.resolvConf)) writeFileSync(files.resolvConf, resolvConfFor(rec.HostConfig), { mode: 0o644 });
   return files;
+}
+
+/** --dns, --dns-search and --dns-option replace the host's lines of their kind, as in Docker. */
+export function resolvConfFor(hc: Pick<ContainerRecord['HostConfig'], 'Dns' | 'DnsSearch' | 'DnsOptions'>, host = hostResolvConf()): string {
+  if (!hc.Dns?.length && !hc.DnsSearch?.length && !hc.DnsOptions?.length) return host;
+  const hostLines = (kind: string) => host.split('\n').filter((l) => l.trim().split(/\s+/)[0] === kind);
+  const either = (kind: string, mine: string[] | null | undefined, line: (v: string[]) => string[]) => (mine?.length ? line(mine) : hostLines(kind));
+  return [
+    ...either('search', hc.DnsSearch, (v) => [`search ${v.join(' ')}`]),
+    ...either('nameserver', hc.Dns, (v) => v.map((d) => `nameserver ${d}`)),
+    ...either('options', hc.DnsOptions, (v) => [`options ${v.join(' ')}`]),
+    '',
+  ].join('\n');
 }
 
 /** The host's resolv.conf, unless it points at a loopback resolver the container cannot reach (Docker's rule). */

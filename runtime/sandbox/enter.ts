@@ -22,7 +22,7 @@
 // child processes spawned from it would be born there.
 import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { CLONE_FS, NS_TYPE, close, fchdir, sethostname, setns, unshare } from '../../native-bindings/libc.js';
+import { CLONE_FS, NS_TYPE, close, fchdir, loopbackUp, sethostname, setns, unshare } from '../../native-bindings/libc.js';
 import { EXIT, SkiffError } from '../util/errors.js';
 import { applyMounts, enterRootfs, isolateRootfs, readonlyRootfs, type MountContext } from './mounts.js';
 import type { SandboxSpec } from './spec.js';
@@ -101,6 +101,9 @@ export function buildRoot(pid: number, spec: SandboxSpec, procFd: number): strin
       applyMounts(spec.rootfs, spec.mounts, ctx);
       if (spec.security.readonlyRootfs) readonlyRootfs(spec.rootfs);
       sethostname(spec.hostname);
+      // A new network namespace starts with lo down; Docker and runc bring it up
+      // (also with --network none). Harmless where it is already up (host, joined).
+      loopbackUp();
       enterRootfs(spec.rootfs);
       return lookPath(spec.process.args[0], spec.process.env);
     });

@@ -50,6 +50,27 @@ it('the container has its own mounts and only a loopback interface', async (t) =
   t.true(points.includes('/proc') && points.includes('/dev/pts') && points.includes('/etc/hosts'));
 });
 
+it('--network none still has lo up; --add-host and --dns write /etc/hosts and resolv.conf; a bad --add-host is 125', async (t) => {
+  const h = await harness(t);
+  const out = await h.ok(t, ['run', '--rm', '--network', 'none', '--add-host', 'db.local:127.0.0.1', '--add-host', 'six:::1',
+    '--dns', '192.0.2.53', '--dns-search', 'example.org', '--dns-option', 'ndots:2', 'busybox', 'sh', '-c',
+    'cat /sys/class/net/lo/operstate /sys/class/net/lo/flags; ping -c1 -W2 db.local >/dev/null && echo reached; echo ---; cat /etc/hosts; echo ---; cat /etc/resolv.conf']);
+  const [state, hosts, resolv] = out.split('---\n');
+  // lo's operstate is "unknown" even when up; bit 0 of flags is IFF_UP.
+  t.is(Number(state.trim().split('\n')[1]) & 1, 1, `lo is up: ${state}`);
+  t.regex(state, /reached/, 'a name from --add-host resolves and answers over lo');
+  t.regex(hosts, /^127\.0\.0\.1\tdb\.local$/m);
+  t.regex(hosts, /^::1\tsix$/m);
+  t.deepEqual(resolv.trim().split('\n'), ['search example.org', 'nameserver 192.0.2.53', 'options ndots:2']);
+  for (const bad of [['--add-host', 'nohost'], ['--add-host', 'x:1.2.3'], ['--dns', 'notanip']]) {
+    const r = await h.run(['run', '--rm', '--network', 'none', ...bad, 'busybox', 'true']);
+    t.is(r.code, 125, r.stderr);
+    t.regex(r.stderr, new RegExp(`invalid argument .*${bad[0]}`));
+    t.is(r.stderr.trim().split('\n').length, 1);
+  }
+  t.is((await h.ok(t, ['ps', '-aq'])).trim(), '', 'the refused runs left no container');
+});
+
 it('--userns-remap maps container root to 100000 and image files stay root-owned', async (t) => {
   const h = await harness(t);
   const id = (await h.ok(t, ['run', '-d', '--userns-remap', 'busybox', 'sleep', '600'])).trim();
