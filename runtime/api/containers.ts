@@ -46,7 +46,9 @@ const S_IFIFO = 0o010000;
 function mountBinds(mounts: NonNullable<NonNullable<CreateBody['HostConfig']>['Mounts']>): string[] {
   return mounts.filter((m) => m.Type !== 'tmpfs').map((m) => {
     if (m.Type !== 'volume' && m.Type !== 'bind') throw new ApiError(400, `invalid mount config: mount type "${m.Type}" is not supported`);
-    if (!m.Source) throw new ApiError(400, `invalid mount config for type "${m.Type}": ${m.Type === 'volume' ? 'anonymous volumes are not supported yet' : 'field Source must not be empty'}`);
+    // A volume mount without Source is anonymous: the target alone, as `-v /path`.
+    if (!m.Source && m.Type === 'volume' && !m.ReadOnly) return m.Target ?? '';
+    if (!m.Source) throw new ApiError(400, `invalid mount config for type "${m.Type}": field Source must not be empty`);
     return `${m.Source}:${m.Target ?? ''}${m.ReadOnly ? ':ro' : ''}`;
   });
 }
@@ -362,7 +364,7 @@ export function containerRoutes(r: Router): void {
     })
     .on('POST', '/containers/{id}/resize', (c) => noContent(c.res, 200))
     .on('DELETE', '/containers/{id}', async (c) => {
-      await remove(find(c.params.id), boolParam(c.query, 'force'));
+      await remove(find(c.params.id), boolParam(c.query, 'force'), boolParam(c.query, 'v'));
       noContent(c.res);
     });
 }

@@ -1,6 +1,7 @@
 // `skiff create` (and the first half of `run`): merge the image config with
 // the user's options the way Docker does, and write the container record.
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseCpus, parseMemorySize, validateLimits } from '../cgroups/index.js';
@@ -14,8 +15,8 @@ import * as narrate from '../teach/narrate.js';
 import * as store from './store.js';
 import { usernsFor } from './userns.js';
 import { initialNetworkSettings, networkConfig, type NetworkOptions } from '../network/index.js';
-import { parseDevice, parseTmpfs, parseVolume, validateSecurity } from './security.js';
-import { createVolume } from '../volume/store.js';
+import { isAnonymousVolume, parseDevice, parseTmpfs, parseVolume, validateSecurity } from './security.js';
+import { ANONYMOUS_LABEL, withVolumes } from '../volume/store.js';
 import { checkUserSpec } from './user.js';
 import { checkWorkdir } from './workdir.js';
 import { claimEphemeral, claimStart } from './recover.js';
@@ -150,9 +151,17 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
   if (memorySwap > 0 && memory === 0) throw new SkiffError('You should always set the Memory limit when using Memoryswap limit, see usage.');
   if (memorySwap > 0 && memorySwap < memory) throw new SkiffError('Minimum memoryswap limit should be larger than memory limit, see usage.');
   const net = networkConfig(opts.net ?? {}, ic.ExposedPorts);
+  // -v /path: an anonymous volume, given a random name now so every start mounts the same one.
+  const anonymous = new Set<string>();
+  const binds = (opts.volumes ?? []).map((spec) => {
+    if (!isAnonymousVolume(spec)) return spec;
+    const name = randomBytes(32).toString('hex');
+    anonymous.add(name);
+    return `${name}:${spec}`;
+  });
   const security = {
     Privileged: !!opts.privileged, CapAdd: opts.capAdd ?? null, CapDrop: opts.capDrop ?? null, SecurityOpt: opts.securityOpt ?? null,
-    ReadonlyRootfs: !!opts.readOnly, Binds: opts.volumes ?? null, Devices: (opts.devices ?? []).map(parseDevice),
+    ReadonlyRootfs: !!opts.readOnly, Binds: opts.volumes ? binds : null, Devices: (opts.devices ?? []).map(parseDevice),
     Tmpfs: Object.fromEntries((opts.tmpfs ?? []).map((t) => { const p = parseTmpfs(t); return [p.target, p.options]; })),
   };
   validateSecurity({ ...security, Memory: 0, MemorySwap: 0, NanoCpus: 0, CpuShares: 0, PidsLimit: null, AutoRemove: false, NetworkMode: '', UsernsMode: '' });
@@ -175,14 +184,14 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
     return i < 0 ? [l, ''] : [l.slice(0, i), l.slice(i + 1)];
   }));
 
-  const mounts = (opts.volumes ?? []).map(parseVolume).map((v) => {
-    if (v.volume !== undefined) createVolume(v.volume);
+  const parsed = binds.map(parseVolume);
+  const mounts = parsed.map((v) => {
     return v.volume !== undefined
       ? { Type: 'volume', Name: v.volume, Source: v.source, Destination: v.target, Driver: 'local', Mode: v.readonly ? 'ro' : '', RW: !v.readonly, Propagation: '' }
       : { Type: 'bind', Source: v.source, Destination: v.target, Mode: v.readonly ? 'ro' : '', RW: !v.readonly, Propagation: 'rprivate' };
   });
 
-  const rec = store.create((id, name) => {
+  const makeRecord = () => store.create((id, name) => {
     const hostname = opts.hostname || shortId(id);
     const baseEnv = ic.Env ?? [];
     const env = mergeEnv([DEFAULT_PATH], baseEnv, [`HOSTNAME=${hostname}`], opts.tty ? ['TERM=xterm'] : [], fileEnv, userEnv);
@@ -224,6 +233,13 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
     if (opts.claimStart) claimStart(id);
     if (opts.ephemeral) claimEphemeral(id);
   });
+  // Volumes and the record that uses them are made under one lock (see withVolumes).
+  const rec = parsed.some((v) => v.volume !== undefined)
+    ? withVolumes((create) => {
+      for (const v of parsed) if (v.volume !== undefined) create(v.volume, anonymous.has(v.volume) ? { labels: { [ANONYMOUS_LABEL]: '' } } : {});
+      return makeRecord();
+    })
+    : makeRecord();
   try {
     createRootfsDirs(rec);
     explain(() => narrate.createStep(rec.Id, rootfsDirs(rec.Id)));

@@ -11,6 +11,7 @@ import { cgroupOf, finalize } from './start.js';
 import { heal, unpause } from './pause.js';
 import { exitedView, readExitRecord } from './exit-record.js';
 import * as store from './store.js';
+import { removeAnonymousVolumes } from '../volume/store.js';
 
 /** Exit code recorded when nobody saw the container exit (its monitor was killed). */
 const UNKNOWN_EXIT = 255;
@@ -119,7 +120,8 @@ export async function stop(rec: ContainerRecord, timeoutSec = 10): Promise<void>
   await waitStopped(rec.Id);
 }
 
-export async function remove(rec: ContainerRecord, force = false): Promise<void> {
+/** rm [-f] [-v]: -v (and --rm's own removal) also removes the container's anonymous volumes. */
+export async function remove(rec: ContainerRecord, force = false, volumes = false): Promise<void> {
   rec = refresh(rec);
   if (rec.State.Running) {
     if (!force && rec.State.Paused) {
@@ -152,4 +154,5 @@ export async function remove(rec: ContainerRecord, force = false): Promise<void>
   unmountRootfs(rec.Id);
   releaseNetwork(rec.Id);
   store.removeDir(rec.Id);
+  if (volumes || rec.HostConfig.AutoRemove) removeAnonymousVolumes(rec.HostConfig.Binds);
 }

@@ -29,13 +29,16 @@ export function parseSecurityOpts(opts: string[] = []): SecurityOpts {
   return out;
 }
 
+/** `-v /path`: no source, so an anonymous volume (create gives it a name). */
+export const isAnonymousVolume = (spec: string): boolean => !spec.includes(':') && isAbsolute(spec);
+
 /**
  * -v SOURCE:CTR[:ro|rw]. A SOURCE that is not a path (no leading / or .) names
  * a volume, whose _data directory is what gets bound.
  */
 export function parseVolume(spec: string): { source: string; target: string; readonly: boolean; volume?: string } {
   const parts = spec.split(':');
-  if (parts.length === 1 && isAbsolute(spec)) throw new SkiffError(`invalid volume specification: '${spec}': anonymous volumes are not supported yet; name one (NAME:${spec})`);
+  if (parts.length === 1 && isAbsolute(spec)) throw new SkiffError(`invalid volume specification: '${spec}': an anonymous volume is named at create`);
   if (parts.length < 2 || parts.length > 3) throw new SkiffError(`invalid volume specification: '${spec}' (use HOST:CONTAINER[:ro] or NAME:CONTAINER[:ro])`);
   const [source, target, mode = 'rw'] = parts;
   const volume = bindVolumeName(spec);

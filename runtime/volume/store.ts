@@ -42,20 +42,49 @@ function read(name: string): Volume | undefined {
   }
 }
 
-/** Creates NAME (a random 64-hex name when absent); an existing volume is returned as it is, like Docker. */
-export function createVolume(name = randomBytes(32).toString('hex'), opts: { labels?: Record<string, string>; options?: Record<string, string> } = {}): Volume {
+export interface VolumeOptions { labels?: Record<string, string>; options?: Record<string, string> }
+type Create = (name?: string, opts?: VolumeOptions) => Volume;
+
+/** Docker 23+'s mark of an anonymous volume (`-v /path`): `rm -v` and `run --rm` remove those. */
+export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
+
+const createHeld: Create = (name = randomBytes(32).toString('hex'), opts = {}) => {
   checkVolumeName(name);
-  return withLock(LOCK, () => {
-    const existing = read(name);
-    if (existing) return existing;
-    mkdirSync(volumeData(name), { recursive: true, mode: 0o755 });
-    const v: Volume = {
-      Name: name, Driver: 'local', Mountpoint: volumeData(name), CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-      Labels: opts.labels ?? {}, Options: opts.options ?? {}, Scope: 'local',
-    };
-    writeJsonAtomic(recordFile(name), v);
-    return v;
-  });
+  const existing = read(name);
+  if (existing) return existing;
+  mkdirSync(volumeData(name), { recursive: true, mode: 0o755 });
+  const v: Volume = {
+    Name: name, Driver: 'local', Mountpoint: volumeData(name), CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    Labels: opts.labels ?? {}, Options: opts.options ?? {}, Scope: 'local',
+  };
+  writeJsonAtomic(recordFile(name), v);
+  return v;
+};
+
+/** Creates NAME (a random 64-hex name when absent); an existing volume is returned as it is, like Docker. */
+export const createVolume: Create = (name, opts) => withLock(LOCK, () => createHeld(name, opts));
+
+/**
+ * Runs fn holding the volumes lock, with a `create` that works under it. A
+ * container's volumes and its record are made inside one such call, so a
+ * concurrent prune (which reads the users under the same lock) never sees a
+ * fresh volume without its container. flock is per open file, not reentrant:
+ * fn must not call createVolume itself.
+ */
+export function withVolumes<T>(fn: (create: Create) => T): T {
+  return withLock(LOCK, () => fn(createHeld));
+}
+
+/** Removes the anonymous volumes among a removed container's binds (rm -v, --rm). */
+export function removeAnonymousVolumes(binds: string[] | null | undefined): void {
+  for (const name of (binds ?? []).map(bindVolumeName)) {
+    if (!name || read(name)?.Labels[ANONYMOUS_LABEL] === undefined) continue;
+    try {
+      removeVolume(name, true);
+    } catch (e) {
+      if (!(e instanceof VolumeInUse)) throw e; // another container mounts it too (--volumes-from style)
+    }
+  }
 }
 
 export function listVolumes(): Volume[] {
@@ -118,10 +147,11 @@ function diskUsage(dir: string): number {
 
 /** Removes every volume no container uses (those matching `keep` are skipped). */
 export function pruneVolumes(match: (v: Volume) => boolean = () => true): { deleted: string[]; reclaimed: number } {
-  const inUse = new Set(containers.list().flatMap((c) => (c.HostConfig.Binds ?? []).map(bindVolumeName)));
   const deleted: string[] = [];
   let reclaimed = 0;
   withLock(LOCK, () => {
+    // Read under the lock: a create holds it from its volumes to its record (withVolumes).
+    const inUse = new Set(containers.list().flatMap((c) => (c.HostConfig.Binds ?? []).map(bindVolumeName)));
     for (const v of listVolumes()) {
       if (inUse.has(v.Name) || !match(v)) continue;
       reclaimed += diskUsage(volumeData(v.Name));

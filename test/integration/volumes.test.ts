@@ -79,13 +79,33 @@ it('volume create, ls (-q, --format, --filter), inspect and prune', async (t) =>
   t.deepEqual(readdirSync(join(h.root, 'volumes')), ['beta'], 'the volume a (created) container uses stays');
 });
 
+it('anonymous volumes: -v /path gets a fresh volume with the image\'s content; rm keeps it, rm -v and --rm remove it; named ones stay', async (t) => {
+  const h = await harness(t);
+  const volumes = async () => (await h.ok(t, ['volume', 'ls', '-q'])).trim().split('\n').filter(Boolean);
+  await h.ok(t, ['create', ...NONE, '--name', 'a', '-v', '/etc', '-v', 'named:/n', 'busybox', 'sh', '-c', 'cat /etc/passwd; echo x > /etc/new']);
+  const [anon] = (await volumes()).filter((v) => v !== 'named');
+  t.regex(anon, /^[0-9a-f]{64}$/, 'a random 64-hex name, as Docker gives');
+  t.regex(await h.ok(t, ['inspect', '-f', '{{json .Mounts}}', 'a']), new RegExp(`"Name":"${anon}".*"Destination":"/etc"`));
+  t.is((await h.ok(t, ['volume', 'inspect', '-f', '{{json .Labels}}', anon])).trim(), '{"com.docker.volume.anonymous":""}');
+  t.regex(await h.ok(t, ['start', '-a', 'a']), /^root:/m, 'copy-up of the image\'s /etc into the new volume');
+  t.regex(await h.ok(t, ['start', '-a', 'a']), /^root:/m, 'the second start mounts the same volume');
+  t.true(existsSync(join(h.root, 'volumes', anon, '_data', 'new')));
+  await h.ok(t, ['create', ...NONE, '--name', 'b', '-v', '/data', 'busybox', 'true']);
+  const [anonB] = (await volumes()).filter((v) => v !== 'named' && v !== anon);
+  await h.ok(t, ['rm', 'b']);
+  t.true((await volumes()).includes(anonB), 'rm without -v keeps it, as Docker does');
+  await h.ok(t, ['rm', '-v', 'a']);
+  t.deepEqual((await volumes()).sort(), [anonB, 'named'].sort(), 'rm -v removed the anonymous volume and kept the named one');
+  await h.ok(t, ['run', '--rm', ...NONE, '-v', '/scratch', 'busybox', 'true']);
+  t.deepEqual((await volumes()).sort(), [anonB, 'named'].sort(), '--rm removed its anonymous volume');
+});
+
 it('bad volume specifications: exit 125, one line, nothing made', async (t) => {
   const h = await harness(t);
   const cases: Array<[string[], RegExp]> = [
     [['run', '--rm', ...NONE, '-v', 'bad$name:/d', 'busybox', 'true'], /^skiff: create bad\$name: "bad\$name" includes invalid characters for a local volume name/],
     [['run', '--rm', ...NONE, '-v', 'x:/d', 'busybox', 'true'], /includes invalid characters/],
     [['create', ...NONE, '-v', 'ok:relative', 'busybox', 'true'], /mount path must be absolute/],
-    [['run', '--rm', ...NONE, '-v', '/anon', 'busybox', 'true'], /anonymous volumes are not supported yet/],
     [['run', '--rm', ...NONE, '-v', 'ok:/d:rx', 'busybox', 'true'], /invalid mode: rx/],
   ];
   for (const [args, re] of cases) {
