@@ -285,9 +285,9 @@ it('docker pull from a registry on loopback, with the JSON progress stream', asy
   t.regex(bad.stderr, /not found|unknown/i);
 }, TOOLS);
 
-it('concurrent clients: 10 docker run --rm at once all succeed; a 100 MB garbage body is refused', async (t) => {
+it('concurrent clients: 50 docker run --rm at once all succeed; a 100 MB garbage body is refused', async (t) => {
   const { h, svc, d } = await setup(t);
-  const runs = await Promise.all(Array.from({ length: 10 }, (_, i) => d('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', `echo n${i}; exit ${i}`)));
+  const runs = await Promise.all(Array.from({ length: 50 }, (_, i) => d('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', `echo n${i}; exit ${i}`)));
   runs.forEach((r, i) => {
     t.is(r.stdout, `n${i}\n`, r.stderr);
     t.is(r.code, i);
