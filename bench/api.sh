@@ -4,6 +4,8 @@
 #   svc     - through `skiff system service` (its own socket and root)
 #   cli     - `skiff run --rm --network none busybox true`, for reference
 #   dockerd - through Debian's dockerd, started privately (../shared/PLATFORM.md)
+#   podman  - through `podman system service` (runc, a private vfs store; the
+#             ulimits this root can grant set in a private containers.conf)
 # Runs are interleaved (svc, cli, dockerd, svc, ...) so that a busy moment
 # of the machine falls on all of them alike. A benchmark, not a test.
 #
@@ -37,7 +39,11 @@ mkdir -p "$SKIFF_ROOT" && chmod 711 "$SKIFF_ROOT"
 SKIFF=(node "$WORK/skiff/dist/bin/main.cjs")
 SVC_SOCK="$WORK/skiff.sock"
 D="$WORK/dockerd"
-svc_pid='' dockerd_pid=''
+P="$WORK/podman"
+svc_pid='' dockerd_pid='' podman_pid=''
+libpod_parent_existed=0; compgen -G '/sys/fs/cgroup/*/libpod_parent' >/dev/null && libpod_parent_existed=1
+PODMAN=(podman --root "$P/root" --runroot "$P/run" --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --tmpdir "$P/tmp" --runtime runc)
+export CONTAINERS_CONF="$WORK/containers.conf"
 
 mounts_under() { awk -v r="$1" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/mounts; }
 
@@ -59,6 +65,16 @@ cleanup() {
     for _ in $(seq 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
     # its containerd, if still around
     [[ -f "$D/exec/containerd/containerd.pid" ]] && kill "$(cat "$D/exec/containerd/containerd.pid")" 2>/dev/null
+  fi
+  if [[ -n $podman_pid ]]; then
+    left="$("${PODMAN[@]}" ps -aq 2>/dev/null)"
+    [[ -n "$left" ]] && problems+=("podman containers left") && "${PODMAN[@]}" rm -f $left >/dev/null 2>&1
+    kill "$podman_pid" 2>/dev/null; wait "$podman_pid" 2>/dev/null
+    "${PODMAN[@]}" system reset --force >/dev/null 2>&1
+  fi
+  # podman's cgroupfs manager makes libpod_parent/ at the hierarchy roots.
+  if ((!libpod_parent_existed)); then
+    for d in /sys/fs/cgroup/*/libpod_parent; do [[ -d "$d" ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
   fi
   m="$(mounts_under "$WORK")"
   if [[ -n "$m" ]]; then
@@ -88,11 +104,23 @@ if command -v dockerd >/dev/null; then
 else
   log "no dockerd (apt-get install -y docker.io): measuring skiff only"
 fi
+if command -v podman >/dev/null; then
+  # Root here lacks CAP_SYS_RESOURCE: podman's default ulimits would fail (PLATFORM.md).
+  printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n' >"$CONTAINERS_CONF"
+  "${PODMAN[@]}" load -q -i "$IMAGE_TAR" >/dev/null
+  "${PODMAN[@]}" system service --time=0 "unix://$P/p.sock" 2>"$WORK/podman.log" &
+  podman_pid=$!
+  for _ in $(seq 200); do $DOCKER -H "unix://$P/p.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+  tools+=(podman)
+else
+  log "no podman (apt-get install -y podman): not measuring podman's service"
+fi
 for _ in $(seq 100); do [[ -S $SVC_SOCK ]] && break; sleep 0.05; done
 
 run_svc() { $DOCKER -H "unix://$SVC_SOCK" run --rm --network none busybox true; }
 run_cli() { "${SKIFF[@]}" run --rm --network none busybox true; }
 run_dockerd() { $DOCKER -H "unix://$D/d.sock" run --rm --network none busybox true; }
+run_podman() { $DOCKER -H "unix://$P/p.sock" run --rm --network none busybox true; }
 time_one() {
   local t0 t1 rc=0
   t0=$EPOCHREALTIME
@@ -112,4 +140,5 @@ for t in "${tools[@]}"; do printf '  %-8s %s s\n' "$t" "$(median "$WORK/$t.us")"
 svc=$(median "$WORK/svc.us")
 printf '  svc/cli     %.2fx\n' "$(echo "$svc / $(median "$WORK/cli.us")" | bc -l)"
 [[ " ${tools[*]} " == *" dockerd "* ]] && printf '  svc/dockerd %.2fx\n' "$(echo "$svc / $(median "$WORK/dockerd.us")" | bc -l)"
+[[ " ${tools[*]} " == *" podman "* ]] && printf '  svc/podman  %.2fx\n' "$(echo "$svc / $(median "$WORK/podman.us")" | bc -l)"
 true
