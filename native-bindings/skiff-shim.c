@@ -9,7 +9,7 @@
  * the same, so the container's PID 1 is still our child and `ps`'s liveness
  * check (pid + start time) keeps working.
  *
- * usage: skiff-shim CHILD_PID LOG_PATH OUT_FD ERR_FD HOLD_FD HOLD_FD [tcp:FD:IP:PORT...] -- FINALIZER ARGS...
+ * usage: skiff-shim CHILD_PID LOG_PATH OUT_FD ERR_FD HOLD_FD HOLD_FD [tcp:FD:IP:PORT...] [notify:FD] -- FINALIZER ARGS...
  *   OUT_FD/ERR_FD: read ends of the container's stdout/stderr (-1 if none;
  *   with a tty, OUT_FD is the pty master and ERR_FD is -1).
  *   HOLD_FDs: fds to keep open while the container runs, or -1: the write end
@@ -20,6 +20,12 @@
  *   container's IP:PORT: the userland proxy for what DNAT does not carry
  *   (loopback clients, containers dialing a host address). Byte pipes with
  *   half-close, as docker-proxy does.
+ * notify:FD: a socket to the Engine API service that started the container.
+ *   At the exit the shim writes "CODE\n" there; the service, whose Node is
+ *   already warm, records the exit and cleans up, then answers "done\n" and
+ *   the shim just exits. Without that answer (the service is gone or died
+ *   meanwhile) the shim falls back to the finalizer, so a container never
+ *   depends on the service (daemonless).
  * When the child has exited and the output is drained, it execs the
  * finalizer with the exit code appended: `... FINALIZER ARGS... CODE`.
  */
@@ -40,6 +46,25 @@
 #include <unistd.h>
 
 static int log_fd = -1;
+static int notify_fd = -1;
+
+/* Only there to make ppoll return (EINTR) the moment the container exits. */
+static void on_sigchld(int sig) { (void)sig; }
+
+/* Asks the service to finalize; 1 if it did. */
+static int service_finalized(int code) {
+  char msg[16], reply[8];
+  int n = snprintf(msg, sizeof(msg), "%d\n", code);
+  if (write(notify_fd, msg, (size_t)n) != n) return 0;
+  size_t got = 0;
+  while (got < 5) {
+    ssize_t r = read(notify_fd, reply + got, 5 - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return 0;
+    got += (size_t)r;
+  }
+  return memcmp(reply, "done\n", 5) == 0;
+}
 
 struct stream {
   int fd;
@@ -226,7 +251,11 @@ static void stop_proxies(void) {
 int main(int argc, char **argv) {
   int dash = 7;
   while (dash < argc && strcmp(argv[dash], "--") != 0) {
-    if (parse_proxy(argv[dash]) < 0) return 125;
+    if (strncmp(argv[dash], "notify:", 7) == 0) {
+      notify_fd = atoi(argv[dash] + 7);
+      fcntl(notify_fd, F_SETFD, FD_CLOEXEC);
+      fcntl(notify_fd, F_SETFL, fcntl(notify_fd, F_GETFL) & ~O_NONBLOCK); /* the answer is waited for */
+    } else if (parse_proxy(argv[dash]) < 0) return 125;
     dash++;
   }
   if (argc < 8 || dash + 1 >= argc) return 125;
@@ -237,6 +266,17 @@ int main(int argc, char **argv) {
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
+  /* SIGCHLD stays blocked except inside ppoll, so an exit between the
+   * waitpid check and the wait cannot be missed: ppoll returns at once. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_sigchld;
+  sigaction(SIGCHLD, &sa, NULL);
+  sigset_t chld, waitmask;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, &waitmask);
+  sigdelset(&waitmask, SIGCHLD);
 
   int status = 0, exited = 0;
   struct pollfd *p = NULL;
@@ -269,7 +309,8 @@ int main(int argc, char **argv) {
       continue;
     }
     /* After the exit, give in-flight output a short while, then stop. */
-    int r = poll(p, (nfds_t)n, exited ? 50 : 200);
+    struct timespec ts = { 0, (exited ? 50 : 200) * 1000000L };
+    int r = ppoll(p, (nfds_t)n, &ts, &waitmask);
     if (r == 0 && exited) break;
     if (r <= 0) continue;
     int k = 0;
@@ -295,6 +336,11 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 2; i++) emit(&streams[i]);
   for (int i = 0; i < 2; i++) if (holds[i] >= 0) close(holds[i]);
   int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+
+  if (notify_fd >= 0 && service_finalized(code)) return 0;
+  /* The finalizer (Node) must not start with SIGCHLD blocked: the mask survives execve. */
+  sigprocmask(SIG_UNBLOCK, &chld, NULL);
+  signal(SIGCHLD, SIG_DFL);
 
   /* Hand back to Node to record the exit (cgroup OOM check, unmount, state). */
   char codebuf[16];

@@ -4,7 +4,7 @@ import { createWriteStream, existsSync, openSync, readdirSync, readFileSync, rea
 import { mknod } from '../../native-bindings/libc.js';
 import { stdinFifo } from '../container/io.js';
 import { createContainer, type CreateOptions } from '../container/create.js';
-import { findLive, kill, refresh, remove, stop } from '../container/lifecycle.js';
+import { findLive, finishRun, kill, refresh, remove, stop } from '../container/lifecycle.js';
 import { readLogs } from '../container/logs.js';
 import type { ContainerRecord } from '../container/model.js';
 import { pause, unpause } from '../container/pause.js';
@@ -107,7 +107,7 @@ export function toCreateOptions(b: CreateBody, name: string | undefined): Create
 }
 
 /** Starts take a monitor that has already booted (see StandbyMonitor). */
-export const monitors = new StandbyMonitor();
+export const monitors = new StandbyMonitor(finishRun);
 
 function find(ref: string): ContainerRecord {
   try {

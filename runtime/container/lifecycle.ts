@@ -120,6 +120,12 @@ export async function stop(rec: ContainerRecord, timeoutSec = 10): Promise<void>
   await waitStopped(rec.Id);
 }
 
+/** What follows a container's exit, wherever it is seen: the exit record and state, cleanup, and --rm's removal. */
+export async function finishRun(id: string, code: number): Promise<void> {
+  const done = finalize(id, code);
+  if (done?.HostConfig.AutoRemove) await remove(done);
+}
+
 /** rm [-f] [-v]: -v (and --rm's own removal) also removes the container's anonymous volumes. */
 export async function remove(rec: ContainerRecord, force = false, volumes = false): Promise<void> {
   rec = refresh(rec);

@@ -4,17 +4,17 @@
 // the launcher, then waits for PID 1, writes the log, and records the exit.
 //
 //   node monitor.js CONTAINER_ID
-//   node monitor.js --standby     (the id comes on stdin later; see StandbyMonitor)
+//   node monitor.js --standby [--notify FD]   (the id comes on stdin later; see StandbyMonitor)
 import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorShim } from '../../native-bindings/helper.js';
-import { dup2, execve } from '../../native-bindings/libc.js';
+import { dup2, execve, setCloexec } from '../../native-bindings/libc.js';
 import { paths } from '../util/paths.js';
 import { stageScript } from '../util/install.js';
 import { loggedIo } from './io.js';
 import { containerPty } from './pty.js';
-import { remove } from './lifecycle.js';
-import { finalize, startContainer } from './start.js';
+import { finishRun } from './lifecycle.js';
+import { startContainer } from './start.js';
 import * as store from './store.js';
 import { startProxies } from '../network/index.js';
 import { handOverPorts } from '../network/proxy.js';
@@ -35,7 +35,8 @@ function hasPublishedPorts(rec: ReturnType<typeof store.read>): boolean {
   return Object.keys(rec.HostConfig.PortBindings ?? {}).length > 0 || !!rec.HostConfig.PublishAllPorts;
 }
 
-async function main(id: string): Promise<number> {
+/** notifyFd: the service's socket; skiff-shim asks it to finalize at the exit (see skiff-shim.c). */
+async function main(id: string, notifyFd?: number): Promise<number> {
   for (const sig of ['SIGHUP', 'SIGINT', 'SIGPIPE'] as const) process.on(sig, () => {});
   const rec = store.read(id);
   const io = loggedIo(rec, () => containerPty(id, rec.Skiff.Userns));
@@ -59,28 +60,24 @@ async function main(id: string): Promise<number> {
     // container stays our child) to copy the output into the log, relay the
     // published ports and wait.
     const fds = io.handOver();
+    // Node marks inherited descriptors close-on-exec; the shim needs this one.
+    if (notifyFd !== undefined) setCloexec(notifyFd, false);
     report({ ok: true, pid: started.pid });
     execve(monitorShim, [
       'skiff-shim', String(started.pid), rec.LogPath, String(fds.out), String(fds.err), String(fds.holds[0]), String(fds.holds[1]),
-      ...ports, '--', process.execPath, stageScript('monitor'), '--finalize', id,
+      ...ports, ...(notifyFd !== undefined ? [`notify:${notifyFd}`] : []), '--', process.execPath, stageScript('monitor'), '--finalize', id,
     ], [`SKIFF_ROOT=${process.env.SKIFF_ROOT ?? ''}`, `PATH=${process.env.PATH ?? ''}`]);
   }
   io.started();
+  // This Node monitor finalizes itself: the service's socket has nothing to say.
+  if (notifyFd !== undefined) closeSync(notifyFd);
   // Published ports' userland proxies live exactly as long as this monitor.
   const proxies = startProxies(current);
   report({ ok: true, pid: started.pid });
   const code = await started.wait();
   proxies.close();
   await io.finish();
-  const done = finalize(id, code);
-  if (done?.HostConfig.AutoRemove) await remove(done);
-  return 0;
-}
-
-/** After skiff-shim: record the exit the shim saw, then clean up like the monitor would have. */
-async function finalizeFromShim(id: string, code: number): Promise<number> {
-  const done = finalize(id, code);
-  if (done?.HostConfig.AutoRemove) await remove(done);
+  await finishRun(id, code);
   return 0;
 }
 
@@ -118,10 +115,11 @@ function standbyId(): string | undefined {
 
 const args = process.argv.slice(2);
 let run: Promise<number>;
-if (args[0] === '--finalize') run = finalizeFromShim(args[1], Number(args[2]));
+// After skiff-shim: record the exit the shim saw, then clean up as the monitor would have.
+if (args[0] === '--finalize') run = finishRun(args[1], Number(args[2])).then(() => 0);
 else if (args[0] === '--standby') {
   const id = standbyId();
-  run = id ? main(id) : Promise.resolve(0);
+  run = id ? main(id, args[1] === '--notify' ? Number(args[2]) : undefined) : Promise.resolve(0);
 } else run = main(args[0]);
 run.then((code) => process.exit(code), (e) => {
   process.stderr.write(`skiff monitor: ${(e as Error).stack}\n`);

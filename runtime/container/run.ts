@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { SkiffError } from '../util/errors.js';
 import { mark } from '../util/trace.js';
@@ -77,12 +78,13 @@ function setNice(child: ChildProcess, nice: number): void {
 }
 
 /** A monitor process of its own session: it outlives whoever started it. */
-function spawnMonitor(args: string[], out: number | 'ignore', stdin: 'ignore' | 'pipe'): ChildProcess {
+function spawnMonitor(args: string[], out: number | 'ignore', stdin: 'ignore' | 'pipe', notify = false): ChildProcess {
   // --explain: the monitor narrates on our stderr (its fd 4) until the container runs.
   const narrating = explaining();
-  return spawn(process.execPath, [monitorScript, ...args], {
+  return spawn(process.execPath, [monitorScript, ...args, ...(notify ? ['--notify', String(NOTIFY_FD)] : [])], {
     detached: true,
-    stdio: [stdin, out, out, 'pipe', ...(narrating ? [2] : [])],
+    // fd 3: the start report; fd 5 (notify): a socket on which the shim asks us to finalize.
+    stdio: [stdin, out, out, 'pipe', ...(narrating ? [2] : notify ? ['ignore' as const] : []), ...(notify ? ['pipe' as const] : [])],
     ...(narrating ? { env: { ...process.env, SKIFF_EXPLAIN_FD: '4' } } : {}),
   });
 }
@@ -96,8 +98,14 @@ function spawnMonitor(args: string[], out: number | 'ignore', stdin: 'ignore' | 
 export class StandbyMonitor {
   private ready: ChildProcess | undefined;
 
+  /**
+   * onExit: when given, skiff-shim hands each container's exit to it (the
+   * caller's warm Node) instead of booting a Node finalizer; see skiff-shim.c.
+   */
+  constructor(readonly onExit?: (id: string, code: number) => Promise<void>) {}
+
   private spawn(): ChildProcess {
-    const child = spawnMonitor(['--standby'], 'ignore', 'pipe');
+    const child = spawnMonitor(['--standby'], 'ignore', 'pipe', !!this.onExit);
     child.stdin!.on('error', () => {}); // it died: take() makes another
     // Its boot must not slow the container that is starting or exiting right now.
     setNice(child, 19);
@@ -136,6 +144,8 @@ export async function runDetached(id: string, standby?: StandbyMonitor): Promise
   }
   const text = await readAll(child.stdio[3] as Readable);
   child.unref();
+  const notify = (child.stdio as unknown[])[NOTIFY_FD] as Socket | null | undefined;
+  if (notify && standby?.onExit) finalizeOnRequest(id, notify, standby.onExit);
   let report: MonitorReport;
   try {
     report = JSON.parse(text) as MonitorReport;
@@ -144,6 +154,29 @@ export async function runDetached(id: string, standby?: StandbyMonitor): Promise
   }
   if (!report.ok) throw new SkiffError(report.error ?? 'start failed', report.code ?? 125);
   explain(() => report.pid ? narrate.detachedStep(id, report.pid, child.pid) : undefined);
+}
+
+const NOTIFY_FD = 5;
+
+/**
+ * skiff-shim writes the exit code on the socket and waits: answered "done",
+ * it exits; if the socket closes first (this process died, or the cleanup
+ * failed), it runs the Node finalizer itself.
+ */
+function finalizeOnRequest(id: string, sock: Socket, onExit: (id: string, code: number) => Promise<void>): void {
+  let text = '';
+  sock.on('error', () => {});
+  sock.unref(); // a waiting container must not keep this process alive
+  sock.on('data', (d: Buffer) => {
+    text += d.toString();
+    if (!text.includes('\n')) return;
+    sock.removeAllListeners('data');
+    mark('exit-reported');
+    onExit(id, Number(text.trim())).then(() => {
+      mark('finalized');
+      sock.end('done\n');
+    }, () => sock.destroy());
+  });
 }
 
 function readAll(s: Readable): Promise<string> {

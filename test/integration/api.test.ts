@@ -1,7 +1,7 @@
 // `skiff system service` driven by the real docker CLI (Debian's docker.io
 // client) and by plain HTTP. Each test starts its own service on a socket in
 // its own root; containers use --network none, so no bridge is made.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { cli, fixtures, harness, it, type Harness, type Result } from './_harnes
 const DOCKER = '/usr/bin/docker';
 const TOOLS = { [DOCKER]: 'docker.io' };
 
-interface Service { sock: string; proc: ChildProcess; stop(): Promise<void> }
+interface Service { sock: string; proc: ChildProcess; stop(): Promise<void>; log(): string }
 
 function get(sock: string, path: string, method = 'GET', body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
   return new Promise((resolve, reject) => {
@@ -49,9 +49,9 @@ function postGarbage(sock: string, headers: Record<string, string>): Promise<num
   });
 }
 
-async function startService(t: ExecutionContext, h: Harness): Promise<Service> {
+async function startService(t: ExecutionContext, h: Harness, env: Record<string, string> = {}): Promise<Service> {
   const sock = join(h.root, 'api.sock');
-  const proc = spawn(process.execPath, [cli, 'system', 'service', '--host', `unix://${sock}`], { env: h.env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [cli, 'system', 'service', '--host', `unix://${sock}`], { env: { ...h.env(), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr!.on('data', (d) => (log += d));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -77,7 +77,7 @@ async function startService(t: ExecutionContext, h: Harness): Promise<Service> {
     if (i > 200 || proc.exitCode !== null) throw new Error(`the service did not start: ${log}`);
     await new Promise((r) => setTimeout(r, 25));
   }
-  return { sock, proc, stop };
+  return { sock, proc, stop, log: () => log };
 }
 
 /** The docker CLI against the service, with a config dir of its own (nothing in ~/.docker). */
@@ -212,6 +212,26 @@ it('daemonless: a container outlives the service, and a new service sees it', as
   const ps = await docker(t, again, ['ps', '--format', '{{.Names}} {{.State}}']);
   t.is(ps.stdout, 'keeper running\n');
   t.is((await docker(t, again, ['rm', '-f', 'keeper'])).code, 0);
+}, TOOLS);
+
+it('the service records the exits of the containers it started (no Node finalizer boots); stopped meanwhile, the shim finalizes alone', async (t) => {
+  const h = await harness(t);
+  // SKIFF_TRACE: the service logs "exit-reported" and "finalized" when skiff-shim hands it an exit.
+  const svc = await startService(t, h, { SKIFF_TRACE: '1' });
+  const run = await docker(t, svc, ['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'echo out; exit 7']);
+  t.is(run.code, 7, run.stderr);
+  t.is(run.stdout, 'out\n');
+  t.deepEqual(h.containerIds(), [], '--rm: removed before docker run returned');
+  t.is(svc.log().match(/skiff-trace finalized/g)?.length, 1, svc.log());
+  const shims = () => spawnSync('pgrep', ['-f', `skiff-shim .*${h.root}`], { encoding: 'utf8' }).stdout.trim();
+  t.is(shims(), '', 'the shim exited once the service had finalized');
+  // A run the service cannot finish: it stops (SIGTERM) while the container runs.
+  t.is((await docker(t, svc, ['run', '-d', '--network', 'none', '--name', 'late', 'busybox', 'sh', '-c', 'sleep 1; exit 5'])).code, 0);
+  await svc.stop();
+  const again = await startService(t, h);
+  t.is((await docker(t, again, ['wait', 'late'])).stdout, '5\n', 'the shim\'s own finalizer recorded the exit');
+  t.is((await docker(t, again, ['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'late'])).stdout, 'exited 5\n');
+  t.is((await docker(t, again, ['rm', 'late'])).code, 0);
 }, TOOLS);
 
 it('pause, restart, kill, top, tag, rmi, load, prune, info and network ls through the docker CLI', async (t) => {
