@@ -8,7 +8,8 @@
 //     program of type BPF_PROG_TYPE_CGROUP_DEVICE, attached to the cgroup,
 //     on every mknod and open of a device node. skiff assembles that program
 //     here, in TypeScript, as it assembles the seccomp filter.
-// On a hybrid host (v1 controllers plus a cgroup2 mount) both are used.
+// On a hybrid host (v1 controllers plus a cgroup2 mount) the program is
+// used, and the v1 lines only where it cannot be attached (start.ts).
 import fs from 'node:fs';
 import {
   BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, BPF_PROG_TYPE_CGROUP_DEVICE, bpfProgAttach, bpfProgLoad, close,

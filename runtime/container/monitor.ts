@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { monitorShim } from '../../native-bindings/helper.js';
 import { dup2, execve, setCloexec } from '../../native-bindings/libc.js';
 import { paths } from '../util/paths.js';
+import { mark } from '../util/trace.js';
 import { stageScript } from '../util/install.js';
 import { loggedIo } from './io.js';
 import { containerPty } from './pty.js';
@@ -119,6 +120,7 @@ let run: Promise<number>;
 if (args[0] === '--finalize') run = finishRun(args[1], Number(args[2])).then(() => 0);
 else if (args[0] === '--standby') {
   const id = standbyId();
+  mark('standby-taken');
   run = id ? main(id, args[1] === '--notify' ? Number(args[2]) : undefined) : Promise.resolve(0);
 } else run = main(args[0]);
 run.then((code) => process.exit(code), (e) => {

@@ -327,12 +327,15 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     const cg = createCgroup(layout, id);
     undo.push(() => destroyCgroup(cg));
     const h = rec.HostConfig;
-    // Device control before any process exists in the cgroup: v1 rules
-    // and/or the v2 eBPF program (fails closed if v2 has nothing else).
+    // Device control before any process exists in the cgroup: the v2 eBPF
+    // program (fails closed if v2 has nothing else) or else the v1 rules. On a
+    // hybrid host the kernel asks the program first and stops at its "no", so
+    // once it is attached the v1 lines (one write each, ~1 ms apiece) would
+    // only repeat the same list: they are written where the program is not.
     const devices = deviceAllowList(!!h.Privileged, deviceRules(h));
-    const deviceWrites = planDevices(layout, devices);
-    applyLimits(cg, deviceWrites);
     const bpf = attachDeviceProgram(cg, devices);
+    const deviceWrites = bpf ? [] : planDevices(layout, devices);
+    applyLimits(cg, deviceWrites);
     const limitWrites = planLimits({
       memory: h.Memory, memorySwap: h.MemorySwap || undefined, nanoCpus: h.NanoCpus, cpuShares: h.CpuShares || undefined,
       pidsLimit: h.PidsLimit ?? undefined,

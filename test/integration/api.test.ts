@@ -81,11 +81,11 @@ async function startService(t: ExecutionContext, h: Harness, env: Record<string,
 }
 
 /** The docker CLI against the service, with a config dir of its own (nothing in ~/.docker). */
-function docker(t: ExecutionContext, svc: Service, args: string[], input = ''): Promise<Result> {
+function docker(t: ExecutionContext, svc: Service, args: string[], input = '', bin = DOCKER): Promise<Result> {
   const config = mkdtempSync('/tmp/skiff-test-docker-config-');
   t.teardown(() => rmSync(config, { recursive: true, force: true }));
   return new Promise((resolve, reject) => {
-    const child = spawn(DOCKER, ['-H', `unix://${svc.sock}`, ...args], {
+    const child = spawn(bin, ['-H', `unix://${svc.sock}`, ...args], {
       env: { ...process.env, DOCKER_CONFIG: config, DOCKER_HOST: '', DOCKER_CONTEXT: '' }, stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -233,6 +233,25 @@ it('the service records the exits of the containers it started (no Node finalize
   t.is((await docker(t, again, ['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'late'])).stdout, 'exited 5\n');
   t.is((await docker(t, again, ['rm', 'late'])).code, 0);
 }, TOOLS);
+
+// The docker 28 client comes with these machines (not from apt); it speaks API 1.50 and negotiates down.
+const DOCKER28 = '/usr/local/bin/docker';
+
+it('the docker 28 CLI negotiates API 1.44 and runs, execs, inspects, logs and removes', async (t) => {
+  const { h, svc } = await setup(t);
+  const d = (...args: string[]) => docker(t, svc, args, '', DOCKER28);
+  t.regex((await d('version', '--format', '{{.Client.Version}} {{.Server.APIVersion}}')).stdout, /^28\.\S+ 1\.44\n$/);
+  const run = await d('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'echo hello; exit 4');
+  t.is(run.code, 4, run.stderr);
+  t.is(run.stdout, 'hello\n');
+  t.is((await d('run', '-d', '--network', 'none', '--name', 'n28', 'busybox', 'sh', '-c', 'echo up; sleep 300')).code, 0);
+  t.is((await d('ps', '--format', '{{.Names}} {{.Status}}')).stdout.replace(/Up .*/, 'Up'), 'n28 Up\n');
+  t.is((await d('inspect', '-f', '{{.State.Running}} {{.Config.Image}}', 'n28')).stdout, 'true busybox\n');
+  t.is((await d('exec', 'n28', 'cat', '/etc/hostname')).stdout.trim().length, 12);
+  t.is((await d('logs', 'n28')).stdout, 'up\n');
+  t.is((await d('rm', '-f', 'n28')).code, 0);
+  t.deepEqual(h.containerIds(), []);
+}, { [DOCKER28]: 'docker-ce-cli' });
 
 it('pause, restart, kill, top, tag, rmi, load, prune, info and network ls through the docker CLI', async (t) => {
   const { h, d } = await setup(t);
