@@ -187,6 +187,24 @@ export function openInRoot(dirfd: number, path: string, flags: number): number {
   how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), 16);
   return check(Number(_syscall()(SYS_openat2, 'int', dirfd, 'const char *', path, 'void *', how, 'size_t', how.length)), 'openat2', path);
 }
+const _socket = decl('int socket(int domain, int type, int protocol)');
+const _connect = decl('int connect(int fd, const void *addr, uint32_t len)');
+const AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0o2000000;
+/** A blocking, close-on-exec stream socket connected to the unix socket at PATH (at most 107 bytes). */
+export function connectUnix(path: string): number {
+  // struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; }
+  const addr = Buffer.alloc(110);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  if (Buffer.byteLength(path) > 107) throw new SyscallError('connect', path, constants.errno.ENAMETOOLONG);
+  addr.write(path, 2);
+  const fd = check(_socket()(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 'socket', path);
+  if (_connect()(fd, addr, addr.length) < 0) {
+    const e = koffiLib().errno();
+    _close()(fd);
+    throw new SyscallError('connect', path, e);
+  }
+  return fd;
+}
 const TIOCSWINSZ = 0x5414;
 export function setWinsize(fd: number, rows: number, cols: number): void {
   const ws = Buffer.alloc(8);

@@ -20,6 +20,10 @@
  *   container's IP:PORT: the userland proxy for what DNAT does not carry
  *   (loopback clients, containers dialing a host address). Byte pipes with
  *   half-close, as docker-proxy does.
+ *   attach:FD: with a tty, a connection to a client attached to the terminal
+ *   (the Engine API's attach; see io.ts): what the master says goes to it as
+ *   well as to the log, what it sends is typed into the master, so echo and
+ *   line editing are the container's line discipline's, as in Docker.
  * When the child has exited and the output is drained, it execs the
  * finalizer with the exit code appended: `... FINALIZER ARGS... CODE`.
  */
@@ -40,6 +44,27 @@
 #include <unistd.h>
 
 static int log_fd = -1;
+
+/* The attached client (attach:FD), and what it typed that the master has not taken yet. */
+static int attach_fd = -1, attach_in_eof;
+static char typed[4096];
+static size_t typed_len, typed_off;
+
+static void drop_attach(void) {
+  if (attach_fd >= 0) close(attach_fd);
+  attach_fd = -1;
+  typed_len = typed_off = 0;
+}
+
+/* Output for the attached client; a client that cannot take it any more is dropped. */
+static void to_attach(const char *buf, size_t len) {
+  for (size_t off = 0; attach_fd >= 0 && off < len;) {
+    ssize_t w = send(attach_fd, buf + off, len - off, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) drop_attach();
+    else off += (size_t)w;
+  }
+}
 
 struct stream {
   int fd;
@@ -85,6 +110,7 @@ static int pump(struct stream *s) {
   ssize_t r = read(s->fd, buf, sizeof(buf));
   if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
   if (r <= 0) return 0;
+  if (strcmp(s->name, "stdout") == 0) to_attach(buf, (size_t)r); /* only a tty has an attach: this is its master */
   for (ssize_t i = 0; i < r; i++) {
     s->line[s->len++] = buf[i];
     if (buf[i] == '\n' || s->len == sizeof(s->line)) emit(s);
@@ -226,7 +252,10 @@ static void stop_proxies(void) {
 int main(int argc, char **argv) {
   int dash = 7;
   while (dash < argc && strcmp(argv[dash], "--") != 0) {
-    if (parse_proxy(argv[dash]) < 0) return 125;
+    if (strncmp(argv[dash], "attach:", 7) == 0) {
+      attach_fd = atoi(argv[dash] + 7);
+      fcntl(attach_fd, F_SETFD, FD_CLOEXEC);
+    } else if (parse_proxy(argv[dash]) < 0) return 125;
     dash++;
   }
   if (argc < 8 || dash + 1 >= argc) return 125;
@@ -234,6 +263,9 @@ int main(int argc, char **argv) {
   log_fd = open(argv[2], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   struct stream streams[2] = { { atoi(argv[3]), "stdout", {0}, 0 }, { atoi(argv[4]), "stderr", {0}, 0 } };
   int holds[2] = { atoi(argv[5]), atoi(argv[6]) };
+  /* Typed input goes into the master without blocking: output must keep flowing meanwhile. */
+  if (attach_fd >= 0 && streams[0].fd >= 0) fcntl(streams[0].fd, F_SETFL, fcntl(streams[0].fd, F_GETFL) | O_NONBLOCK);
+  else drop_attach();
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
@@ -248,14 +280,25 @@ int main(int argc, char **argv) {
       else if (w < 0 && errno == ECHILD) { exited = 1; status = 255 << 8; } /* reaped elsewhere: unknown */
       if (exited) stop_proxies();
     }
-    /* The poll set: the two output streams, the listeners, then two per connection. */
-    size_t need = 2 + (size_t)nproxies + 2 * (size_t)nconns;
+    /* The poll set: the two output streams, the attached client, the listeners, then two per connection. */
+    size_t need = 3 + (size_t)nproxies + 2 * (size_t)nconns;
     if (need > cap) {
       struct pollfd *np = realloc(p, need * sizeof(*p));
-      if (!np) { stop_proxies(); need = 2; } else { p = np; cap = need; }
+      if (!np) { stop_proxies(); need = 3; } else { p = np; cap = need; }
     }
     int n = 0, nstreams = 0;
-    for (int i = 0; i < 2; i++) if (streams[i].fd >= 0) { p[n++] = (struct pollfd){ streams[i].fd, POLLIN, 0 }; nstreams++; }
+    if (streams[0].fd < 0) drop_attach(); /* no terminal left to relay */
+    for (int i = 0; i < 2; i++) {
+      if (streams[i].fd < 0) continue;
+      short ev = (short)(POLLIN | (i == 0 && typed_len > typed_off ? POLLOUT : 0));
+      p[n++] = (struct pollfd){ streams[i].fd, ev, 0 };
+      nstreams++;
+    }
+    int attach_slot = -1;
+    if (attach_fd >= 0 && !attach_in_eof && !exited && typed_len == typed_off) {
+      attach_slot = n;
+      p[n++] = (struct pollfd){ attach_fd, POLLIN, 0 };
+    }
     for (int i = 0; i < nproxies; i++) p[n++] = (struct pollfd){ proxies[i].fd, POLLIN, 0 };
     for (int i = 0; i < nconns; i++) {
       p[n++] = (struct pollfd){ conns[i]->a, want_a(conns[i]), 0 };
@@ -275,12 +318,26 @@ int main(int argc, char **argv) {
     int k = 0;
     for (int i = 0; i < 2; i++) {
       if (streams[i].fd < 0) continue;
+      if (i == 0 && (p[k].revents & POLLOUT) && typed_len > typed_off) {
+        ssize_t w = write(streams[0].fd, typed + typed_off, typed_len - typed_off);
+        if (w > 0) typed_off += (size_t)w;
+        if (typed_off == typed_len) typed_len = typed_off = 0;
+      }
       if (p[k].revents & (POLLIN | POLLHUP | POLLERR)) {
         if (!pump(&streams[i])) {
           emit(&streams[i]);
           close(streams[i].fd);
           streams[i].fd = -1;
         }
+      }
+      k++;
+    }
+    if (attach_slot >= 0) {
+      if (p[k].revents & (POLLIN | POLLHUP | POLLERR)) {
+        ssize_t r2 = read(attach_fd, typed, sizeof(typed));
+        if (r2 > 0) { typed_len = (size_t)r2; typed_off = 0; }
+        else if (r2 == 0) attach_in_eof = 1; /* the client sends no more; it may still read */
+        else if (errno != EINTR && errno != EAGAIN) drop_attach();
       }
       k++;
     }
@@ -292,6 +349,7 @@ int main(int argc, char **argv) {
     }
   }
   stop_proxies();
+  drop_attach();
   for (int i = 0; i < 2; i++) emit(&streams[i]);
   for (int i = 0; i < 2; i++) if (holds[i] >= 0) close(holds[i]);
   int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);

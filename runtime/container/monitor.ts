@@ -62,7 +62,7 @@ async function main(id: string): Promise<number> {
     report({ ok: true, pid: started.pid });
     execve(monitorShim, [
       'skiff-shim', String(started.pid), rec.LogPath, String(fds.out), String(fds.err), String(fds.holds[0]), String(fds.holds[1]),
-      ...ports, '--', process.execPath, stageScript('monitor'), '--finalize', id,
+      ...ports, ...(fds.attach >= 0 ? [`attach:${fds.attach}`] : []), '--', process.execPath, stageScript('monitor'), '--finalize', id,
     ], [`SKIFF_ROOT=${process.env.SKIFF_ROOT ?? ''}`, `PATH=${process.env.PATH ?? ''}`]);
   }
   io.started();
