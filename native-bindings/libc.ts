@@ -190,18 +190,35 @@ export function openInRoot(dirfd: number, path: string, flags: number): number {
 const _socket = decl('int socket(int domain, int type, int protocol)');
 const _connect = decl('int connect(int fd, const void *addr, uint32_t len)');
 const AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0o2000000;
-/** A blocking, close-on-exec stream socket connected to the unix socket at PATH (at most 107 bytes). */
-export function connectUnix(path: string): number {
-  // struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; }
+const _bind = decl('int bind(int fd, const void *addr, uint32_t len)');
+const _listen = decl('int listen(int fd, int backlog)');
+/** struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; } */
+function unixAddr(path: string, call: string): Buffer {
+  if (Buffer.byteLength(path) > 107) throw new SyscallError(call, path, constants.errno.ENAMETOOLONG);
   const addr = Buffer.alloc(110);
   addr.writeUInt16LE(AF_UNIX, 0);
-  if (Buffer.byteLength(path) > 107) throw new SyscallError('connect', path, constants.errno.ENAMETOOLONG);
   addr.write(path, 2);
+  return addr;
+}
+/** A blocking, close-on-exec stream socket connected to the unix socket at PATH (at most 107 bytes). */
+export function connectUnix(path: string): number {
+  const addr = unixAddr(path, 'connect');
   const fd = check(_socket()(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 'socket', path);
   if (_connect()(fd, addr, addr.length) < 0) {
     const e = koffiLib().errno();
     _close()(fd);
     throw new SyscallError('connect', path, e);
+  }
+  return fd;
+}
+/** A close-on-exec unix stream socket listening at PATH (at most 107 bytes). */
+export function listenUnix(path: string): number {
+  const addr = unixAddr(path, 'bind');
+  const fd = check(_socket()(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 'socket', path);
+  if (_bind()(fd, addr, addr.length) < 0 || _listen()(fd, 16) < 0) {
+    const e = koffiLib().errno();
+    _close()(fd);
+    throw new SyscallError('bind', path, e);
   }
   return fd;
 }

@@ -24,6 +24,8 @@
  *   (the Engine API's attach; see io.ts): what the master says goes to it as
  *   well as to the log, what it sends is typed into the master, so echo and
  *   line editing are the container's line discipline's, as in Docker.
+ *   listen:FD: with a tty, a listening unix socket (tty.sock) where clients
+ *   attach later (`docker attach`); each connection is one more attach.
  * When the child has exited and the output is drained, it execs the
  * finalizer with the exit code appended: `... FINALIZER ARGS... CODE`.
  */
@@ -45,24 +47,43 @@
 
 static int log_fd = -1;
 
-/* The attached client (attach:FD), and what it typed that the master has not taken yet. */
-static int attach_fd = -1, attach_in_eof;
+/* Attached clients (attach:FD, and those accepted on listen:FD), and what
+ * was typed that the master has not taken yet. */
+#define MAX_ATTACH 8
+static int attach_fds[MAX_ATTACH], attach_eof[MAX_ATTACH], nattach;
+static int listen_fd = -1;
 static char typed[4096];
 static size_t typed_len, typed_off;
 
-static void drop_attach(void) {
-  if (attach_fd >= 0) close(attach_fd);
-  attach_fd = -1;
+static void add_attach(int fd) {
+  if (nattach == MAX_ATTACH) { close(fd); return; }
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  attach_eof[nattach] = 0;
+  attach_fds[nattach++] = fd;
+}
+
+static void drop_attach(int i) {
+  close(attach_fds[i]);
+  attach_fds[i] = attach_fds[--nattach];
+  attach_eof[i] = attach_eof[nattach];
+}
+
+static void drop_all_attach(void) {
+  while (nattach) drop_attach(0);
+  if (listen_fd >= 0) close(listen_fd);
+  listen_fd = -1;
   typed_len = typed_off = 0;
 }
 
-/* Output for the attached client; a client that cannot take it any more is dropped. */
+/* Output for the attached clients; one that cannot take it any more is dropped. */
 static void to_attach(const char *buf, size_t len) {
-  for (size_t off = 0; attach_fd >= 0 && off < len;) {
-    ssize_t w = send(attach_fd, buf + off, len - off, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) drop_attach();
-    else off += (size_t)w;
+  for (int i = nattach - 1; i >= 0; i--) {
+    for (size_t off = 0; off < len;) {
+      ssize_t w = send(attach_fds[i], buf + off, len - off, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) { drop_attach(i); break; }
+      off += (size_t)w;
+    }
   }
 }
 
@@ -252,9 +273,11 @@ static void stop_proxies(void) {
 int main(int argc, char **argv) {
   int dash = 7;
   while (dash < argc && strcmp(argv[dash], "--") != 0) {
-    if (strncmp(argv[dash], "attach:", 7) == 0) {
-      attach_fd = atoi(argv[dash] + 7);
-      fcntl(attach_fd, F_SETFD, FD_CLOEXEC);
+    if (strncmp(argv[dash], "attach:", 7) == 0) add_attach(atoi(argv[dash] + 7));
+    else if (strncmp(argv[dash], "listen:", 7) == 0) {
+      listen_fd = atoi(argv[dash] + 7);
+      fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
+      fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
     } else if (parse_proxy(argv[dash]) < 0) return 125;
     dash++;
   }
@@ -264,8 +287,8 @@ int main(int argc, char **argv) {
   struct stream streams[2] = { { atoi(argv[3]), "stdout", {0}, 0 }, { atoi(argv[4]), "stderr", {0}, 0 } };
   int holds[2] = { atoi(argv[5]), atoi(argv[6]) };
   /* Typed input goes into the master without blocking: output must keep flowing meanwhile. */
-  if (attach_fd >= 0 && streams[0].fd >= 0) fcntl(streams[0].fd, F_SETFL, fcntl(streams[0].fd, F_GETFL) | O_NONBLOCK);
-  else drop_attach();
+  if ((nattach || listen_fd >= 0) && streams[0].fd >= 0) fcntl(streams[0].fd, F_SETFL, fcntl(streams[0].fd, F_GETFL) | O_NONBLOCK);
+  else drop_all_attach();
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
@@ -281,24 +304,28 @@ int main(int argc, char **argv) {
       if (exited) stop_proxies();
     }
     /* The poll set: the two output streams, the attached client, the listeners, then two per connection. */
-    size_t need = 3 + (size_t)nproxies + 2 * (size_t)nconns;
+    size_t need = 3 + MAX_ATTACH + (size_t)nproxies + 2 * (size_t)nconns;
     if (need > cap) {
       struct pollfd *np = realloc(p, need * sizeof(*p));
-      if (!np) { stop_proxies(); need = 3; } else { p = np; cap = need; }
+      if (!np) { stop_proxies(); need = 3 + MAX_ATTACH; } else { p = np; cap = need; }
     }
     int n = 0, nstreams = 0;
-    if (streams[0].fd < 0) drop_attach(); /* no terminal left to relay */
+    if (streams[0].fd < 0) drop_all_attach(); /* no terminal left to relay */
+    if (exited && listen_fd >= 0) { close(listen_fd); listen_fd = -1; } /* nobody new to let in */
     for (int i = 0; i < 2; i++) {
       if (streams[i].fd < 0) continue;
       short ev = (short)(POLLIN | (i == 0 && typed_len > typed_off ? POLLOUT : 0));
       p[n++] = (struct pollfd){ streams[i].fd, ev, 0 };
       nstreams++;
     }
-    int attach_slot = -1;
-    if (attach_fd >= 0 && !attach_in_eof && !exited && typed_len == typed_off) {
-      attach_slot = n;
-      p[n++] = (struct pollfd){ attach_fd, POLLIN, 0 };
+    /* Clients are read only when what they typed before has gone into the master. */
+    int attach_slot = n, polled_attach = 0;
+    if (!exited && typed_len == typed_off) {
+      for (int i = 0; i < nattach; i++) p[n++] = (struct pollfd){ attach_fds[i], (short)(attach_eof[i] ? 0 : POLLIN), 0 };
+      polled_attach = nattach;
     }
+    int listen_slot = -1;
+    if (listen_fd >= 0) { listen_slot = n; p[n++] = (struct pollfd){ listen_fd, POLLIN, 0 }; }
     for (int i = 0; i < nproxies; i++) p[n++] = (struct pollfd){ proxies[i].fd, POLLIN, 0 };
     for (int i = 0; i < nconns; i++) {
       p[n++] = (struct pollfd){ conns[i]->a, want_a(conns[i]), 0 };
@@ -315,6 +342,24 @@ int main(int argc, char **argv) {
     int r = poll(p, (nfds_t)n, exited ? 50 : 200);
     if (r == 0 && exited) break;
     if (r <= 0) continue;
+    /* Clients before the output, whose sending may drop one (that reorders them). Backwards: drop_attach moves the last client into the freed slot. */
+    for (int i = polled_attach - 1; i >= 0; i--) {
+      short re = p[attach_slot + i].revents;
+      if (attach_eof[i]) { /* polled for nothing: only a hang-up shows, when it closed altogether */
+        if (re & (POLLHUP | POLLERR)) drop_attach(i);
+        continue;
+      }
+      if (typed_len == typed_off && (re & (POLLIN | POLLHUP | POLLERR))) {
+        ssize_t r2 = read(attach_fds[i], typed, sizeof(typed));
+        if (r2 > 0) { typed_len = (size_t)r2; typed_off = 0; }
+        else if (r2 == 0) attach_eof[i] = 1; /* it sends no more (detached, or half-closed); it may still read */
+        else if (errno != EINTR && errno != EAGAIN) drop_attach(i);
+      }
+    }
+    if (listen_slot >= 0 && (p[listen_slot].revents & POLLIN)) {
+      int a;
+      while ((a = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) add_attach(a);
+    }
     int k = 0;
     for (int i = 0; i < 2; i++) {
       if (streams[i].fd < 0) continue;
@@ -332,15 +377,7 @@ int main(int argc, char **argv) {
       }
       k++;
     }
-    if (attach_slot >= 0) {
-      if (p[k].revents & (POLLIN | POLLHUP | POLLERR)) {
-        ssize_t r2 = read(attach_fd, typed, sizeof(typed));
-        if (r2 > 0) { typed_len = (size_t)r2; typed_off = 0; }
-        else if (r2 == 0) attach_in_eof = 1; /* the client sends no more; it may still read */
-        else if (errno != EINTR && errno != EAGAIN) drop_attach();
-      }
-      k++;
-    }
+    k = listen_slot >= 0 ? listen_slot + 1 : attach_slot + polled_attach;
     int first_conn = k + nproxies, polled_conns = nconns;
     for (int i = 0; i < nproxies; i++, k++) if (p[k].revents & POLLIN) accept_all(&proxies[i]);
     /* Backwards: conn_close moves the last connection into the freed slot. */
@@ -349,7 +386,7 @@ int main(int argc, char **argv) {
     }
   }
   stop_proxies();
-  drop_attach();
+  drop_all_attach();
   for (int i = 0; i < 2; i++) emit(&streams[i]);
   for (int i = 0; i < 2; i++) if (holds[i] >= 0) close(holds[i]);
   int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);

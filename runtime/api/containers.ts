@@ -183,8 +183,8 @@ async function attach(c: Ctx): Promise<void> {
   const wantOut = boolParam(c.query, 'stdout');
   const wantErr = boolParam(c.query, 'stderr');
   const follow = boolParam(c.query, 'stream');
-  // A Tty container about to start (`docker run -it`): the client gets its terminal, live.
-  if (tty && follow && !rec.State.Running && !boolParam(c.query, 'logs')
+  // A Tty container's terminal, live: `docker run -it` (attached before the start) and `docker attach`.
+  if (tty && follow && !boolParam(c.query, 'logs')
     && await attachTerminal(c, rec, { stdin: boolParam(c.query, 'stdin') && rec.Config.OpenStdin, stdout: wantOut || wantErr })) return;
   const tail = new LogTail(rec.LogPath, boolParam(c.query, 'logs'));
   const watch = new RunWatch(rec);

@@ -3,7 +3,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { attachSocket, viaDirFd } from '../container/io.js';
+import { attachSocket, ttySocket, viaDirFd } from '../container/io.js';
 import type { ContainerRecord } from '../container/model.js';
 import { RunWatch } from './follow.js';
 import { ApiError, type Ctx } from './router.js';
@@ -60,65 +60,128 @@ async function listen(rec: ContainerRecord): Promise<{ server: Server; path: str
   return { server, path };
 }
 
+/** The monitor of a running Tty container listens on tty.sock (see loggedIo); undefined if it does not. */
+function connectRunning(rec: ContainerRecord): Promise<Socket | undefined> {
+  const path = ttySocket(rec);
+  if (!existsSync(path)) return Promise.resolve(undefined);
+  return viaDirFd(path, (short) => new Promise<Socket | undefined>((resolve) => {
+    const s = createConnection(short);
+    s.once('connect', () => resolve(s));
+    s.once('error', () => resolve(undefined));
+  }));
+}
+
+/** ?detachKeys=: Docker's key list ("ctrl-p,ctrl-q", "a", "ctrl-@"), as bytes. */
+export function detachKeys(spec: string | null): number[] {
+  if (!spec) return [0x10, 0x11];
+  return spec.split(',').map((k) => {
+    const key = k.trim().toLowerCase();
+    if (key.length === 1) return key.charCodeAt(0);
+    const m = key.match(/^ctrl-([a-z@[\\\]^_])$/);
+    if (!m) throw new ApiError(400, `Invalid detach keys (${spec}) provided`);
+    return m[1].charCodeAt(0) & 0x1f;
+  });
+}
+
+/** Passes keystrokes on until the detach sequence; a partial match is held back until it is decided. */
+function detachFilter(keys: number[], onDetach: () => void): (d: Buffer) => Buffer {
+  let held: number[] = [];
+  let detached = false;
+  return (d) => {
+    const pass: number[] = [];
+    for (const b of d) {
+      if (detached) break;
+      if (b === keys[held.length]) {
+        held.push(b);
+        if (held.length === keys.length) {
+          detached = true;
+          onDetach();
+        }
+        continue;
+      }
+      pass.push(...held);
+      held = [];
+      if (b === keys[0]) held.push(b);
+      else pass.push(b);
+    }
+    return Buffer.from(pass);
+  };
+}
+
 /**
- * Attaches the client to the terminal of a Tty container that has not
- * started yet, which is how `docker run -it` attaches. Docker's daemon
+ * Attaches the client to a Tty container's terminal, live. Docker's daemon
  * copies between the client and the pty master it holds; here the master
- * belongs to the container's monitor (later skiff-shim), which connects to
- * this listener before it runs the command, so no output is missed. From then
- * on the connection is the terminal: its output goes raw to the client, the
+ * belongs to the container's monitor (later skiff-shim):
+ *  - before the start (`docker run -it` attaches first), this listens on
+ *    attach.sock, and the monitor connects before it runs the command, so no
+ *    output is missed;
+ *  - while it runs (`docker attach`), this connects to the monitor's tty.sock.
+ * The connection is then the terminal: its output goes raw to the client, the
  * client's keystrokes go into the master, where the container's line
- * discipline echoes them and turns ^C and ^D into a signal and an EOF.
- * The stream ends when the container exits; a client that leaves (detach)
- * leaves the container running. Returns false when it cannot (the caller
- * then follows the log).
+ * discipline echoes them and turns ^C and ^D into a signal and an EOF. The
+ * stream ends when the container exits; a client that leaves, or types the
+ * detach keys (ctrl-p ctrl-q), leaves it running. Returns false when there is
+ * no terminal to attach to (the caller then follows the log).
  */
 export async function attachTerminal(c: Ctx, rec: ContainerRecord, want: { stdin: boolean; stdout: boolean }): Promise<boolean> {
   const h = c.hijack;
   if (!h) return false;
-  const l = await listen(rec);
-  if (!l) return false;
+  const keys = detachKeys(c.query.get('detachKeys'));
   const client = h.socket;
-  const watch = new RunWatch(rec);
-  let conn: Socket | undefined;
   let clientGone = false;
   client.once('close', () => (clientGone = true));
-  const connected = new Promise<void>((resolve) => l.server.once('connection', (s: Socket) => {
-    conn = s;
-    resolve();
-  }));
-  const out: Duplex = openStream(c.res, h, true) as Duplex;
-  try {
-    // Until the monitor connects: or the run is over without it (it failed to start), or the client left.
-    await Promise.race([connected, watch.until((s) => s !== 'waiting', () => clientGone || !!conn)]);
-  } finally {
-    l.server.close();
-    rmSync(l.path, { force: true });
-    watch.close();
+  let out: Duplex;
+  let term: Socket | undefined;
+  if (rec.State.Running) {
+    term = await connectRunning(rec);
+    if (!term) return false;
+    out = openStream(c.res, h, true) as Duplex;
+  } else {
+    const l = await listen(rec);
+    if (!l) return false;
+    const watch = new RunWatch(rec);
+    const connected = new Promise<void>((resolve) => l.server.once('connection', (s: Socket) => {
+      term = s;
+      resolve();
+    }));
+    out = openStream(c.res, h, true) as Duplex;
+    try {
+      // Until the monitor connects: or the run is over without it (it failed to start), or the client left.
+      await Promise.race([connected, watch.until((s) => s !== 'waiting', () => clientGone || !!term)]);
+    } finally {
+      l.server.close();
+      rmSync(l.path, { force: true });
+      watch.close();
+    }
   }
-  if (!conn) {
+  if (!term) {
     endStream(out);
     return true;
   }
-  const term = conn;
-  term.on('error', () => {});
+  const conn: Socket = term;
+  conn.on('error', () => {});
   client.on('error', () => {});
   const ended = new Promise<void>((resolve) => {
-    term.once('close', resolve);
+    conn.once('close', resolve);
     client.once('close', resolve);
   });
-  if (want.stdout) term.pipe(client, { end: false });
-  else term.resume();
+  if (want.stdout) conn.pipe(client, { end: false });
+  else conn.resume();
   if (want.stdin) {
-    if (h.head.length) term.write(h.head);
-    client.pipe(term, { end: false });
+    const keystrokes = detachFilter(keys, () => conn.destroy());
+    const type = (d: Buffer) => {
+      const pass = keystrokes(d);
+      if (pass.length && !conn.destroyed) conn.write(pass);
+    };
+    if (h.head.length) type(h.head);
+    client.on('data', type);
+    client.resume();
   }
   await ended;
-  // The container's exit closed the terminal: the client gets the rest, then EOF.
-  // The client left: the monitor sees it go and the container runs on.
-  term.unpipe(client);
-  client.unpipe(term);
-  term.destroy();
+  // The container's exit closed the terminal: the client has had the rest of its output.
+  // The client left or detached: the monitor sees the connection go and the container runs on.
+  conn.unpipe(client);
+  conn.destroy();
   endStream(out);
   return true;
 }

@@ -3,17 +3,21 @@
 //    relays a pty to the user's terminal;
 //  - logged: a detached monitor collects stdout/stderr into the json log.
 import { closeSync, constants, createReadStream, createWriteStream, existsSync, openSync, rmSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { createServer, Socket, type Server } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { close, connectUnix, pipe, setCloexec, setNonblock, setWinsize } from '../../native-bindings/libc.js';
+import { close, connectUnix, listenUnix, pipe, setCloexec, setNonblock, setWinsize } from '../../native-bindings/libc.js';
 import { LogWriter, type StreamName } from './logs.js';
 import type { ContainerRecord } from './model.js';
 import type { Pty } from './pty.js';
 import type { Stdio } from './start.js';
 
 /** The descriptors a detached monitor hands to skiff-shim (see monitor.ts). */
-export interface ShimFds { out: number; err: number; holds: [number, number]; /** An attached client's connection (see loggedIo), or -1. */ attach: number }
+export interface ShimFds {
+  out: number; err: number; holds: [number, number];
+  /** With a tty: a client attached before the start, and the socket where later ones attach (see loggedIo); or -1. */
+  attach: number; listen: number;
+}
 
 export interface ContainerIo {
   stdio: Stdio;
@@ -66,6 +70,7 @@ export function ptyRelay(pty: Pty, { output, input, log }: { output?: Writable; 
   let following: Promise<void> = Promise.resolve();
   const typed = createWriteStream('', { fd: pty.master, autoClose: false });
   typed.on('error', () => {}); // the master closed under a late keystroke
+  const inputs = input ? [input] : [];
   return {
     start(): void {
       pty.release();
@@ -73,6 +78,19 @@ export function ptyRelay(pty: Pty, { output, input, log }: { output?: Writable; 
       if (output) out.pipe(output, { end: false });
       if (log) following = log.follow('stdout', out);
       input?.pipe(typed, { end: false });
+    },
+    /** One more client on the terminal, after the start (`docker attach`). */
+    attach(conn: Socket): void {
+      if (!out) return void conn.destroy();
+      conn.on('error', () => {});
+      out.pipe(conn, { end: false });
+      conn.pipe(typed, { end: false });
+      inputs.push(conn);
+      conn.once('close', () => {
+        out?.unpipe(conn);
+        conn.unpipe(typed);
+        inputs.splice(inputs.indexOf(conn), 1);
+      });
     },
     /** After the command exited: delivers what is left, then closes both ends. */
     async finish(): Promise<void> {
@@ -83,7 +101,7 @@ export function ptyRelay(pty: Pty, { output, input, log }: { output?: Writable; 
       closeSync(pty.slave);
       if (out) await ended(out);
       await following;
-      input?.unpipe(typed);
+      for (const i of inputs) i.unpipe(typed);
       close(pty.master);
     },
   };
@@ -208,18 +226,42 @@ export async function viaDirFd<T>(path: string, fn: (short: string) => T | Promi
     closeSync(dir);
   }
 }
+function viaDirFdSync<T>(path: string, fn: (short: string) => T): T {
+  const dir = openSync(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    return fn(`/proc/self/fd/${dir}/${basename(path)}`);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+/**
+ * Where clients attach to a running Tty container's terminal (`docker
+ * attach`): its monitor listens there while the container runs.
+ */
+export function ttySocket(rec: Pick<ContainerRecord, 'LogPath'>): string {
+  return join(dirname(rec.LogPath), 'tty.sock');
+}
 
 /** The attached client's connection, or -1 when nobody is attached (or it left). */
 function connectAttach(rec: ContainerRecord): number {
   const path = attachSocket(rec);
   if (!existsSync(path)) return -1;
-  const dir = openSync(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    return connectUnix(`/proc/self/fd/${dir}/${basename(path)}`);
+    return viaDirFdSync(path, connectUnix);
   } catch {
     return -1;
-  } finally {
-    closeSync(dir);
+  }
+}
+
+/** The listening socket for later clients, or -1 (then only the log shows the terminal). */
+function listenTty(rec: ContainerRecord): number {
+  const path = ttySocket(rec);
+  rmSync(path, { force: true }); // left by an earlier run
+  try {
+    return viaDirFdSync(path, listenUnix);
+  } catch {
+    return -1;
   }
 }
 
@@ -255,7 +297,9 @@ export function loggedIo(rec: ContainerRecord, makePty: () => Pty): ContainerIo 
     // stdin is the terminal too, with -i or not, as in Docker: typed input
     // comes through the master, from a client attached to it.
     const attach = connectAttach(rec);
+    const listening = listenTty(rec);
     let conn: Socket | undefined;
+    let server: Server | undefined;
     let relay: ReturnType<typeof ptyRelay> | undefined;
     return {
       stdio: ptyStdio(pty),
@@ -264,17 +308,27 @@ export function loggedIo(rec: ContainerRecord, makePty: () => Pty): ContainerIo 
           conn = new Socket({ fd: attach, readable: true, writable: true });
           conn.on('error', () => {});
         }
-        relay = ptyRelay(pty, { output: conn, input: conn, log });
-        relay.start();
+        const term = ptyRelay(pty, { output: conn, input: conn, log });
+        relay = term;
+        term.start();
+        if (listening >= 0) {
+          server = createServer((c) => term.attach(c));
+          server.on('error', () => {});
+          server.listen({ fd: listening });
+        }
       },
       handOver() {
         pty.release();
-        const fds: ShimFds = { out: pty.master, err: -1, holds: [-1, pty.slave], attach };
-        for (const fd of [pty.master, pty.slave, attach]) if (fd >= 0) setCloexec(fd, false);
+        const fds: ShimFds = { out: pty.master, err: -1, holds: [-1, pty.slave], attach, listen: listening };
+        for (const fd of [pty.master, pty.slave, attach, listening]) if (fd >= 0) setCloexec(fd, false);
         log.close();
         return fds;
       },
       async finish() {
+        // No new clients once the command is gone; those attached get the rest of the output, then EOF.
+        server?.close();
+        if (!server && listening >= 0) close(listening);
+        rmSync(ttySocket(rec), { force: true });
         if (relay) await relay.finish();
         else {
           pty.release();
@@ -299,7 +353,7 @@ export function loggedIo(rec: ContainerRecord, makePty: () => Pty): ContainerIo 
       close(errW);
       for (const fd of [outR, errR, inW]) if (fd >= 0) setCloexec(fd, false);
       log.close();
-      return { out: outR, err: errR, holds: [inW, -1], attach: -1 };
+      return { out: outR, err: errR, holds: [inW, -1], attach: -1, listen: -1 };
     },
     started() {
       close(inR);

@@ -5,7 +5,7 @@
 //
 //   node monitor.js CONTAINER_ID
 //   node monitor.js --standby     (the id comes on stdin later; see StandbyMonitor)
-import { closeSync, existsSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorShim } from '../../native-bindings/helper.js';
 import { dup2, execve } from '../../native-bindings/libc.js';
@@ -62,7 +62,7 @@ async function main(id: string): Promise<number> {
     report({ ok: true, pid: started.pid });
     execve(monitorShim, [
       'skiff-shim', String(started.pid), rec.LogPath, String(fds.out), String(fds.err), String(fds.holds[0]), String(fds.holds[1]),
-      ...ports, ...(fds.attach >= 0 ? [`attach:${fds.attach}`] : []), '--', process.execPath, stageScript('monitor'), '--finalize', id,
+      ...ports, ...(fds.attach >= 0 ? [`attach:${fds.attach}`] : []), ...(fds.listen >= 0 ? [`listen:${fds.listen}`] : []), '--', process.execPath, stageScript('monitor'), '--finalize', id,
     ], [`SKIFF_ROOT=${process.env.SKIFF_ROOT ?? ''}`, `PATH=${process.env.PATH ?? ''}`]);
   }
   io.started();
@@ -79,6 +79,7 @@ async function main(id: string): Promise<number> {
 
 /** After skiff-shim: record the exit the shim saw, then clean up like the monitor would have. */
 async function finalizeFromShim(id: string, code: number): Promise<number> {
+  rmSync(join(paths.container(id), 'tty.sock'), { force: true }); // the shim listened there (see loggedIo)
   const done = finalize(id, code);
   if (done?.HostConfig.AutoRemove) await remove(done);
   return 0;
