@@ -364,8 +364,8 @@ export function containerRoutes(r: Router): void {
       sendJson(c.res, 200, { ContainersDeleted: r.deleted, SpaceReclaimed: r.bytes });
     })
     .on('POST', '/containers/{id}/resize', (c) => {
-      const rec = find(c.params.id);
       const [h, w] = sizeParams(c);
+      const rec = find(c.params.id);
       if (!rec.State.Running) throw new ApiError(409, `Container ${rec.Id} is not running`);
       resizeContainerTty(rec, h, w);
       noContent(c.res, 200);

@@ -7,20 +7,18 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, openSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
-import { close, pipe } from '../../native-bindings/libc.js';
+import { close, pipe, setWinsize } from '../../native-bindings/libc.js';
 import { execInContainer } from '../container/exec.js';
 import { relayedPtyIo, type ContainerIo } from '../container/io.js';
 import type { Pty } from '../container/pty.js';
-import { setWinsize } from '../../native-bindings/libc.js';
 import { consoleSize, sizeParams } from './tty.js';
 import { findLive } from '../container/lifecycle.js';
 import { ApiError, readJson, sendJson, type Ctx, type Router } from './router.js';
 import { endStream, openStream, streamWriter, STDERR, STDOUT } from './stream.js';
 
 interface ExecConfig {
-  ConsoleSize?: [number, number] | null;
   Cmd?: string[]; Env?: string[] | null; WorkingDir?: string; User?: string; Tty?: boolean; Privileged?: boolean;
-  AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean; Detach?: boolean;
+  AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean; Detach?: boolean; ConsoleSize?: [number, number] | null;
 }
 
 interface ExecInstance {
@@ -115,7 +113,6 @@ async function start(c: Ctx): Promise<void> {
   const detach = !!body.Detach || !!cfg.Detach;
   const opts = { cmd: cfg.Cmd!, env: (cfg.Env ?? []).filter((e) => e.includes('=')), workdir: cfg.WorkingDir || undefined, user: cfg.User || undefined };
   const finish = (code: number) => {
-    inst.pty = undefined; // closed by now
     inst.running = false;
     inst.exitCode = code;
     setTimeout(() => instances.delete(inst.id), KEEP_MS).unref();

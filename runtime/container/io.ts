@@ -71,6 +71,7 @@ export function ptyRelay(pty: Pty, { output, input, log }: { output?: Writable; 
   const typed = createWriteStream('', { fd: pty.master, autoClose: false });
   typed.on('error', () => {}); // the master closed under a late keystroke
   const inputs = input ? [input] : [];
+  const clients = new Set<Socket>();
   return {
     start(): void {
       pty.release();
@@ -86,10 +87,12 @@ export function ptyRelay(pty: Pty, { output, input, log }: { output?: Writable; 
       out.pipe(conn, { end: false });
       conn.pipe(typed, { end: false });
       inputs.push(conn);
+      clients.add(conn);
       conn.once('close', () => {
         out?.unpipe(conn);
         conn.unpipe(typed);
         inputs.splice(inputs.indexOf(conn), 1);
+        clients.delete(conn);
       });
     },
     /** After the command exited: delivers what is left, then closes both ends. */
@@ -103,6 +106,8 @@ export function ptyRelay(pty: Pty, { output, input, log }: { output?: Writable; 
       await following;
       for (const i of inputs) i.unpipe(typed);
       close(pty.master);
+      for (const c of clients) c.end(); // they have had all of it: EOF ends their attach
+
     },
   };
 }

@@ -43,6 +43,7 @@ async function main(id: string): Promise<number> {
   try {
     started = await startContainer(id, io.stdio);
   } catch (e) {
+    await io.finish(); // closes the terminal and the attach sockets (see loggedIo)
     stopExplaining();
     const err = e as Error & { exitCode?: number };
     report({ ok: false, error: err.message, code: err.exitCode ?? 125 });

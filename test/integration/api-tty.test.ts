@@ -4,6 +4,7 @@
 // attach`. Each test starts its own service on a socket in its own root;
 // containers use --network none.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -268,4 +269,34 @@ it('resize: bad sizes get 400, a stopped container 409, an unknown exec 404; no 
   t.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.sock')), [], 'attach.sock and tty.sock are gone with the run');
   t.is((await d('rm', 'tt')).code, 0);
   t.false(existsSync(dir));
+  // A -it run whose command cannot start: Docker's error and status, and no socket left either.
+  const term = new Terminal(t, DOCKER, svc, ['run', '-it', '--network', 'none', '--name', 'bad', 'busybox', '/no/such/cmd']);
+  t.is(await term.exit, 127);
+  t.regex(term.screen, /no such file or directory/);
+  const badDir = join(h.root, 'containers', h.containerIds()[0]);
+  t.deepEqual(readdirSync(badDir).filter((f) => f.endsWith('.sock')), []);
+  t.is((await d('rm', 'bad')).code, 0);
+}, TOOLS);
+
+it('a raw hijacked attach (no docker CLI): keystrokes go to the terminal, ?detachKeys= detaches on the server side', async (t) => {
+  const { h, svc, d } = await setup(t);
+  t.is((await d('run', '-dit', '--network', 'none', '--name', 'tt', 'busybox', 'sh')).code, 0);
+  const sock = createConnection(svc.sock);
+  let got = '';
+  sock.on('data', (b) => (got += b.toString('latin1')));
+  const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+  sock.write('POST /v1.41/containers/tt/attach?stream=1&stdin=1&stdout=1&stderr=1&detachKeys=ctrl-x,x HTTP/1.1\r\nHost: skiff\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+  const until = async (re: RegExp) => {
+    for (let i = 0; i < 500 && !re.test(got); i++) await new Promise((r) => setTimeout(r, 20));
+    t.regex(got, re);
+  };
+  await until(/^HTTP\/1.1 101 UPGRADED\r\nContent-Type: application\/vnd.docker.raw-stream/);
+  sock.write('echo $((6*7))\r');
+  await until(/\r\n42\r\n/);
+  // ctrl-x then x: a partial match followed by something else is passed on whole, the full one detaches.
+  sock.write('\x18y\x18x');
+  await closed;
+  t.is((await d('inspect', '-f', '{{.State.Running}}', 'tt')).stdout, 'true\n', 'detaching leaves it running');
+  t.is((await d('rm', '-f', 'tt')).code, 0);
+  t.deepEqual(h.containerIds(), []);
 }, TOOLS);
