@@ -303,7 +303,7 @@ int main(int argc, char **argv) {
       else if (w < 0 && errno == ECHILD) { exited = 1; status = 255 << 8; } /* reaped elsewhere: unknown */
       if (exited) stop_proxies();
     }
-    /* The poll set: the two output streams, the attached client, the listeners, then two per connection. */
+    /* The poll set: the two output streams, the attached clients and tty.sock, the port listeners, then two per connection. */
     size_t need = 3 + MAX_ATTACH + (size_t)nproxies + 2 * (size_t)nconns;
     if (need > cap) {
       struct pollfd *np = realloc(p, need * sizeof(*p));
