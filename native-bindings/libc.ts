@@ -187,6 +187,41 @@ export function openInRoot(dirfd: number, path: string, flags: number): number {
   how.writeBigUInt64LE(BigInt(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), 16);
   return check(Number(_syscall()(SYS_openat2, 'int', dirfd, 'const char *', path, 'void *', how, 'size_t', how.length)), 'openat2', path);
 }
+const _socket = decl('int socket(int domain, int type, int protocol)');
+const _connect = decl('int connect(int fd, const void *addr, uint32_t len)');
+const AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0o2000000;
+const _bind = decl('int bind(int fd, const void *addr, uint32_t len)');
+const _listen = decl('int listen(int fd, int backlog)');
+/** struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; } */
+function unixAddr(path: string, call: string): Buffer {
+  if (Buffer.byteLength(path) > 107) throw new SyscallError(call, path, constants.errno.ENAMETOOLONG);
+  const addr = Buffer.alloc(110);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  addr.write(path, 2);
+  return addr;
+}
+/** A blocking, close-on-exec stream socket connected to the unix socket at PATH (at most 107 bytes). */
+export function connectUnix(path: string): number {
+  const addr = unixAddr(path, 'connect');
+  const fd = check(_socket()(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 'socket', path);
+  if (_connect()(fd, addr, addr.length) < 0) {
+    const e = koffiLib().errno();
+    _close()(fd);
+    throw new SyscallError('connect', path, e);
+  }
+  return fd;
+}
+/** A close-on-exec unix stream socket listening at PATH (at most 107 bytes). */
+export function listenUnix(path: string): number {
+  const addr = unixAddr(path, 'bind');
+  const fd = check(_socket()(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 'socket', path);
+  if (_bind()(fd, addr, addr.length) < 0 || _listen()(fd, 16) < 0) {
+    const e = koffiLib().errno();
+    _close()(fd);
+    throw new SyscallError('bind', path, e);
+  }
+  return fd;
+}
 const TIOCSWINSZ = 0x5414;
 export function setWinsize(fd: number, rows: number, cols: number): void {
   const ws = Buffer.alloc(8);
@@ -195,8 +230,7 @@ export function setWinsize(fd: number, rows: number, cols: number): void {
   check(_ioctl()(fd, TIOCSWINSZ, 'void *', ws), 'ioctl(TIOCSWINSZ)');
 }
 
-const _socket = decl('int socket(int domain, int type, int protocol)');
-const AF_INET = 2, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000, SIOCGIFFLAGS = 0x8913, SIOCSIFFLAGS = 0x8914, IFF_UP = 0x1;
+const AF_INET = 2, SOCK_DGRAM = 2, SIOCGIFFLAGS = 0x8913, SIOCSIFFLAGS = 0x8914, IFF_UP = 0x1;
 /** Sets the calling thread's network namespace's `lo` up (struct ifreq: 16-byte name, then short flags). */
 export function loopbackUp(): void {
   const fd = check(_socket()(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), 'socket(AF_INET)');

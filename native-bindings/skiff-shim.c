@@ -9,7 +9,7 @@
  * the same, so the container's PID 1 is still our child and `ps`'s liveness
  * check (pid + start time) keeps working.
  *
- * usage: skiff-shim CHILD_PID LOG_PATH OUT_FD ERR_FD HOLD_FD HOLD_FD [tcp:FD:IP:PORT...] [notify:FD] -- FINALIZER ARGS...
+ * usage: skiff-shim CHILD_PID LOG_PATH OUT_FD ERR_FD HOLD_FD HOLD_FD [tcp:FD:IP:PORT...] [attach:FD] [listen:FD] [notify:FD] -- FINALIZER ARGS...
  *   OUT_FD/ERR_FD: read ends of the container's stdout/stderr (-1 if none;
  *   with a tty, OUT_FD is the pty master and ERR_FD is -1).
  *   HOLD_FDs: fds to keep open while the container runs, or -1: the write end
@@ -20,7 +20,13 @@
  *   container's IP:PORT: the userland proxy for what DNAT does not carry
  *   (loopback clients, containers dialing a host address). Byte pipes with
  *   half-close, as docker-proxy does.
- * notify:FD: a socket to the Engine API service that started the container.
+ *   attach:FD: with a tty, a connection to a client attached to the terminal
+ *   (the Engine API's attach; see io.ts): what the master says goes to it as
+ *   well as to the log, what it sends is typed into the master, so echo and
+ *   line editing are the container's line discipline's, as in Docker.
+ *   listen:FD: with a tty, a listening unix socket (tty.sock) where clients
+ *   attach later (`docker attach`); each connection is one more attach.
+ *   notify:FD: a socket to the Engine API service that started the container.
  *   At the exit the shim writes "CODE\n" there; the service, whose Node is
  *   already warm, records the exit and cleans up, then answers "done\n" and
  *   the shim just exits. Without that answer (the service is gone or died
@@ -64,6 +70,46 @@ static int service_finalized(int code) {
     got += (size_t)r;
   }
   return memcmp(reply, "done\n", 5) == 0;
+}
+
+/* Attached clients (attach:FD, and those accepted on listen:FD), and what
+ * was typed that the master has not taken yet. */
+#define MAX_ATTACH 8
+static int attach_fds[MAX_ATTACH], attach_eof[MAX_ATTACH], nattach;
+static int listen_fd = -1;
+static char typed[4096];
+static size_t typed_len, typed_off;
+
+static void add_attach(int fd) {
+  if (nattach == MAX_ATTACH) { close(fd); return; }
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  attach_eof[nattach] = 0;
+  attach_fds[nattach++] = fd;
+}
+
+static void drop_attach(int i) {
+  close(attach_fds[i]);
+  attach_fds[i] = attach_fds[--nattach];
+  attach_eof[i] = attach_eof[nattach];
+}
+
+static void drop_all_attach(void) {
+  while (nattach) drop_attach(0);
+  if (listen_fd >= 0) close(listen_fd);
+  listen_fd = -1;
+  typed_len = typed_off = 0;
+}
+
+/* Output for the attached clients; one that cannot take it any more is dropped. */
+static void to_attach(const char *buf, size_t len) {
+  for (int i = nattach - 1; i >= 0; i--) {
+    for (size_t off = 0; off < len;) {
+      ssize_t w = send(attach_fds[i], buf + off, len - off, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) { drop_attach(i); break; }
+      off += (size_t)w;
+    }
+  }
 }
 
 struct stream {
@@ -110,6 +156,7 @@ static int pump(struct stream *s) {
   ssize_t r = read(s->fd, buf, sizeof(buf));
   if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
   if (r <= 0) return 0;
+  if (strcmp(s->name, "stdout") == 0) to_attach(buf, (size_t)r); /* only a tty has an attach: this is its master */
   for (ssize_t i = 0; i < r; i++) {
     s->line[s->len++] = buf[i];
     if (buf[i] == '\n' || s->len == sizeof(s->line)) emit(s);
@@ -255,6 +302,11 @@ int main(int argc, char **argv) {
       notify_fd = atoi(argv[dash] + 7);
       fcntl(notify_fd, F_SETFD, FD_CLOEXEC);
       fcntl(notify_fd, F_SETFL, fcntl(notify_fd, F_GETFL) & ~O_NONBLOCK); /* the answer is waited for */
+    } else if (strncmp(argv[dash], "attach:", 7) == 0) add_attach(atoi(argv[dash] + 7));
+    else if (strncmp(argv[dash], "listen:", 7) == 0) {
+      listen_fd = atoi(argv[dash] + 7);
+      fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
+      fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
     } else if (parse_proxy(argv[dash]) < 0) return 125;
     dash++;
   }
@@ -263,6 +315,9 @@ int main(int argc, char **argv) {
   log_fd = open(argv[2], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   struct stream streams[2] = { { atoi(argv[3]), "stdout", {0}, 0 }, { atoi(argv[4]), "stderr", {0}, 0 } };
   int holds[2] = { atoi(argv[5]), atoi(argv[6]) };
+  /* Typed input goes into the master without blocking: output must keep flowing meanwhile. */
+  if ((nattach || listen_fd >= 0) && streams[0].fd >= 0) fcntl(streams[0].fd, F_SETFL, fcntl(streams[0].fd, F_GETFL) | O_NONBLOCK);
+  else drop_all_attach();
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
@@ -288,14 +343,29 @@ int main(int argc, char **argv) {
       else if (w < 0 && errno == ECHILD) { exited = 1; status = 255 << 8; } /* reaped elsewhere: unknown */
       if (exited) stop_proxies();
     }
-    /* The poll set: the two output streams, the listeners, then two per connection. */
-    size_t need = 2 + (size_t)nproxies + 2 * (size_t)nconns;
+    /* The poll set: the two output streams, the attached clients and tty.sock, the port listeners, then two per connection. */
+    size_t need = 3 + MAX_ATTACH + (size_t)nproxies + 2 * (size_t)nconns;
     if (need > cap) {
       struct pollfd *np = realloc(p, need * sizeof(*p));
-      if (!np) { stop_proxies(); need = 2; } else { p = np; cap = need; }
+      if (!np) { stop_proxies(); need = 3 + MAX_ATTACH; } else { p = np; cap = need; }
     }
     int n = 0, nstreams = 0;
-    for (int i = 0; i < 2; i++) if (streams[i].fd >= 0) { p[n++] = (struct pollfd){ streams[i].fd, POLLIN, 0 }; nstreams++; }
+    if (streams[0].fd < 0) drop_all_attach(); /* no terminal left to relay */
+    if (exited && listen_fd >= 0) { close(listen_fd); listen_fd = -1; } /* nobody new to let in */
+    for (int i = 0; i < 2; i++) {
+      if (streams[i].fd < 0) continue;
+      short ev = (short)(POLLIN | (i == 0 && typed_len > typed_off ? POLLOUT : 0));
+      p[n++] = (struct pollfd){ streams[i].fd, ev, 0 };
+      nstreams++;
+    }
+    /* Clients are read only when what they typed before has gone into the master. */
+    int attach_slot = n, polled_attach = 0;
+    if (!exited && typed_len == typed_off) {
+      for (int i = 0; i < nattach; i++) p[n++] = (struct pollfd){ attach_fds[i], (short)(attach_eof[i] ? 0 : POLLIN), 0 };
+      polled_attach = nattach;
+    }
+    int listen_slot = -1;
+    if (listen_fd >= 0) { listen_slot = n; p[n++] = (struct pollfd){ listen_fd, POLLIN, 0 }; }
     for (int i = 0; i < nproxies; i++) p[n++] = (struct pollfd){ proxies[i].fd, POLLIN, 0 };
     for (int i = 0; i < nconns; i++) {
       p[n++] = (struct pollfd){ conns[i]->a, want_a(conns[i]), 0 };
@@ -313,9 +383,32 @@ int main(int argc, char **argv) {
     int r = ppoll(p, (nfds_t)n, &ts, &waitmask);
     if (r == 0 && exited) break;
     if (r <= 0) continue;
+    /* Clients before the output, whose sending may drop one (that reorders them). Backwards: drop_attach moves the last client into the freed slot. */
+    for (int i = polled_attach - 1; i >= 0; i--) {
+      short re = p[attach_slot + i].revents;
+      if (attach_eof[i]) { /* polled for nothing: only a hang-up shows, when it closed altogether */
+        if (re & (POLLHUP | POLLERR)) drop_attach(i);
+        continue;
+      }
+      if (typed_len == typed_off && (re & (POLLIN | POLLHUP | POLLERR))) {
+        ssize_t r2 = read(attach_fds[i], typed, sizeof(typed));
+        if (r2 > 0) { typed_len = (size_t)r2; typed_off = 0; }
+        else if (r2 == 0) attach_eof[i] = 1; /* it sends no more (detached, or half-closed); it may still read */
+        else if (errno != EINTR && errno != EAGAIN) drop_attach(i);
+      }
+    }
+    if (listen_slot >= 0 && (p[listen_slot].revents & POLLIN)) {
+      int a;
+      while ((a = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) add_attach(a);
+    }
     int k = 0;
     for (int i = 0; i < 2; i++) {
       if (streams[i].fd < 0) continue;
+      if (i == 0 && (p[k].revents & POLLOUT) && typed_len > typed_off) {
+        ssize_t w = write(streams[0].fd, typed + typed_off, typed_len - typed_off);
+        if (w > 0) typed_off += (size_t)w;
+        if (typed_off == typed_len) typed_len = typed_off = 0;
+      }
       if (p[k].revents & (POLLIN | POLLHUP | POLLERR)) {
         if (!pump(&streams[i])) {
           emit(&streams[i]);
@@ -325,6 +418,7 @@ int main(int argc, char **argv) {
       }
       k++;
     }
+    k = listen_slot >= 0 ? listen_slot + 1 : attach_slot + polled_attach;
     int first_conn = k + nproxies, polled_conns = nconns;
     for (int i = 0; i < nproxies; i++, k++) if (p[k].revents & POLLIN) accept_all(&proxies[i]);
     /* Backwards: conn_close moves the last connection into the freed slot. */
@@ -333,6 +427,7 @@ int main(int argc, char **argv) {
     }
   }
   stop_proxies();
+  drop_all_attach();
   for (int i = 0; i < 2; i++) emit(&streams[i]);
   for (int i = 0; i < 2; i++) if (holds[i] >= 0) close(holds[i]);
   int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);

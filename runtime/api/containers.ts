@@ -23,6 +23,8 @@ import { ApiError, boolParam, filterFlags, httpStatus, noContent, readJson, send
 import { SkiffError } from '../util/errors.js';
 import { LogTail, RunWatch } from './follow.js';
 import { endStream, openStream, streamWriter, STDERR, STDOUT, mediaType } from './stream.js';
+import { attachTerminal, sizeParams } from './tty.js';
+import { resizeContainerTty } from '../container/pty.js';
 
 /** The parts of Docker's create body skiff understands. */
 interface CreateBody {
@@ -185,9 +187,12 @@ async function attach(c: Ctx): Promise<void> {
   const wantOut = boolParam(c.query, 'stdout');
   const wantErr = boolParam(c.query, 'stderr');
   const follow = boolParam(c.query, 'stream');
+  // A Tty container's terminal, live: `docker run -it` (attached before the start) and `docker attach`.
+  if (tty && follow && !boolParam(c.query, 'logs')
+    && await attachTerminal(c, rec, { stdin: boolParam(c.query, 'stdin') && rec.Config.OpenStdin, stdout: wantOut || wantErr })) return;
   const tail = new LogTail(rec.LogPath, boolParam(c.query, 'logs'));
   const watch = new RunWatch(rec);
-  const stdin = boolParam(c.query, 'stdin') && rec.Config.OpenStdin && !rec.State.Running && c.hijack ? attachStdin(rec, c.hijack) : undefined;
+  const stdin = boolParam(c.query, 'stdin') && rec.Config.OpenStdin && !tty && !rec.State.Running && c.hijack ? attachStdin(rec, c.hijack) : undefined;
   const out = openStream(c.res, c.hijack, tty);
   stdin?.copy();
   const write = streamWriter(out, tty);
@@ -362,7 +367,13 @@ export function containerRoutes(r: Router): void {
       const r = await pruneContainers();
       sendJson(c.res, 200, { ContainersDeleted: r.deleted, SpaceReclaimed: r.bytes });
     })
-    .on('POST', '/containers/{id}/resize', (c) => noContent(c.res, 200))
+    .on('POST', '/containers/{id}/resize', (c) => {
+      const [h, w] = sizeParams(c);
+      const rec = find(c.params.id);
+      if (!rec.State.Running) throw new ApiError(409, `Container ${rec.Id} is not running`);
+      resizeContainerTty(rec, h, w);
+      noContent(c.res, 200);
+    })
     .on('DELETE', '/containers/{id}', async (c) => {
       await remove(find(c.params.id), boolParam(c.query, 'force'), boolParam(c.query, 'v'));
       noContent(c.res);

@@ -1,25 +1,32 @@
 // /containers/{id}/exec, /exec/{id}/start and /exec/{id}/json. Exec
 // instances live in this service's memory, as in Docker's daemon; the process
 // runs through the CLI's execInContainer with its stdio on pipes that this
-// module streams to the client.
+// module streams to the client, or with Tty on a terminal of the container's
+// own devpts whose master is relayed raw, as `skiff exec -t` does.
 import { randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, openSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
-import { close, pipe } from '../../native-bindings/libc.js';
+import { close, pipe, setWinsize } from '../../native-bindings/libc.js';
 import { execInContainer } from '../container/exec.js';
-import type { ContainerIo } from '../container/io.js';
+import { relayedPtyIo, type ContainerIo } from '../container/io.js';
+import type { Pty } from '../container/pty.js';
+import { consoleSize, sizeParams } from './tty.js';
 import { findLive } from '../container/lifecycle.js';
 import { ApiError, readJson, sendJson, type Ctx, type Router } from './router.js';
 import { endStream, openStream, streamWriter, STDERR, STDOUT } from './stream.js';
 
 interface ExecConfig {
   Cmd?: string[]; Env?: string[] | null; WorkingDir?: string; User?: string; Tty?: boolean; Privileged?: boolean;
-  AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean; Detach?: boolean;
+  AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean; Detach?: boolean; ConsoleSize?: [number, number] | null;
 }
 
 interface ExecInstance {
   id: string; containerId: string; config: ExecConfig; running: boolean; exitCode: number | null; started: boolean;
+  /** With Tty, while the process runs: its terminal, for resize. */
+  pty?: Pty;
+  /** The last size asked for, applied when the terminal is made (a resize may come first). */
+  size?: [number, number];
 }
 
 const instances = new Map<string, ExecInstance>();
@@ -99,7 +106,7 @@ function pipedIo(write: (stream: number, data: Buffer) => void, input: Readable 
 
 async function start(c: Ctx): Promise<void> {
   const inst = instance(c.params.id);
-  const body = await readJson<{ Detach?: boolean; Tty?: boolean }>(c.req, c.hijack);
+  const body = await readJson<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>(c.req, c.hijack);
   if (inst.started) throw new ApiError(409, `exec ${inst.id} has already been started`);
   inst.started = true;
   const cfg = inst.config;
@@ -118,8 +125,9 @@ async function start(c: Ctx): Promise<void> {
     else c.res.writeHead(204).end();
     return;
   }
-  // A TTY exec gets no terminal yet: its output is sent raw, as the client expects.
+  // With Tty the output is one raw stream, as the client expects.
   const tty = !!(body.Tty ?? cfg.Tty);
+  inst.size ??= consoleSize(body.ConsoleSize) ?? consoleSize(cfg.ConsoleSize);
   const out: Duplex | ServerResponse = openStream(c.res, c.hijack, tty);
   const write = streamWriter(out, tty);
   let input: Readable | undefined;
@@ -130,13 +138,34 @@ async function start(c: Ctx): Promise<void> {
   }
   inst.running = true;
   try {
-    finish(await execInContainer(inst.containerId, { ...opts, io: pipedIo(write, input) }));
+    const io = tty
+      ? (makePty: () => Pty) => {
+        const pty = makePty();
+        inst.pty = pty;
+        if (inst.size) setWinsize(pty.master, ...inst.size);
+        const relayed = relayedPtyIo(pty, { output: out, input });
+        const done = relayed.finish;
+        // No resize once the master is on its way to being closed (its fd number could be reused).
+        relayed.finish = () => { inst.pty = undefined; return done(); };
+        return relayed;
+      }
+      : pipedIo(write, input);
+    finish(await execInContainer(inst.containerId, { ...opts, tty, io }));
   } catch (e) {
     // After the 101 there is no status line left: the message goes down the stream, as Docker's does.
     write(STDERR, Buffer.from(`${(e as Error).message}\n`));
     finish((e as Error & { exitCode?: number }).exitCode ?? 126);
   }
   endStream(out);
+}
+
+/** TIOCSWINSZ on the exec's terminal, which this service holds; before the start, remembered for it. */
+function resize(c: Ctx): void {
+  const inst = instance(c.params.id);
+  const size = sizeParams(c);
+  inst.size = size;
+  if (inst.pty) setWinsize(inst.pty.master, ...size);
+  c.res.writeHead(200).end();
 }
 
 function inspect(c: Ctx): void {
@@ -152,6 +181,6 @@ function inspect(c: Ctx): void {
 export function execRoutes(r: Router): void {
   r.on('POST', '/containers/{id}/exec', create)
     .on('POST', '/exec/{id}/start', start)
-    .on('POST', '/exec/{id}/resize', (c) => { instance(c.params.id); c.res.writeHead(200).end(); })
+    .on('POST', '/exec/{id}/resize', resize)
     .on('GET', '/exec/{id}/json', inspect);
 }

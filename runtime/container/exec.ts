@@ -14,7 +14,7 @@ import { secureJoin } from '../sandbox/securejoin.js';
 import { errnoText, EXIT, SkiffError } from '../util/errors.js';
 import { mergeEnv } from './create.js';
 import { attachedIo, type ContainerIo } from './io.js';
-import { chownPty, execPty } from './pty.js';
+import { chownPty, execPty, type Pty } from './pty.js';
 import { findLive } from './lifecycle.js';
 import { cgroupOf, readToEnd } from './start.js';
 import { resolveUser } from './user.js';
@@ -31,8 +31,12 @@ export interface ExecOptions {
   env?: string[];
   workdir?: string;
   user?: string;
-  /** The process's stdio, when not this process's own (the Engine API streams it to a socket). */
-  io?: ContainerIo;
+  /**
+   * The process's stdio, when not this process's own (the Engine API streams
+   * it to a socket); as a function, it is given the allocator of a terminal
+   * in the container (with -t).
+   */
+  io?: ContainerIo | ((pty: () => Pty) => ContainerIo);
 }
 
 /** Join order matters: the user namespace grants the rights to join the rest; mnt goes last because it changes what /proc paths mean. */
@@ -72,16 +76,14 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
   const wanted = NAMESPACES.filter((n) => n !== 'user' || rec.Skiff.Userns);
   const nsFds = wanted.map((n) => openSync(`/proc/${pid}/ns/${n}`, 'r'));
 
-  const io: ContainerIo = opts.io ?? (opts.detach
+  const makePty = () => {
+    const pty = execPty(pid);
+    chownPty(pty.slave, user.uid, rec.Skiff.Userns);
+    return pty;
+  };
+  const io: ContainerIo = typeof opts.io === 'function' ? opts.io(makePty) : opts.io ?? (opts.detach
     ? { stdio: { fds: [openSync('/dev/null', 'r'), openSync('/dev/null', 'w'), openSync('/dev/null', 'w')] as [number, number, number] }, started() {}, async finish() {} }
-    : attachedIo({
-      tty: !!opts.tty, interactive: !!opts.interactive,
-      pty: () => {
-        const pty = execPty(pid);
-        chownPty(pty.slave, user.uid, rec.Skiff.Userns);
-        return pty;
-      },
-    }));
+    : attachedIo({ tty: !!opts.tty, interactive: !!opts.interactive, pty: makePty }));
   const security = securitySpec(rec.HostConfig);
   const [syncR, syncW] = pipe();
   const [errR, errW] = pipe();

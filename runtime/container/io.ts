@@ -2,17 +2,22 @@
 //  - attached: a foreground `run` (or `start -a`) hands over its own fds, or
 //    relays a pty to the user's terminal;
 //  - logged: a detached monitor collects stdout/stderr into the json log.
-import { closeSync, constants, createReadStream, createWriteStream, openSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { close, pipe, setCloexec, setNonblock, setWinsize } from '../../native-bindings/libc.js';
+import { closeSync, constants, createReadStream, createWriteStream, existsSync, openSync, rmSync } from 'node:fs';
+import { createServer, Socket, type Server } from 'node:net';
+import { basename, dirname, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { close, connectUnix, listenUnix, pipe, setCloexec, setNonblock, setWinsize } from '../../native-bindings/libc.js';
 import { LogWriter, type StreamName } from './logs.js';
 import type { ContainerRecord } from './model.js';
 import type { Pty } from './pty.js';
 import type { Stdio } from './start.js';
 
 /** The descriptors a detached monitor hands to skiff-shim (see monitor.ts). */
-export interface ShimFds { out: number; err: number; holds: [number, number] }
+export interface ShimFds {
+  out: number; err: number; holds: [number, number];
+  /** With a tty: a client attached before the start, and the socket where later ones attach (see loggedIo); or -1. */
+  attach: number; listen: number;
+}
 
 export interface ContainerIo {
   stdio: Stdio;
@@ -26,7 +31,9 @@ export interface ContainerIo {
 
 /** Reads a pty master until EIO, which is how a pty says "no slave is open any more". */
 function masterReader(master: number): Readable {
-  return createReadStream('', { fd: master, autoClose: false, highWaterMark: 64 * 1024 });
+  const s = createReadStream('', { fd: master, autoClose: false, highWaterMark: 64 * 1024 });
+  s.on('error', () => {}); // EIO is the end; ended() and the log's follow() see it
+  return s;
 }
 
 /**
@@ -52,6 +59,65 @@ function ended(s: Readable): Promise<void> {
   });
 }
 
+/**
+ * A pty's master relayed: what the terminal says goes to `output` (and the
+ * log), what `input` sends is typed into it, so echo, line editing and ^C/^D
+ * are the terminal's line discipline's. Used by the CLI's foreground -t, its
+ * exec -t, the Engine API's Tty exec and a detached monitor's attached client.
+ */
+export function ptyRelay(pty: Pty, { output, input, log }: { output?: Writable; input?: Readable; log?: LogWriter }) {
+  let out: Readable | undefined;
+  let following: Promise<void> = Promise.resolve();
+  const typed = createWriteStream('', { fd: pty.master, autoClose: false });
+  typed.on('error', () => {}); // the master closed under a late keystroke
+  const inputs = input ? [input] : [];
+  const clients = new Set<Socket>();
+  return {
+    start(): void {
+      pty.release();
+      out = masterReader(pty.master);
+      if (output) out.pipe(output, { end: false });
+      if (log) following = log.follow('stdout', out);
+      input?.pipe(typed, { end: false });
+    },
+    /** One more client on the terminal, after the start (`docker attach`). */
+    attach(conn: Socket): void {
+      if (!out) return void conn.destroy();
+      conn.on('error', () => {});
+      out.pipe(conn, { end: false });
+      conn.pipe(typed, { end: false });
+      inputs.push(conn);
+      clients.add(conn);
+      conn.once('close', () => {
+        out?.unpipe(conn);
+        conn.unpipe(typed);
+        inputs.splice(inputs.indexOf(conn), 1);
+        clients.delete(conn);
+      });
+    },
+    /** After the command exited: delivers what is left, then closes both ends. */
+    async finish(): Promise<void> {
+      pty.release();
+      // The slave was held open so that no output is lost when a fast
+      // command exits; once the master is quiet, closing it ends the stream (EIO).
+      if (out) await quiesce(out);
+      closeSync(pty.slave);
+      if (out) await ended(out);
+      await following;
+      for (const i of inputs) i.unpipe(typed);
+      close(pty.master);
+      for (const c of clients) c.end(); // they have had all of it: EOF ends their attach
+
+    },
+  };
+}
+
+/** A process's stdio on a pty relayed to `output`, with `input` typed into it (the Engine API's Tty exec). */
+export function relayedPtyIo(pty: Pty, streams: { output: Writable; input?: Readable }): ContainerIo {
+  const relay = ptyRelay(pty, streams);
+  return { stdio: ptyStdio(pty), started: () => relay.start(), finish: () => relay.finish() };
+}
+
 export interface AttachMode {
   tty: boolean;
   interactive: boolean;
@@ -61,8 +127,8 @@ export interface AttachMode {
   logPath?: string;
 }
 
-function ptyStdio(pty: Pty, stdin?: number): Stdio {
-  return { fds: [stdin ?? pty.slave, pty.slave, pty.slave], ttyPath: pty.slavePath ?? pty.name, devpts: pty.devpts };
+export function ptyStdio(pty: Pty): Stdio {
+  return { fds: [pty.slave, pty.slave, pty.slave], ttyPath: pty.slavePath ?? pty.name, devpts: pty.devpts };
 }
 
 /** Copies `fd` to `dest` and, if given, into the log; resolves at EOF. */
@@ -125,35 +191,83 @@ export function attachedIo({ tty, interactive, pty: makePty, logPath }: AttachMo
     if (process.stdout.isTTY) setWinsize(pty.master, process.stdout.rows, process.stdout.columns);
   };
   resize();
-  let out: Readable | undefined;
-  let following: Promise<void> = Promise.resolve();
+  const term = ptyRelay(pty, { output: process.stdout, input: interactive ? stdin : undefined, log });
   return {
     stdio: ptyStdio(pty),
     started() {
-      pty.release();
       if (stdin.isTTY && interactive) stdin.setRawMode(true);
       process.stdout.on('resize', resize);
-      out = masterReader(pty.master);
-      out.pipe(process.stdout, { end: false });
-      if (log) following = log.follow('stdout', out);
-      if (interactive) stdin.pipe(createWriteStream('', { fd: pty.master, autoClose: false }));
+      term.start();
     },
     async finish() {
-      pty.release();
-      // The parent held the slave open so that no output is lost when a fast
-      // command exits; once the master is quiet, closing it ends the stream (EIO).
-      if (out) await quiesce(out);
-      closeSync(pty.slave);
-      if (out) await ended(out);
-      await following;
+      await term.finish();
       process.stdout.off('resize', resize);
       if (stdin.isTTY && interactive) stdin.setRawMode(false);
-      stdin.unpipe();
       stdin.pause();
-      close(pty.master);
       log?.close();
     },
   };
+}
+
+/**
+ * Where a client attached to a Tty container before its start (the Engine
+ * API's attach) listens for the holder of the terminal's master: the
+ * monitor connects before the command runs, so none of its output is missed.
+ */
+export function attachSocket(rec: Pick<ContainerRecord, 'LogPath'>): string {
+  return join(dirname(rec.LogPath), 'attach.sock');
+}
+
+/**
+ * A unix socket's name holds at most 107 bytes, less than a container
+ * directory under a deep SKIFF_ROOT may need. So it is named through an open
+ * descriptor of its directory, /proc/self/fd/N/NAME, as podman's conmon does.
+ */
+export async function viaDirFd<T>(path: string, fn: (short: string) => T | Promise<T>): Promise<T> {
+  const dir = openSync(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    return await fn(`/proc/self/fd/${dir}/${basename(path)}`);
+  } finally {
+    closeSync(dir);
+  }
+}
+function viaDirFdSync<T>(path: string, fn: (short: string) => T): T {
+  const dir = openSync(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    return fn(`/proc/self/fd/${dir}/${basename(path)}`);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+/**
+ * Where clients attach to a running Tty container's terminal (`docker
+ * attach`): its monitor listens there while the container runs.
+ */
+export function ttySocket(rec: Pick<ContainerRecord, 'LogPath'>): string {
+  return join(dirname(rec.LogPath), 'tty.sock');
+}
+
+/** The attached client's connection, or -1 when nobody is attached (or it left). */
+function connectAttach(rec: ContainerRecord): number {
+  const path = attachSocket(rec);
+  if (!existsSync(path)) return -1;
+  try {
+    return viaDirFdSync(path, connectUnix);
+  } catch {
+    return -1;
+  }
+}
+
+/** The listening socket for later clients, or -1 (then only the log shows the terminal). */
+function listenTty(rec: ContainerRecord): number {
+  const path = ttySocket(rec);
+  rmSync(path, { force: true }); // left by an earlier run
+  try {
+    return viaDirFdSync(path, listenUnix);
+  } catch {
+    return -1;
+  }
 }
 
 /** Where a client attached before the start writes the container's stdin (see the Engine API's attach). */
@@ -183,36 +297,56 @@ function openStdin(rec: ContainerRecord): [number, number] {
 
 export function loggedIo(rec: ContainerRecord, makePty: () => Pty): ContainerIo {
   const log = new LogWriter(rec.LogPath);
-  const [inR, inW] = rec.Config.OpenStdin ? openStdin(rec) : [openSync('/dev/null', 'r'), -1];
   if (rec.Config.Tty) {
     const pty = makePty();
-    let out: Readable | undefined;
-    let following: Promise<void> = Promise.resolve();
+    // stdin is the terminal too, with -i or not, as in Docker: typed input
+    // comes through the master, from a client attached to it.
+    const attach = connectAttach(rec);
+    const listening = listenTty(rec);
+    let conn: Socket | undefined;
+    let server: Server | undefined;
+    let relay: ReturnType<typeof ptyRelay> | undefined;
     return {
-      stdio: ptyStdio(pty, rec.Config.OpenStdin ? inR : undefined),
+      stdio: ptyStdio(pty),
       started() {
-        pty.release();
-        out = masterReader(pty.master);
-        following = log.follow('stdout', out);
+        if (attach >= 0) {
+          conn = new Socket({ fd: attach, readable: true, writable: true });
+          conn.on('error', () => {});
+        }
+        const term = ptyRelay(pty, { output: conn, input: conn, log });
+        relay = term;
+        term.start();
+        if (listening >= 0) {
+          server = createServer((c) => term.attach(c));
+          server.on('error', () => {});
+          server.listen({ fd: listening });
+        }
       },
       handOver() {
         pty.release();
-        const fds: ShimFds = { out: pty.master, err: -1, holds: [inW, pty.slave] };
-        for (const fd of [pty.master, inW, pty.slave]) if (fd >= 0) setCloexec(fd, false);
+        const fds: ShimFds = { out: pty.master, err: -1, holds: [-1, pty.slave], attach, listen: listening };
+        for (const fd of [pty.master, pty.slave, attach, listening]) if (fd >= 0) setCloexec(fd, false);
         log.close();
         return fds;
       },
       async finish() {
-        pty.release();
-        if (out) await quiesce(out);
-        closeSync(pty.slave);
-        await following;
-        close(pty.master);
-        if (inW >= 0) close(inW);
+        // No new clients once the command is gone; those attached get the rest of the output, then EOF.
+        server?.close();
+        if (!server && listening >= 0) close(listening);
+        rmSync(ttySocket(rec), { force: true });
+        if (relay) await relay.finish();
+        else {
+          pty.release();
+          closeSync(pty.slave);
+          close(pty.master);
+          if (attach >= 0) close(attach);
+        }
+        conn?.end();
         log.close();
       },
     };
   }
+  const [inR, inW] = rec.Config.OpenStdin ? openStdin(rec) : [openSync('/dev/null', 'r'), -1];
   const [outR, outW] = pipe();
   const [errR, errW] = pipe();
   let done: Promise<unknown> = Promise.resolve();
@@ -224,7 +358,7 @@ export function loggedIo(rec: ContainerRecord, makePty: () => Pty): ContainerIo 
       close(errW);
       for (const fd of [outR, errR, inW]) if (fd >= 0) setCloexec(fd, false);
       log.close();
-      return { out: outR, err: errR, holds: [inW, -1] };
+      return { out: outR, err: errR, holds: [inW, -1], attach: -1, listen: -1 };
     },
     started() {
       close(inR);

@@ -1,5 +1,8 @@
 // stop, kill, wait, rm, and keeping `ps` truthful when a monitor has died.
+import { rmSync } from 'node:fs';
 import { constants } from 'node:os';
+import { join } from 'node:path';
+import { paths } from '../util/paths.js';
 import { destroyCgroup, killAll } from '../cgroups/index.js';
 import { SkiffError } from '../util/errors.js';
 import { parseSignal } from '../util/numbers.js';
@@ -122,6 +125,7 @@ export async function stop(rec: ContainerRecord, timeoutSec = 10): Promise<void>
 
 /** What follows a container's exit, wherever it is seen: the exit record and state, cleanup, and --rm's removal. */
 export async function finishRun(id: string, code: number): Promise<void> {
+  rmSync(join(paths.container(id), 'tty.sock'), { force: true }); // skiff-shim listened there (see loggedIo)
   const done = finalize(id, code);
   if (done?.HostConfig.AutoRemove) await remove(done);
 }

@@ -45,6 +45,7 @@ async function main(id: string, notifyFd?: number): Promise<number> {
   try {
     started = await startContainer(id, io.stdio);
   } catch (e) {
+    await io.finish(); // closes the terminal and the attach sockets (see loggedIo)
     stopExplaining();
     const err = e as Error & { exitCode?: number };
     report({ ok: false, error: err.message, code: err.exitCode ?? 125 });
@@ -66,7 +67,8 @@ async function main(id: string, notifyFd?: number): Promise<number> {
     report({ ok: true, pid: started.pid });
     execve(monitorShim, [
       'skiff-shim', String(started.pid), rec.LogPath, String(fds.out), String(fds.err), String(fds.holds[0]), String(fds.holds[1]),
-      ...ports, ...(notifyFd !== undefined ? [`notify:${notifyFd}`] : []), '--', process.execPath, stageScript('monitor'), '--finalize', id,
+      ...ports, ...(fds.attach >= 0 ? [`attach:${fds.attach}`] : []), ...(fds.listen >= 0 ? [`listen:${fds.listen}`] : []),
+      ...(notifyFd !== undefined ? [`notify:${notifyFd}`] : []), '--', process.execPath, stageScript('monitor'), '--finalize', id,
     ], [`SKIFF_ROOT=${process.env.SKIFF_ROOT ?? ''}`, `PATH=${process.env.PATH ?? ''}`]);
   }
   io.started();

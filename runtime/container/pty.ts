@@ -12,11 +12,12 @@
 //  - exec: the container runs, so its /dev/pts/ptmx is opened through
 //    /proc/PID/root with openat2(RESOLVE_IN_ROOT), which keeps any symlink the
 //    container made inside it; the slave comes from the master (TIOCGPTPEER).
-import { closeSync, fchownSync, mkdirSync, openSync, rmdirSync } from 'node:fs';
+import { closeSync, fchownSync, mkdirSync, openSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { close, MNT_DETACH, MS, mount, O_NOCTTY, O_RDWR, openInRoot, ptyNumber, ptyPeer, umount2, unlockPty } from '../../native-bindings/libc.js';
+import { close, MNT_DETACH, MS, mount, O_NOCTTY, O_RDWR, openInRoot, pidfdGetfd, ptyNumber, ptyPeer, setWinsize, umount2, unlockPty } from '../../native-bindings/libc.js';
 import { paths } from '../util/paths.js';
-import type { UsernsMap } from './model.js';
+import { SkiffError } from '../util/errors.js';
+import type { ContainerRecord, UsernsMap } from './model.js';
 import { isMounted } from './rootfs.js';
 
 export interface Pty {
@@ -90,3 +91,45 @@ export function execPty(pid: number): Pty {
   }
 }
 
+
+/** Unix98 pty slaves have majors 136-143. */
+const isPtySlave = (rdev: number) => { const major = (rdev >> 8) & 0xfff; return major >= 136 && major <= 143; };
+
+/**
+ * Sets the window size of a running -t container's terminal (Docker's
+ * resize). The pty belongs to the container's monitor (the Node monitor,
+ * skiff-shim, or a foreground `skiff run -t`), which holds its slave open for
+ * the container's whole life; skiff takes a copy of that descriptor
+ * (pidfd_getfd), so no extra protocol is needed and nothing the container
+ * controls is opened by name. TIOCSWINSZ on the slave sends SIGWINCH to the
+ * terminal's foreground process group, as a resize of the master would.
+ * The slave is told from the holder's other descriptors (the user's own
+ * terminal, for a foreground run) by its devpts instance: the container's.
+ */
+export function resizeContainerTty(rec: ContainerRecord, rows: number, cols: number): void {
+  if (!rec.Config.Tty) return; // as Docker: a container without a terminal has nothing to resize
+  const holder = rec.Skiff.MonitorPid;
+  let devpts: number;
+  try {
+    devpts = statSync(`/proc/${rec.State.Pid}/root/dev/pts`).dev;
+  } catch {
+    throw new SkiffError(`container ${rec.Id} is not running`, 1);
+  }
+  for (const n of readdirSync(`/proc/${holder}/fd`)) {
+    let st;
+    try {
+      st = statSync(`/proc/${holder}/fd/${n}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    if (!st.isCharacterDevice() || st.dev !== devpts || !isPtySlave(st.rdev)) continue;
+    const fd = pidfdGetfd(holder, Number(n));
+    try {
+      setWinsize(fd, rows, cols);
+    } finally {
+      close(fd);
+    }
+    return;
+  }
+  throw new SkiffError(`cannot resize the terminal of container ${rec.Id}: its monitor holds none`, 1);
+}
