@@ -2,8 +2,9 @@
 // client) and by plain HTTP. Each test starts its own service on a socket in
 // its own root; containers use --network none, so no bridge is made.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { startRegistry } from '../../runtime/registry/server.js';
@@ -322,6 +323,69 @@ it('docker pull from a registry on loopback, with the JSON progress stream', asy
   const bad = await d('pull', `127.0.0.1:${reg.port}/tests/nothing:here`);
   t.not(bad.code, 0);
   t.regex(bad.stderr, /not found|unknown/i);
+}, TOOLS);
+
+/** A loopback TCP relay to PORT that passes at most ~1.6 MB/s each way: a slow registry, so a pull can be cut mid-layer. */
+async function slowRelay(t: ExecutionContext, port: number): Promise<number> {
+  const open = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    open.add(client).add(upstream);
+    const throttle = (from: net.Socket, to: net.Socket) => from.on('data', (d: Buffer) => {
+      from.pause();
+      to.write(d, () => setTimeout(() => from.resume(), Math.ceil(d.length / 1600)));
+    });
+    throttle(client, upstream);
+    throttle(upstream, client);
+    const end = () => { client.destroy(); upstream.destroy(); };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    for (const s of open) s.destroy();
+  }));
+  return (server.address() as net.AddressInfo).port;
+}
+
+function tempFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((p) => /(^|\/)\.tmp-/.test(p) && !p.startsWith('containers/'));
+}
+
+it('faults: a client killed mid-pull leaves the store whole; the next pull and a run of the image work', async (t) => {
+  const { h, svc, d } = await setup(t);
+  const regRoot = mkdtempSync('/tmp/skiff-test-registry-');
+  const reg = await startRegistry({ addr: '127.0.0.1:0', root: regRoot });
+  t.teardown(async () => {
+    await reg.close();
+    rmSync(regRoot, { recursive: true, force: true });
+  });
+  // A 6 MB layer of random bytes (gzip cannot shrink it): about 4 s through the relay.
+  const pushed = `127.0.0.1:${reg.port}/tests/big:1`;
+  await h.ok(t, ['run', '--network', 'none', '--name', 'big', 'busybox', 'sh', '-c', 'head -c 6000000 /dev/urandom > /big']);
+  await h.ok(t, ['commit', 'big', pushed]);
+  await h.ok(t, ['push', pushed]);
+  await h.ok(t, ['rm', 'big']);
+  await h.ok(t, ['rmi', pushed]);
+  const name = `127.0.0.1:${await slowRelay(t, reg.port)}/tests/big:1`;
+
+  const config = mkdtempSync('/tmp/skiff-test-docker-config-');
+  t.teardown(() => rmSync(config, { recursive: true, force: true }));
+  const client = spawn(DOCKER, ['-H', `unix://${svc.sock}`, 'pull', name], { env: { ...process.env, DOCKER_CONFIG: config }, stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 1500));
+  t.true(tempFiles(h.root).length > 0, 'the layer was being written when the client went');
+  client.kill('SIGKILL');
+  await new Promise((r) => client.once('exit', r));
+  t.is((await get(svc.sock, '/_ping')).text, 'OK', 'the service still answers');
+
+  const again = await d('pull', name);
+  t.is(again.code, 0, again.stderr);
+  t.is((await d('run', '--rm', '--network', 'none', name, 'wc', '-c', '/big')).stdout.trim(), '6000000 /big');
+  // The orphaned pull finishes or fails on its own; either way it leaves no half-written file.
+  for (let i = 0; i < 300 && tempFiles(h.root).length; i++) await new Promise((r) => setTimeout(r, 100));
+  t.deepEqual(tempFiles(h.root), []);
+  t.is((await d('images', '-q', name)).stdout.trim().split('\n').length, 1);
 }, TOOLS);
 
 it('concurrent clients: 50 docker run --rm at once all succeed; a 100 MB garbage body is refused', async (t) => {
