@@ -22,7 +22,7 @@ RUN=(gcc libc6-dev iproute2 nftables util-linux tar gzip)
 # docker-py (python3-docker) drive `skiff system service` (api.test.ts);
 # podman, containerd (ctr) and docker.io (dockerd) drive skiff-runc as real
 # OCI clients (oci.test.ts).
-TEST=(attr openssl skopeo docker-registry apache2-utils vagrant vagrant-libvirt xz-utils qemu-system-x86 linux-image-amd64 busybox-static
+TEST=(attr openssl skopeo docker-registry apache2-utils vagrant vagrant-libvirt xz-utils qemu-system-x86 linux-image-amd64 busybox-static docker-compose
   e2fsprogs iptables strace procps bsdutils docker.io python3-docker podman containerd)
 
 mode=${1:-}
