@@ -145,7 +145,8 @@ export function networkConfig(opts: NetworkOptions, imageExposed: Record<string,
   let userNet: UserNetwork | undefined;
   if (!isBuiltin(mode)) {
     userNet = lookupNetwork(mode);
-    if (!userNet) throw new NetworkError(`network ${mode} not found`, 404);
+    // run/create exit 125 as in Docker (the API answers 404 from the wording).
+    if (!userNet) throw new SkiffError(`network ${mode} not found`);
     mode = userNet.Name;
   }
   if (opts.aliases?.length) {
