@@ -66,8 +66,8 @@ async function disconnect(c: Ctx): Promise<void> {
 }
 
 function prune(c: Ctx): void {
-  const filters = parseFilters(filterFlags(c.query), ['label', 'until']);
-  const wanted = new Set(selectNetworks(new Map([...filters].filter(([k]) => k === 'label'))).map((n) => n.Id));
+  const filters = parseFilters(filterFlags(c.query), ['label']);
+  const wanted = new Set(selectNetworks(filters).map((n) => n.Id));
   const deleted = pruneNetworks((n) => wanted.has(n.Id));
   if (!filters.size && pruneBridge().removed) deleted.unshift('bridge');
   sendJson(c.res, 200, { NetworksDeleted: deleted });

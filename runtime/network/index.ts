@@ -583,8 +583,9 @@ function liveContainer(ref: string): ContainerRecord {
  * it in now (the next free ethN) and tells the network's members.
  */
 export async function connectNetwork(netRef: string, ctrRef: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<void> {
-  if (isBuiltin(netRef) && netRef !== 'bridge') throw new NetworkError(`container cannot be disconnected from host network or connected to host network`, 400);
-  if (netRef === 'bridge') throw new NetworkError('skiff connects containers to user-defined networks only; use --network bridge at create', 400);
+  if (netRef === 'host') throw new NetworkError('container cannot be disconnected from host network or connected to host network', 400);
+  // The default bridge and none are chosen at create (--network); connect adds user-defined networks.
+  if (isBuiltin(netRef)) throw new NetworkError(`skiff connects containers to user-defined networks only; use --network ${netRef} at create`, 400);
   const n = findUserNetwork(netRef);
   let rec = liveContainer(ctrRef);
   const mode = rec.HostConfig.NetworkMode;
