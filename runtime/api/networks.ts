@@ -17,9 +17,9 @@ function inspect(c: Ctx): void {
 }
 
 /** A library error as the API's: NetworkError carries Docker's status. */
-function api<T>(fn: () => T): T {
+async function api<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (e) {
     if (e instanceof NetworkError) throw new ApiError(e.status, e.message);
     throw e;
@@ -39,7 +39,7 @@ async function create(c: Ctx): Promise<void> {
   const cfg = b.IPAM?.Config ?? [];
   if (cfg.length > 1) throw new ApiError(400, 'skiff networks have one IPv4 subnet (IPAM.Config)');
   if (cfg[0]?.IPRange) throw new ApiError(400, 'IPAM IPRange is not supported');
-  const n = api(() => createNetwork(b.Name!, {
+  const n = await api(() => createNetwork(b.Name!, {
     driver: b.Driver, subnet: cfg[0]?.Subnet, gateway: cfg[0]?.Gateway, internal: !!b.Internal, attachable: !!b.Attachable,
     labels: b.Labels ?? {}, options: b.Options ?? {},
   }));
@@ -49,19 +49,15 @@ async function create(c: Ctx): Promise<void> {
 async function connect(c: Ctx): Promise<void> {
   const b = await readJson<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null }>(c.req, c.hijack);
   if (!b.Container) throw new ApiError(400, 'Container must be given');
-  try {
-    await connectNetwork(c.params.id, b.Container, { aliases: b.EndpointConfig?.Aliases ?? undefined, ip: b.EndpointConfig?.IPAMConfig?.IPv4Address || undefined });
-  } catch (e) {
-    if (e instanceof NetworkError) throw new ApiError(e.status, e.message);
-    throw e;
-  }
+  const ep = b.EndpointConfig;
+  await api(() => connectNetwork(c.params.id, b.Container!, { aliases: ep?.Aliases ?? undefined, ip: ep?.IPAMConfig?.IPv4Address || undefined }));
   sendJson(c.res, 200, {});
 }
 
 async function disconnect(c: Ctx): Promise<void> {
   const b = await readJson<{ Container?: string; Force?: boolean }>(c.req, c.hijack);
   if (!b.Container) throw new ApiError(400, 'Container must be given');
-  api(() => disconnectNetwork(c.params.id, b.Container!, !!b.Force));
+  await api(() => disconnectNetwork(c.params.id, b.Container!, !!b.Force));
   sendJson(c.res, 200, {});
 }
 
@@ -78,8 +74,8 @@ export function networkRoutes(r: Router): void {
     .on('GET', '/networks/{id}', inspect)
     .on('POST', '/networks/create', create)
     .on('POST', '/networks/prune', prune)
-    .on('DELETE', '/networks/{id}', (c) => {
-      api(() => removeNetwork(c.params.id));
+    .on('DELETE', '/networks/{id}', async (c) => {
+      await api(() => removeNetwork(c.params.id));
       noContent(c.res);
     })
     .on('POST', '/networks/{id}/connect', connect)
