@@ -21,13 +21,13 @@ it('network create, ls, inspect, rm: a bridge and subnet of its own, labels, fil
   const explicit = `${a}.${b}.${c}.128/26`;
   await h.ok(t, ['network', 'create', '--subnet', explicit, '--gateway', `${a}.${b}.${c}.190`, '--internal', '-o', 'com.docker.network.bridge.name=' + `${h.prefix}x`, 'back']);
 
-  // ls: Docker's columns, the predefined networks first; filters by label, name, type.
+  // ls: Docker's columns, sorted by name; filters by label, name, type.
   const rows = (await h.ok(t, ['network', 'ls'])).trim().split('\n');
   t.regex(rows[0], /^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
-  t.deepEqual(rows.slice(1).map((r) => r.split(/\s+/).slice(1).join(' ')), ['bridge bridge local', 'host host local', 'none null local', 'front bridge local', 'back bridge local']);
+  t.deepEqual(rows.slice(1).map((r) => r.split(/\s+/).slice(1).join(' ')), ['back bridge local', 'bridge bridge local', 'front bridge local', 'host host local', 'none null local']);
   t.true(rows.some((r) => r.startsWith(`${id.slice(0, 12)} `)));
   t.is((await h.ok(t, ['network', 'ls', '-f', 'label=team=blue', '--format', '{{.Name}} {{.Labels}}'])).trim(), 'front team=blue');
-  t.is((await h.ok(t, ['network', 'ls', '-f', 'type=custom', '--format', '{{.Name}}'])).trim(), 'front\nback');
+  t.is((await h.ok(t, ['network', 'ls', '-f', 'type=custom', '--format', '{{.Name}}'])).trim(), 'back\nfront');
   t.is((await h.ok(t, ['network', 'ls', '-q', '--no-trunc', '-f', 'name=front'])).trim(), id);
 
   // inspect: the first /26 of the pool for `front`, the asked one for `back`; the bridges exist with the gateways.

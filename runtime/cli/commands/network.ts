@@ -72,7 +72,9 @@ const ls: CommandModule<object, { quiet: boolean; 'no-trunc': boolean; trunc?: b
     .option('filter', { alias: 'f', type: 'string', array: true, describe: 'Provide filter values (e.g. "driver=bridge", "name=", "label=", "type=custom|builtin", "dangling=true")' })
     .option('format', { type: 'string', requiresArg: true, describe: "Format output: 'table', 'table TEMPLATE', 'json' or a Go template" }) as never,
   handler: (a) => {
-    const rows = selectNetworks(parseFilters(a.filter, NETWORK_FILTERS)).map((n) => networkRow(n, noTrunc(a)));
+    // Sorted by name, as the docker CLI does (natural order).
+    const rows = selectNetworks(parseFilters(a.filter, NETWORK_FILTERS)).sort((x, y) => x.Name.localeCompare(y.Name, 'en', { numeric: true }))
+      .map((n) => networkRow(n, noTrunc(a)));
     writeListing(rows, NETWORK_LISTING, { quiet: a.quiet, format: a.format });
   },
 };
