@@ -14,6 +14,8 @@ import { fetchText, freePort, portBusy } from './_net-util.js';
 import { netHarness, userNetLeftovers, type NetHarness } from './_user-net.js';
 
 const COMPOSE = '/usr/bin/docker-compose';
+/** A shell line fetching http://HOST/ with nc (busybox wget would resolve through glibc NSS). */
+const get = (host: string) => `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} 80 | tail -1`;
 const DOCKER = '/usr/bin/docker';
 
 interface Service { sock: string; log: () => string }
@@ -211,3 +213,55 @@ it('docker network create/ls/inspect/connect/disconnect/rm through the service, 
   t.deepEqual(userNetLeftovers(h.prefix), []);
   t.notRegex(svc.log(), /does not implement/);
 }, { '/usr/bin/docker': 'docker.io' });
+
+it('docker-compose with two networks (one --internal) and a network alias: the service on both reaches each side, the others stay apart', async (t) => {
+  const h = await netHarness(t);
+  const svc = await startService(t, h);
+  const project = `sktc${randomBytes(3).toString('hex')}`;
+  const dir = join(h.root, 'project');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'docker-compose.yml'), [
+    'version: "3.8"',
+    'services:',
+    '  db:',
+    '    image: busybox',
+    `    command: sh -c 'mkdir -p /www && echo from-db > /www/index.html && exec httpd -f -p 80 -h /www'`,
+    '    networks: [back]',
+    '  app:',
+    '    image: busybox',
+    '    command: sleep 300',
+    '    networks:',
+    '      back:',
+    '      front:',
+    '        aliases: [api]',
+    '  edge:',
+    '    image: busybox',
+    '    command: sleep 300',
+    '    networks: [front]',
+    'networks:',
+    '  front: {}',
+    '  back:',
+    '    internal: true',
+    '',
+  ].join('\n'));
+  const compose = (...args: string[]) => client(t, svc, COMPOSE, ['-p', project, ...args], dir);
+  const up = await compose('up', '-d');
+  t.is(up.code, 0, up.stderr);
+
+  // app is on both networks: eth0 and eth1, and reaches db by service name.
+  const app = await compose('exec', '-T', 'app', 'sh', '-c', `ip -o -4 addr | grep -c eth; ${get('db')}`);
+  t.is(app.stdout, '2\nfrom-db\n', app.stderr);
+  // edge knows app by its front alias, and nothing of db (on the other network).
+  const edge = await compose('exec', '-T', 'edge', 'sh', '-c', 'grep -cw api /etc/hosts; nc -w 1 db 80 </dev/null; echo db=$?');
+  // (compose's exec -T hands the command's stderr over on stdout)
+  t.is(edge.stdout.replace(/^nc: bad address 'db'\n/m, ''), '1\ndb=1\n');
+  t.regex(edge.stdout + edge.stderr, /bad address 'db'/);
+  t.is(await h.ok(t, ['network', 'inspect', '-f', '{{.Internal}}', `${project}_back`]), 'true\n');
+
+  const down = await compose('down', '-t', '1');
+  t.is(down.code, 0, down.stderr);
+  t.is((await h.ok(t, ['ps', '-a', '-q'])).trim(), '');
+  t.is((await h.ok(t, ['network', 'ls', '-q', '-f', 'type=custom'])).trim(), '');
+  t.deepEqual(userNetLeftovers(h.prefix), []);
+  t.notRegex(svc.log(), /does not implement/);
+}, { 'docker-compose': 'docker-compose' });
