@@ -21,6 +21,10 @@ export interface SkiffConfig {
   'port-range'?: string;
   /** true: loopback clients of published ports go through a userland proxy (Docker's default) instead of DNAT (skiff's default). */
   'userland-proxy'?: boolean;
+  /** Subnets of user-defined networks, "CIDR[:SIZE]" (default 10.100.0.0/16:24). SKIFF_NETWORK_POOL overrides it. */
+  'network-pool'?: string;
+  /** Bridge names of user-defined networks: this prefix + the network id (default "skbr"). SKIFF_NETWORK_BRIDGE_PREFIX overrides it. */
+  'network-bridge-prefix'?: string;
 }
 
 let cached: SkiffConfig | undefined;

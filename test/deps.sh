@@ -19,10 +19,11 @@ RUN=(gcc libc6-dev iproute2 nftables util-linux tar gzip)
 # and mkfs.ext4 (e2fsprogs) its scratch disk; iptables (FORWARD policy tests),
 # strace (counting a run's execs), sysctl (procps) and script (bsdutils, a real
 # terminal) are called by the integration tests; docker.io's client and
-# docker-py (python3-docker) drive `skiff system service` (api.test.ts);
+# docker-py (python3-docker) drive `skiff system service` (api.test.ts), and so
+# does docker-compose 1.29 (compose.test.ts);
 # podman, containerd (ctr) and docker.io (dockerd) drive skiff-runc as real
 # OCI clients (oci.test.ts).
-TEST=(attr openssl skopeo docker-registry apache2-utils vagrant vagrant-libvirt xz-utils qemu-system-x86 linux-image-amd64 busybox-static
+TEST=(attr openssl skopeo docker-registry apache2-utils vagrant vagrant-libvirt xz-utils qemu-system-x86 linux-image-amd64 busybox-static docker-compose
   e2fsprogs iptables strace procps bsdutils docker.io python3-docker podman containerd)
 
 mode=${1:-}

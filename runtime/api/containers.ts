@@ -15,7 +15,7 @@ import { usernsByDefault } from '../container/userns.js';
 import { sleep } from '../util/proc.js';
 import { ImageStore } from '../image/store.js';
 import { apiPorts } from '../network/ports.js';
-import { namesOf } from '../network/index.js';
+import { connectNetwork, namesOf } from '../network/index.js';
 import { commandLine, PS_FILTERS, selectContainers, stateOf, statusOf, networksOf } from '../cli/container-list.js';
 import { parseFilters } from '../cli/filters.js';
 import { containerView } from '../cli/inspect-view.js';
@@ -40,7 +40,10 @@ interface CreateBody {
     Mounts?: Array<{ Type?: string; Source?: string; Target?: string; ReadOnly?: boolean }> | null;
     ExtraHosts?: string[] | null; Dns?: string[] | null; DnsSearch?: string[] | null; DnsOptions?: string[] | null;
   } | null;
+  NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointBody | null> | null } | null;
 }
+
+type EndpointBody = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null };
 
 const S_IFIFO = 0o010000;
 
@@ -70,6 +73,9 @@ export function toCreateOptions(b: CreateBody, name: string | undefined): Create
   }
   const h = b.HostConfig ?? {};
   const mode = h.NetworkMode || 'default';
+  // The endpoint of the NetworkMode network: its aliases (compose's service name) and --ip.
+  const endpoints = b.NetworkingConfig?.EndpointsConfig ?? {};
+  const primary = endpoints[mode === 'default' ? 'bridge' : mode] ?? (Object.keys(endpoints).length === 1 ? Object.values(endpoints)[0] : null);
   const publish = Object.entries(h.PortBindings ?? {}).flatMap(([port, list]) =>
     (list?.length ? list : [{}]).map((p) => [p.HostIp, p.HostPort ?? ''].filter((x) => x !== undefined && x !== '').concat(port).join(':')));
   return {
@@ -95,6 +101,7 @@ export function toCreateOptions(b: CreateBody, name: string | undefined): Create
     net: {
       network: mode === 'default' ? 'bridge' : mode, publish, publishAll: !!h.PublishAllPorts,
       expose: Object.keys(b.ExposedPorts ?? {}), links: h.Links ?? undefined,
+      aliases: primary?.Aliases?.length ? primary.Aliases : undefined, ip: primary?.IPAMConfig?.IPv4Address || undefined,
     },
     privileged: !!h.Privileged,
     capAdd: h.CapAdd ?? undefined,
@@ -133,6 +140,17 @@ async function create(c: Ctx): Promise<void> {
     // What create refuses is the request's fault (a bad option or name), unless it is a conflict.
     if (e instanceof SkiffError && httpStatus(e) === 500) throw new ApiError(400, e.message);
     throw e;
+  }
+  // Endpoints on further networks: recorded now, plugged in at start (as `network connect` on a created container).
+  const mode = body.HostConfig?.NetworkMode || 'bridge';
+  for (const [net, ep] of Object.entries(body.NetworkingConfig?.EndpointsConfig ?? {})) {
+    if (net === mode || (mode === 'default' && net === 'bridge')) continue;
+    try {
+      await connectNetwork(net, rec.Id, { aliases: ep?.Aliases ?? undefined, ip: ep?.IPAMConfig?.IPv4Address || undefined });
+    } catch (e) {
+      await remove(rec, true);
+      throw e;
+    }
   }
   sendJson(c.res, 201, { Id: rec.Id, Warnings: [] });
 }

@@ -1,7 +1,12 @@
-// /networks and /plugins: the read-only part skiff has. Its three networks
-// (bridge, host, none) are listed and inspected; there are no plugins.
-import { inspectNetwork, NETWORKS } from '../network/manage.js';
-import { ApiError, sendJson, type Ctx, type Router } from './router.js';
+// /networks and /plugins: the predefined networks (bridge, host, none) and
+// user-defined bridge networks, with the same library as `skiff network`
+// (runtime/network/user.ts, index.ts for connect/disconnect). There are no plugins.
+import { parseFilters } from '../cli/filters.js';
+import { NETWORK_FILTERS, selectNetworks } from '../cli/network-list.js';
+import { inspectNetwork, pruneBridge } from '../network/manage.js';
+import { connectNetwork, disconnectNetwork } from '../network/index.js';
+import { createNetwork, NetworkError, pruneNetworks, removeNetwork } from '../network/user.js';
+import { ApiError, filterFlags, noContent, readJson, sendJson, type Ctx, type Router } from './router.js';
 
 function inspect(c: Ctx): void {
   try {
@@ -11,9 +16,70 @@ function inspect(c: Ctx): void {
   }
 }
 
+/** A library error as the API's: NetworkError carries Docker's status. */
+async function api<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof NetworkError) throw new ApiError(e.status, e.message);
+    throw e;
+  }
+}
+
+interface CreateBody {
+  Name?: string; Driver?: string; Internal?: boolean; Attachable?: boolean; EnableIPv6?: boolean; CheckDuplicate?: boolean;
+  IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string; Gateway?: string; IPRange?: string }> | null } | null;
+  Options?: Record<string, string> | null; Labels?: Record<string, string> | null;
+}
+
+async function create(c: Ctx): Promise<void> {
+  const b = await readJson<CreateBody>(c.req, c.hijack);
+  if (typeof b.Name !== 'string' || !b.Name) throw new ApiError(400, 'network name must not be empty');
+  if (b.EnableIPv6) throw new ApiError(400, 'skiff networks are IPv4 only (EnableIPv6)');
+  const cfg = b.IPAM?.Config ?? [];
+  if (cfg.length > 1) throw new ApiError(400, 'skiff networks have one IPv4 subnet (IPAM.Config)');
+  if (cfg[0]?.IPRange) throw new ApiError(400, 'IPAM IPRange is not supported');
+  const n = await api(() => createNetwork(b.Name!, {
+    driver: b.Driver, subnet: cfg[0]?.Subnet, gateway: cfg[0]?.Gateway, internal: !!b.Internal, attachable: !!b.Attachable,
+    labels: b.Labels ?? {}, options: b.Options ?? {},
+  }));
+  sendJson(c.res, 201, { Id: n.Id, Warning: '' });
+}
+
+async function connect(c: Ctx): Promise<void> {
+  const b = await readJson<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null }>(c.req, c.hijack);
+  if (!b.Container) throw new ApiError(400, 'Container must be given');
+  const ep = b.EndpointConfig;
+  await api(() => connectNetwork(c.params.id, b.Container!, { aliases: ep?.Aliases ?? undefined, ip: ep?.IPAMConfig?.IPv4Address || undefined }));
+  sendJson(c.res, 200, {});
+}
+
+async function disconnect(c: Ctx): Promise<void> {
+  const b = await readJson<{ Container?: string; Force?: boolean }>(c.req, c.hijack);
+  if (!b.Container) throw new ApiError(400, 'Container must be given');
+  await api(() => disconnectNetwork(c.params.id, b.Container!, !!b.Force));
+  sendJson(c.res, 200, {});
+}
+
+function prune(c: Ctx): void {
+  const filters = parseFilters(filterFlags(c.query), ['label']);
+  const wanted = new Set(selectNetworks(filters).map((n) => n.Id));
+  const deleted = pruneNetworks((n) => wanted.has(n.Id));
+  if (!filters.size && pruneBridge().removed) deleted.unshift('bridge');
+  sendJson(c.res, 200, { NetworksDeleted: deleted });
+}
+
 export function networkRoutes(r: Router): void {
-  r.on('GET', '/networks', (c) => sendJson(c.res, 200, NETWORKS.map((n) => inspectNetwork(n.name))))
+  r.on('GET', '/networks', (c) => sendJson(c.res, 200, selectNetworks(parseFilters(filterFlags(c.query), NETWORK_FILTERS))))
     .on('GET', '/networks/{id}', inspect)
+    .on('POST', '/networks/create', create)
+    .on('POST', '/networks/prune', prune)
+    .on('DELETE', '/networks/{id}', async (c) => {
+      await api(() => removeNetwork(c.params.id));
+      noContent(c.res);
+    })
+    .on('POST', '/networks/{id}/connect', connect)
+    .on('POST', '/networks/{id}/disconnect', disconnect)
     // No plugins: `docker inspect NAME` asks here last, and a 404 makes it say "No such object".
     .on('GET', '/plugins', (c) => sendJson(c.res, 200, []))
     .on('GET', '/plugins/{name*}/json', (c) => { throw new ApiError(404, `plugin "${c.params.name}" not found`); });

@@ -2,6 +2,7 @@
 // bodies with a size limit, and Docker's error shape ({"message": "..."}).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { NetworkError } from '../network/user.js';
 
 export const MIN_API = '1.24';
 export const MAX_API = '1.44';
@@ -155,6 +156,7 @@ export function filterFlags(q: URLSearchParams): string[] {
 /** The HTTP status for a library error, from Docker's wording. */
 export function httpStatus(e: Error): number {
   if (e instanceof ApiError) return e.status;
+  if (e instanceof NetworkError) return e.status;
   const m = e.message;
   if (/^No such (container|image|object|exec instance)|not found$/i.test(m)) return 404;
   if (/Conflict|conflict:|already in use|is (not )?running|is paused|already running/.test(m)) return 409;

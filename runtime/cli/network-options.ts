@@ -4,7 +4,8 @@ import type { NetworkOptions } from '../network/index.js';
 
 export function networkFlags<T>(y: Argv<T>) {
   return y
-    .option('network', { alias: 'net', type: 'string', default: 'bridge', describe: 'Connect a container to a network: bridge, none, host or container:NAME' })
+    .option('network', { alias: 'net', type: 'string', default: 'bridge', describe: 'Connect a container to a network: bridge, none, host, container:NAME or a network made with `network create`' })
+    .option('network-alias', { type: 'string', array: true, describe: 'Add network-scoped alias for the container (user-defined networks)' })
     .option('ip', { type: 'string', describe: "IPv4 address on the bridge (e.g. 172.30.100.104); without it an address is leased at each start" })
     .option('publish', { alias: 'p', type: 'string', array: true, describe: "Publish a container's port(s) to the host: [IP:][HOSTPORT:]CPORT[/udp], ranges allowed" })
     .option('publish-all', { alias: 'P', type: 'boolean', default: false, describe: 'Publish all exposed ports to random ports (config "port-range", default 49000-49900)' })
@@ -19,8 +20,9 @@ export interface NetworkArgs {
   'publish-all': boolean;
   expose?: string[];
   link?: string[];
+  'network-alias'?: string[];
 }
 
 export function toNetworkOptions(a: NetworkArgs): NetworkOptions {
-  return { network: a.network, ip: a.ip, publish: a.publish, publishAll: a['publish-all'], expose: a.expose, links: a.link };
+  return { network: a.network, ip: a.ip, publish: a.publish, publishAll: a['publish-all'], expose: a.expose, links: a.link, aliases: a['network-alias'] };
 }

@@ -32,7 +32,7 @@ export const COMMANDS: Record<string, string> = {
   logout: 'Log out from a registry',
   search: 'Search a registry for images',
   port: 'List port mappings or a specific mapping for the container',
-  network: 'Manage networks (ls, inspect, prune)',
+  network: 'Manage networks (create, ls, inspect, rm, prune, connect, disconnect)',
   volume: 'Manage volumes (create, ls, inspect, rm, prune)',
   version: 'Show the skiff version information',
   system: 'Manage skiff (service: serve the Docker Engine API)',

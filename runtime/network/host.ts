@@ -77,6 +77,10 @@ export interface Lease {
   veth: string;
   /** Published ports, as bound. */
   ports: Binding[];
+  /** Interface name inside the container (eth0 when absent). */
+  ifname?: string;
+  /** Names besides the container's own that peers on a user-defined network know it by (--network-alias). */
+  aliases?: string[];
 }
 
 export interface BridgeState {
@@ -86,6 +90,10 @@ export interface BridgeState {
   leases: Record<string, Lease>;
   /** The setting of the last container started: whether loopback clients use the proxy (see settings.ts). */
   userlandProxy?: boolean;
+  /** Set for a user-defined network (see user.ts): its name; its table isolates it from other bridges. */
+  network?: string;
+  /** --internal: no traffic leaves the bridge (no masquerade, forwarding off the bridge dropped). */
+  internal?: boolean;
 }
 
 export const tableName = (bridge: string) => `skiff-${bridge}`;
@@ -340,9 +348,10 @@ export function ensureBridge(settings: NetSettings): BridgeState {
     const hit = collision(subnet, name, hostRoutes());
     if (hit) throw new SkiffError(`subnet ${s.subnet} of bridge ${name} now overlaps the host route "${hit.text}"; run 'skiff network prune' and configure another subnet`);
   }
-  const gateway = formatIPv4(gatewayOf(subnet));
+  // A user-defined network may have its own gateway (--gateway) and keeps its name and flags.
+  const gateway = s?.gateway ?? formatIPv4(gatewayOf(subnet));
   ipSync([`link add ${name} type bridge`, `addr add ${gateway}/${subnet.prefix} brd + dev ${name}`, `link set ${name} up`]);
-  s = { bridge: name, subnet: cidrString(subnet), gateway, leases: s?.leases ?? {} };
+  s = { ...(s ?? {}), bridge: name, subnet: cidrString(subnet), gateway, leases: s?.leases ?? {} };
   writeState(s);
   return s;
 }
@@ -437,12 +446,22 @@ export function renderTable(s: BridgeState, userlandProxy: boolean): string {
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
     // Egress: containers leave with the host's address, as Docker's MASQUERADE rule does.
-    `    ip saddr ${s.subnet} oifname != ${br} masquerade`,
+    ...(s.internal ? [] : [`    ip saddr ${s.subnet} oifname != ${br} masquerade`]),
     ...(userlandProxy ? [] : [`    ip saddr 127.0.0.0/8 oifname ${br} masquerade`]),
     '  }',
     '  chain published {',
     ...rules,
     '  }',
+    // A user-defined network reaches no other bridge and is reached from none (Docker's isolation between
+    // networks), the default bridge included; an --internal one reaches nothing off its bridge at all.
+    // A drop here is final even if iptables' FORWARD accepts (every base chain at the hook sees the packet).
+    ...(s.network ? [
+      '  chain isolate {',
+      '    type filter hook forward priority filter; policy accept;',
+      s.internal ? `    iifname ${br} oifname != ${br} counter drop` : `    iifname ${br} oifname != ${br} meta oifkind "bridge" counter drop`,
+      s.internal ? `    oifname ${br} iifname != ${br} counter drop` : `    oifname ${br} iifname != ${br} meta iifkind "bridge" counter drop`,
+      '  }',
+    ] : []),
     // Without the proxy, route_localnet is on for the bridge; packets that containers address to 127/8
     // themselves must still not reach the host's loopback services (CVE-2020-8558).
     ...(userlandProxy ? [] : [

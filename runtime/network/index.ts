@@ -25,6 +25,12 @@
 // port's reservation (see proxy.ts). Config "userland-proxy": false sends
 // loopback clients through DNAT as well (route_localnet on the bridge).
 //
+// User-defined networks (user.ts) work the same way, each with its own
+// bridge: the container's NetworkMode network is eth0 (with the default
+// route and the published ports), every other user network it is connected
+// to (NetworkSettings.Networks, `network connect`) is eth1, eth2, ...; peers'
+// names reach it through /etc/hosts (hosts.ts).
+//
 // Addresses: a lease per container start, the lowest free address of the
 // subnet (or --ip), released at stop and rm. A container gets no fixed IP
 // across restarts unless it was created with --ip, as in Docker.
@@ -36,9 +42,11 @@ import { skiffRoot } from '../util/paths.js';
 import type { ContainerRecord } from '../container/model.js';
 import * as store from '../container/store.js';
 import {
-  allSteps, applyRules, applyRulesAsync, bridgeLock, forwardAcceptAcquire, forwardAcceptRelease, requireBridgeTools, deleteLink, ensureBridge, forwardingAcquire, forwardingRelease, ipAsync, knownBridges, readState,
+  allSteps, applyRules, ensureBridge as ensureDefaultBridge, applyRulesAsync, bridgeLock, forwardAcceptAcquire, forwardAcceptRelease, requireBridgeTools, deleteLink, forwardingAcquire, forwardingRelease, ipAsync, knownBridges, readState,
   staleLeases, vethName, withFileLock, withFileLockAsync, writeState, deleteTable, type BridgeState, type Lease,
 } from './host.js';
+import { refreshHosts } from './hosts.js';
+import { ensureUserBridge, findUserNetwork, lookupNetwork, NetworkError, type UserNetwork } from './user.js';
 import { broadcast, contains, formatIPv4, macFor, parseCidr, parseIPv4 } from './ipv4.js';
 import { dockerLinks, linkEnv, linkHostsLine, namesOf, parseStoredLink } from './links.js';
 import { apiPorts, displayablePorts, parseExpose, parsePublish, splitKey, type Binding, type PortBinding } from './ports.js';
@@ -54,6 +62,8 @@ export interface NetworkOptions {
   publishAll?: boolean;
   expose?: string[];
   links?: string[];
+  /** --network-alias: more names on a user-defined network. */
+  aliases?: string[];
 }
 
 /** What create records about networking (HostConfig fields, Docker's names). */
@@ -64,12 +74,21 @@ export interface NetworkConfig {
   /** "target:alias"; `inspect` shows Docker's "/target:/name/alias" (see dockerLinks). */
   Links: string[];
   ExposedPorts: Record<string, object>;
-  /** --ip: kept in NetworkSettings.Networks.bridge.IPAMConfig (see initialNetworkSettings). */
+  /** --ip: kept in NetworkSettings.Networks.<network>.IPAMConfig (see initialNetworkSettings). */
   IPAddress?: string;
+  /** --network-alias, and the network's id when it is user-defined. */
+  Aliases?: string[];
+  NetworkID?: string;
 }
 
 export interface BridgeEndpoint {
+  /** Docker's network name: "bridge" or a user-defined network's. */
+  network: string;
+  networkId: string;
   bridge: string;
+  /** Inside the container: eth0 for the NetworkMode network, then eth1... */
+  ifname: string;
+  aliases: string[];
   ip: string;
   mac: string;
   gateway: string;
@@ -87,14 +106,17 @@ export interface PreparedNetwork {
   hostsLines: string[];
   /** Extra environment (link variables). */
   env: string[];
-  /** Set on the bridge network: what prepareNetwork leased and bound. */
+  /** Set on the bridge network: what prepareNetwork leased and bound (the NetworkMode network's). */
   endpoint?: BridgeEndpoint;
+  /** Every endpoint, the primary one first. */
+  endpoints: BridgeEndpoint[];
 }
 
 type NetworkSettings = ContainerRecord['NetworkSettings'];
 
 const isRunning = (r: ContainerRecord) => r.State.Running && isSameProcess(r.State.Pid, r.Skiff.PidStartTime);
 const networkId = (name: string) => createHash('sha256').update(`skiff-network:${name}`).digest('hex');
+const isBuiltin = (mode: string) => mode === 'bridge' || mode === 'host' || mode === 'none' || mode.startsWith('container:');
 
 /** Normalizes --network: Docker's "default" is the bridge. */
 function modeOf(network: string | undefined): string {
@@ -119,15 +141,24 @@ export function networkConfig(opts: NetworkOptions, imageExposed: Record<string,
     if (opts.publish?.length || opts.publishAll) throw new SkiffError('conflicting options: port publishing and the container type network mode');
     if (opts.links?.length) throw new SkiffError("conflicting options: container type network can't be used with links. This would result in undefined behavior");
     if (opts.ip) throw new SkiffError('conflicting options: --ip and the container type network mode');
-  } else if (mode !== 'bridge' && mode !== 'host' && mode !== 'none') {
-    throw new SkiffError(`network ${mode} not found (skiff has the networks bridge, host and none, and container:NAME)`);
+  }
+  let userNet: UserNetwork | undefined;
+  if (!isBuiltin(mode)) {
+    userNet = lookupNetwork(mode);
+    // run/create exit 125 as in Docker (the API answers 404 from the wording).
+    if (!userNet) throw new SkiffError(`network ${mode} not found`);
+    mode = userNet.Name;
+  }
+  if (opts.aliases?.length) {
+    if (!userNet) throw new SkiffError('network-scoped alias is supported only for containers in user defined networks');
+    for (const a of opts.aliases) if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) throw new SkiffError(`invalid network alias: ${a}`);
   }
   if (mode === 'host' && opts.links?.length) {
     throw new SkiffError("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
   }
   if (opts.ip) {
     if (parseIPv4(opts.ip) === undefined) throw new SkiffError(`invalid IPv4 address: ${opts.ip}`);
-    if (mode !== 'bridge') throw new SkiffError(`--ip needs the bridge network (not ${mode})`);
+    if (mode !== 'bridge' && !userNet) throw new SkiffError(`--ip needs the bridge network or a user-defined network (not ${mode})`);
   }
   // Ports: published ones are exposed too (Docker adds them to Config.ExposedPorts).
   const bindings = parsePublish(opts.publish ?? []);
@@ -157,6 +188,7 @@ export function networkConfig(opts: NetworkOptions, imageExposed: Record<string,
   return {
     NetworkMode: mode, PortBindings: bindings, PublishAllPorts: !!opts.publishAll, Links: links, ExposedPorts: exposed,
     ...(opts.ip ? { IPAddress: opts.ip } : {}),
+    ...(userNet ? { NetworkID: userNet.Id, Aliases: opts.aliases ?? [] } : {}),
   };
 }
 
@@ -164,13 +196,30 @@ export function networkConfig(opts: NetworkOptions, imageExposed: Record<string,
 export function initialNetworkSettings(net: NetworkConfig): NetworkSettings {
   return {
     IPAddress: '', Gateway: '', MacAddress: '', IPPrefixLen: 0, Ports: {},
-    Networks: net.IPAddress ? { bridge: { IPAMConfig: { IPv4Address: net.IPAddress } } } : {},
+    Networks: net.NetworkID
+      ? { [net.NetworkMode]: endpointConfig(net.NetworkID, net.Aliases ?? [], net.IPAddress) }
+      : net.IPAddress ? { bridge: { IPAMConfig: { IPv4Address: net.IPAddress } } } : {},
   };
 }
 
-function requestedIp(rec: ContainerRecord): string | undefined {
-  const b = rec.NetworkSettings?.Networks?.bridge as { IPAMConfig?: { IPv4Address?: string } | null } | undefined;
-  return b?.IPAMConfig?.IPv4Address || undefined;
+/** A user network's entry in NetworkSettings.Networks before any start: what connect/create asked for. */
+function endpointConfig(id: string, aliases: string[], ip?: string): Record<string, unknown> {
+  return endpointSettings({ networkId: id, aliases, ipam: ip ? { IPv4Address: ip } : null });
+}
+
+interface EndpointRecord { IPAMConfig?: { IPv4Address?: string } | null; Aliases?: string[] | null; NetworkID?: string }
+const endpointOf = (rec: ContainerRecord, network: string) => rec.NetworkSettings?.Networks?.[network] as EndpointRecord | undefined;
+
+function requestedIp(rec: ContainerRecord, network = 'bridge'): string | undefined {
+  return endpointOf(rec, network)?.IPAMConfig?.IPv4Address || undefined;
+}
+
+/** The user networks a container is on: its NetworkMode one, then those connected (by name). */
+function userNetworksOf(rec: ContainerRecord): string[] {
+  const mode = rec.HostConfig.NetworkMode;
+  const nets = isBuiltin(mode) ? [] : [mode];
+  for (const name of Object.keys(rec.NetworkSettings?.Networks ?? {}).sort()) if (!isBuiltin(name) && name !== mode) nets.push(name);
+  return nets;
 }
 
 // ---- start ---------------------------------------------------------------------
@@ -228,16 +277,15 @@ function takenPorts(exceptId: string): (proto: string, port: number, hostIp: str
   return (proto, port, hostIp) => taken.some((p) => p.proto === proto && p.hostPort === port && (any(p.hostIp) || any(hostIp) || p.hostIp === hostIp));
 }
 
-function pickAddress(s: BridgeState, rec: ContainerRecord): number {
+function pickAddress(s: BridgeState, rec: ContainerRecord, want: string | undefined): number {
   const subnet = parseCidr(s.subnet);
   const gw = parseIPv4(s.gateway)!;
   const used = new Set(Object.values(s.leases).filter((l) => l.id !== rec.Id).map((l) => parseIPv4(l.ip)!));
   const bcast = broadcast(subnet);
-  const want = requestedIp(rec);
   if (want) {
     const ip = parseIPv4(want);
     if (ip === undefined) throw new SkiffError(`invalid IPv4 address: ${want}`);
-    if (!contains(subnet, ip)) throw new SkiffError(`requested IP ${want} is not in the bridge's subnet ${s.subnet}`);
+    if (!contains(subnet, ip)) throw new SkiffError(`requested IP ${want} is not in the ${s.network ? `network ${s.network}'s` : "bridge's"} subnet ${s.subnet}`);
     if (ip === subnet.base || ip === bcast || ip === gw) throw new SkiffError(`requested IP ${want} is the network, broadcast or gateway address of ${s.subnet}`);
     if (used.has(ip)) {
       const holder = Object.values(s.leases).find((l) => l.ip === want);
@@ -253,8 +301,8 @@ function pickAddress(s: BridgeState, rec: ContainerRecord): number {
 
 export async function prepareNetwork(rec: ContainerRecord): Promise<PreparedNetwork> {
   const mode = rec.HostConfig.NetworkMode;
-  if (mode === 'host') return { newNetns: false, joinNetnsFd: -1, hostsLines: [], env: [] };
-  if (mode === 'none') return { newNetns: true, joinNetnsFd: -1, hostsLines: [], env: [] };
+  if (mode === 'host') return { newNetns: false, joinNetnsFd: -1, hostsLines: [], env: [], endpoints: [] };
+  if (mode === 'none') return { newNetns: true, joinNetnsFd: -1, hostsLines: [], env: [], endpoints: [] };
   if (mode.startsWith('container:')) {
     const ref = mode.slice('container:'.length);
     let target: ContainerRecord;
@@ -272,54 +320,127 @@ export async function prepareNetwork(rec: ContainerRecord): Promise<PreparedNetw
     }
     // The shared namespace's address, under this container's own hostname.
     const ip = target.NetworkSettings?.IPAddress;
-    return { newNetns: false, joinNetnsFd: fd, hostsLines: ip ? [`${ip}\t${rec.Config.Hostname}`] : [], env: [] };
+    return { newNetns: false, joinNetnsFd: fd, hostsLines: ip ? [`${ip}\t${rec.Config.Hostname}`] : [], env: [], endpoints: [] };
   }
-  if (mode !== 'bridge') throw new SkiffError(`network ${mode} not found`);
-
   // Links and tools first: a failure here leaves nothing behind.
-  const links = resolveLinks(rec);
+  const links = mode === 'bridge' ? resolveLinks(rec) : { env: [], hosts: [] };
   requireBridgeTools();
   const settings = netSettings();
-  let endpoint: BridgeEndpoint;
+  const user = userNetworksOf(rec).map((name) => {
+    const n = lookupNetwork(name);
+    if (!n) throw new NetworkError(`network ${name} not found`, 404);
+    return n;
+  });
+  const endpoints: BridgeEndpoint[] = [];
   try {
-    endpoint = await withFileLockAsync(bridgeLock(settings.bridge), async () => {
-      const s = ensureBridge(settings);
-      let rulesChanged = false;
-      for (const stale of staleLeases(s)) {
-        deleteLink(stale.veth);
-        delete s.leases[stale.id];
-        rulesChanged = true;
-      }
-      if (s.leases[rec.Id]) {
-        // A previous start of this container that nobody released.
-        deleteLink(s.leases[rec.Id].veth);
-        delete s.leases[rec.Id];
-        rulesChanged = true;
-      }
-      const ip = formatIPv4(pickAddress(s, rec));
-      const ports = await bindPorts(rec.Id, bindRequests(rec), (port) => ({ host: ip, port }), settings.portRange, takenPorts(rec.Id));
-      const lease: Lease = { id: rec.Id, name: rec.Name, root: skiffRoot(), ip, mac: macFor(parseIPv4(ip)!), veth: vethName(rec.Id), ports };
-      const first = Object.keys(s.leases).length === 0;
-      s.leases[rec.Id] = lease;
-      s.userlandProxy = settings.userlandProxy;
-      writeState(s);
-      if (first) {
-        forwardingAcquire(s.bridge);
-        forwardAcceptAcquire(s.bridge);
-      }
-      // The nftables table is brought up to date by attachNetwork, while the child makes its procfs.
-      if (rulesChanged) applyRules(s, settings.userlandProxy);
-      return { bridge: s.bridge, ip, mac: lease.mac, gateway: s.gateway, prefixLen: parseCidr(s.subnet).prefix, veth: lease.veth, ports };
-    });
+    if (mode === 'bridge') {
+      endpoints.push(await leaseEndpoint(rec, { network: 'bridge', ensure: () => ensureDefaultBridge(settings), ifname: 'eth0', aliases: [], ports: true }));
+    }
+    for (const n of user) {
+      endpoints.push(await leaseEndpoint(rec, {
+        network: n.Name, networkId: n.Id, ensure: () => ensureUserBridge(n), ifname: `eth${endpoints.length}`,
+        aliases: endpointOf(rec, n.Name)?.Aliases ?? [], ports: endpoints.length === 0,
+      }));
+    }
   } catch (e) {
     releaseNetwork(rec.Id);
     throw e;
   }
+  const primary = endpoints[0];
   return {
     newNetns: true, joinNetnsFd: -1, env: links.env,
-    hostsLines: [...links.hosts, `${endpoint.ip}\t${rec.Config.Hostname}`],
-    endpoint,
+    hostsLines: [...links.hosts, `${primary.ip}\t${rec.Config.Hostname}`],
+    endpoint: primary, endpoints,
   };
+}
+
+interface EndpointRequest {
+  network: string;
+  networkId?: string;
+  /** Under the bridge's lock: its state, making the bridge if needed. */
+  ensure: () => BridgeState;
+  ifname: string;
+  aliases: string[];
+  /** Whether the published ports go to this endpoint (the NetworkMode network's). */
+  ports: boolean;
+}
+
+/** Leases an address (and binds the published ports) on one bridge, under its lock. */
+async function leaseEndpoint(rec: ContainerRecord, req: EndpointRequest): Promise<BridgeEndpoint> {
+  const settings = netSettings();
+  const isDefault = req.network === 'bridge';
+  const bridge = isDefault ? settings.bridge : findUserNetwork(req.network).Bridge;
+  return withFileLockAsync(bridgeLock(bridge), async () => {
+    const s = req.ensure();
+    let rulesChanged = false;
+    for (const stale of staleLeases(s)) {
+      deleteLink(stale.veth);
+      delete s.leases[stale.id];
+      rulesChanged = true;
+    }
+    if (s.leases[rec.Id]) {
+      // A previous start of this container that nobody released.
+      deleteLink(s.leases[rec.Id].veth);
+      delete s.leases[rec.Id];
+      rulesChanged = true;
+    }
+    const ip = formatIPv4(pickAddress(s, rec, requestedIp(rec, req.network)));
+    const ports = req.ports ? await bindPorts(rec.Id, bindRequests(rec), (port) => ({ host: ip, port }), settings.portRange, takenPorts(rec.Id)) : [];
+    // The default bridge keeps its historical veth name; other bridges need one per (container, network).
+    const veth = isDefault ? vethName(rec.Id) : `veth${createHash('sha256').update(`${rec.Id}:${bridge}`).digest('hex').slice(0, 11)}`;
+    const lease: Lease = {
+      id: rec.Id, name: rec.Name, root: skiffRoot(), ip, mac: macFor(parseIPv4(ip)!), veth, ports,
+      ...(isDefault ? {} : { ifname: req.ifname, aliases: req.aliases }),
+    };
+    const first = Object.keys(s.leases).length === 0;
+    s.leases[rec.Id] = lease;
+    s.userlandProxy = settings.userlandProxy;
+    writeState(s);
+    if (first) {
+      forwardingAcquire(s.bridge);
+      forwardAcceptAcquire(s.bridge);
+    }
+    // The nftables table is brought up to date by attachNetwork, while the child makes its procfs.
+    if (rulesChanged) applyRules(s, settings.userlandProxy);
+    return {
+      network: req.network, networkId: req.networkId ?? networkId(s.bridge), bridge: s.bridge, ifname: req.ifname, aliases: req.aliases,
+      ip, mac: lease.mac, gateway: s.gateway, prefixLen: parseCidr(s.subnet).prefix, veth, ports,
+    };
+  });
+}
+
+/** The veth pair of one endpoint: the container end made inside its netns, already named and with its MAC. */
+async function plugEndpoint(e: BridgeEndpoint, pid: number, defaultRoute: boolean): Promise<void> {
+  await ipAsync([
+    `link add ${e.veth} type veth peer name ${e.ifname} address ${e.mac} netns ${pid}`,
+    `link set ${e.veth} master ${e.bridge} up`,
+  ]);
+  await ipAsync([
+    'link set lo up',
+    `addr add ${e.ip}/${e.prefixLen} brd + dev ${e.ifname}`,
+    `link set ${e.ifname} up`,
+    ...(defaultRoute ? [`route add default via ${e.gateway} dev ${e.ifname}`] : []),
+  ], pid);
+}
+
+/** The rules of the endpoint's bridge, rendered from its leases (this one's included). */
+function endpointRules(e: BridgeEndpoint): Promise<void> {
+  return withFileLockAsync(bridgeLock(e.bridge), async () => {
+    const s = readState(e.bridge);
+    if (s) await applyRulesAsync(s, s.userlandProxy !== false);
+  });
+}
+
+/** Docker's NetworkSettings.Networks entry of an attached endpoint. */
+function attachedSettings(rec: ContainerRecord, e: BridgeEndpoint, pid: number): Record<string, unknown> {
+  const want = requestedIp(rec, e.network);
+  const endpointId = createHash('sha256').update(`${rec.Id}:${e.ip}:${pid}`).digest('hex');
+  // Docker adds the short id to a user network's aliases at start; compose checks for it.
+  const aliases = e.network === 'bridge' ? undefined : [...new Set([...e.aliases, rec.Id.slice(0, 12)])];
+  return endpointSettings({
+    ip: e.ip, gateway: e.gateway, mac: e.mac, prefixLen: e.prefixLen, networkId: e.networkId, endpointId,
+    ipam: want ? { IPv4Address: want } : null, aliases,
+  });
 }
 
 /** NetworkSettings.Ports in Docker's map form: every exposed port, null unless published. */
@@ -333,9 +454,9 @@ function portsMap(rec: ContainerRecord, ports: Binding[]): Record<string, PortBi
   return out;
 }
 
-function endpointSettings(fields: { ip?: string; gateway?: string; mac?: string; prefixLen?: number; networkId?: string; endpointId?: string; ipam?: unknown }) {
+function endpointSettings(fields: { ip?: string; gateway?: string; mac?: string; prefixLen?: number; networkId?: string; endpointId?: string; ipam?: unknown; aliases?: string[] }) {
   return {
-    IPAMConfig: fields.ipam ?? null, Links: null, Aliases: null, MacAddress: fields.mac ?? '', DriverOpts: null,
+    IPAMConfig: fields.ipam ?? null, Links: null, Aliases: fields.aliases ?? null, MacAddress: fields.mac ?? '', DriverOpts: null,
     NetworkID: fields.networkId ?? '', EndpointID: fields.endpointId ?? '', Gateway: fields.gateway ?? '', IPAddress: fields.ip ?? '',
     IPPrefixLen: fields.prefixLen ?? 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
   };
@@ -354,45 +475,28 @@ export async function attachNetwork(rec: ContainerRecord, pid: number, net: Prep
       Networks: { [mode]: endpointSettings({ networkId: networkId(mode) }) },
     };
   }
-  // The container end is created inside the container's netns, already named eth0 and with its MAC.
-  const links = (async () => {
-    await ipAsync([
-      `link add ${e.veth} type veth peer name eth0 address ${e.mac} netns ${pid}`,
-      `link set ${e.veth} master ${e.bridge} up`,
-    ]);
-    await ipAsync([
-      'link set lo up',
-      `addr add ${e.ip}/${e.prefixLen} brd + dev eth0`,
-      'link set eth0 up',
-      `route add default via ${e.gateway} dev eth0`,
-    ], pid);
+  const plugs = (async () => {
+    for (const [i, ep] of net.endpoints.entries()) await plugEndpoint(ep, pid, i === 0);
   })();
-  // Meanwhile: this bridge's nftables table, rendered from the leases (ours included).
-  const rules = withFileLockAsync(bridgeLock(e.bridge), async () => {
-    const s = readState(e.bridge);
-    if (s) await applyRulesAsync(s, s.userlandProxy !== false);
-  });
-  const results = await Promise.allSettled([links, rules]);
+  // Meanwhile: each bridge's nftables table, rendered from the leases (ours included).
+  const results = await Promise.allSettled([plugs, ...net.endpoints.map(endpointRules)]);
   for (const r of results) {
     if (r.status !== 'rejected') continue;
     // the child failed and exited meanwhile (e.g. command not found): its own error, read by start, is the one to report.
     if (r.reason instanceof SkiffError && ['Z', 'X', ''].includes(procState(pid))) return undefined;
     throw r.reason;
   }
-  const want = requestedIp(rec);
-  const endpointId = createHash('sha256').update(`${rec.Id}:${e.ip}:${pid}`).digest('hex');
-  const settings = {
+  // Peers learn this container's names, and it theirs, before its command runs.
+  refreshHosts(net.endpoints.map((x) => x.bridge));
+  const networks = Object.fromEntries(net.endpoints.map((x) => [x.network, attachedSettings(rec, x, pid)]));
+  // Docker shows the top-level address fields for the default bridge only.
+  const top = e.network === 'bridge' ? networks.bridge as { EndpointID: string } : undefined;
+  return {
     Bridge: '', SandboxID: '', SandboxKey: `/proc/${pid}/ns/net`, HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
-    Ports: portsMap(rec, e.ports), EndpointID: endpointId, Gateway: e.gateway, GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-    IPAddress: e.ip, IPPrefixLen: e.prefixLen, IPv6Gateway: '', MacAddress: e.mac,
-    Networks: {
-      bridge: endpointSettings({
-        ip: e.ip, gateway: e.gateway, mac: e.mac, prefixLen: e.prefixLen, networkId: networkId(e.bridge), endpointId,
-        ipam: want ? { IPv4Address: want } : null,
-      }),
-    },
-  };
-  return settings;
+    Ports: portsMap(rec, e.ports), EndpointID: top?.EndpointID ?? '', Gateway: top ? e.gateway : '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+    IPAddress: top ? e.ip : '', IPPrefixLen: top ? e.prefixLen : 0, IPv6Gateway: '', MacAddress: top ? e.mac : '',
+    Networks: networks,
+  } as NetworkSettings;
 }
 
 export function startProxies(rec: ContainerRecord): { close(): void } {
@@ -402,9 +506,9 @@ export function startProxies(rec: ContainerRecord): { close(): void } {
 
 // ---- exit / rm -------------------------------------------------------------------
 
-/** Synchronous on purpose: it runs from finalize(), also inside `ps`'s orphan check. */
-export function releaseNetwork(id: string): void {
-  closePorts(id);
+/** Synchronous on purpose: it runs from finalize(), also inside `ps`'s orphan check. `only`: one bridge (disconnect). */
+export function releaseNetwork(id: string, only?: string): void {
+  if (!only) closePorts(id);
   let rec: ContainerRecord | undefined;
   try {
     rec = store.read(id);
@@ -412,7 +516,8 @@ export function releaseNetwork(id: string): void {
     // removed meanwhile
   }
   const pid1Dead = !rec || !isSameProcess(rec.State.Pid, rec.Skiff.PidStartTime);
-  for (const bridge of knownBridges()) {
+  const released: string[] = [];
+  for (const bridge of only ? [only] : knownBridges()) {
     if (!readState(bridge)?.leases[id]) continue;
     const veth = withFileLock(bridgeLock(bridge), () => {
       const s = readState(bridge);
@@ -421,7 +526,7 @@ export function releaseNetwork(id: string): void {
       delete s.leases[id];
       writeState(s);
       if (Object.keys(s.leases).length === 0) {
-        // The last container: no rules, no forwarding (the bridge stays until `network prune`).
+        // The last container: no rules, no forwarding (the bridge stays until `network prune`/`network rm`).
         // Each step runs even if another fails (e.g. nft went missing).
         allSteps([() => deleteTable(bridge), () => forwardAcceptRelease(bridge), () => forwardingRelease(bridge)]);
       } else if (lease.ports.length) {
@@ -430,22 +535,117 @@ export function releaseNetwork(id: string): void {
       return lease.veth;
     });
     // Its name is this container's alone, so this needs no lock.
-    if (veth) deleteLink(veth, pid1Dead ? 30 : 0);
+    if (veth) {
+      deleteLink(veth, pid1Dead ? 30 : 0);
+      released.push(bridge);
+    }
   }
-  // Docker clears the address once the endpoint is gone; --ip (IPAMConfig) stays.
+  // The remaining members forget this one.
   try {
-    if (rec && (rec.NetworkSettings?.IPAddress || Object.keys(rec.NetworkSettings?.Ports ?? {}).length)) {
+    refreshHosts(released);
+  } catch {
+    // best effort: a peer removed meanwhile
+  }
+  // Docker clears the addresses once the endpoints are gone; --ip (IPAMConfig) and aliases stay.
+  try {
+    if (rec && !only && (rec.NetworkSettings?.IPAddress || Object.keys(rec.NetworkSettings?.Ports ?? {}).length || released.length)) {
       store.update(id, (r) => {
-        const bridge = r.NetworkSettings.Networks?.bridge as Record<string, unknown> | undefined;
+        const cleared: Record<string, unknown> = {};
+        for (const [name, v] of Object.entries(r.NetworkSettings.Networks ?? {})) {
+          const ep = v as Record<string, unknown>;
+          // Networks that only a running container shows (none, host) go; endpoint configs stay.
+          if (name !== 'bridge' && isBuiltin(name)) continue;
+          cleared[name] = { ...ep, IPAddress: '', Gateway: '', MacAddress: '', IPPrefixLen: 0, EndpointID: '' };
+        }
         r.NetworkSettings = {
           ...r.NetworkSettings, IPAddress: '', Gateway: '', MacAddress: '', IPPrefixLen: 0, Ports: {}, SandboxKey: '', EndpointID: '',
-          Networks: bridge ? { bridge: { ...bridge, IPAddress: '', Gateway: '', MacAddress: '', IPPrefixLen: 0, EndpointID: '' } } : r.NetworkSettings.Networks,
+          Networks: cleared,
         } as NetworkSettings;
       });
     }
   } catch {
     // removed meanwhile
   }
+}
+
+// ---- network connect / disconnect ---------------------------------------------------
+
+function liveContainer(ref: string): ContainerRecord {
+  try {
+    return store.find(ref);
+  } catch {
+    throw new NetworkError(`No such container: ${ref}`, 404);
+  }
+}
+
+/**
+ * `network connect`: records the endpoint; on a running container also plugs
+ * it in now (the next free ethN) and tells the network's members.
+ */
+export async function connectNetwork(netRef: string, ctrRef: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<void> {
+  if (netRef === 'host') throw new NetworkError('container cannot be disconnected from host network or connected to host network', 400);
+  // The default bridge and none are chosen at create (--network); connect adds user-defined networks.
+  if (isBuiltin(netRef)) throw new NetworkError(`skiff connects containers to user-defined networks only; use --network ${netRef} at create`, 400);
+  const n = findUserNetwork(netRef);
+  let rec = liveContainer(ctrRef);
+  const mode = rec.HostConfig.NetworkMode;
+  if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
+    throw new NetworkError(`container sharing network namespace with another container or host cannot be connected to any other network`, 400);
+  }
+  const running = isRunning(rec);
+  if (endpointOf(rec, n.Name) || readState(n.Bridge)?.leases[rec.Id]) {
+    throw new NetworkError(`endpoint with name ${rec.Name.slice(1)} already exists in network ${n.Name}`, 403);
+  }
+  for (const a of opts.aliases ?? []) if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(a)) throw new NetworkError(`invalid network alias: ${a}`, 400);
+  if (opts.ip && parseIPv4(opts.ip) === undefined) throw new NetworkError(`invalid IPv4 address: ${opts.ip}`, 400);
+  rec = store.update(rec.Id, (r) => {
+    r.NetworkSettings.Networks = { ...(r.NetworkSettings.Networks ?? {}), [n.Name]: endpointConfig(n.Id, opts.aliases ?? [], opts.ip) };
+  });
+  if (!running) return;
+  const used = knownBridges().map((b) => readState(b)?.leases[rec.Id]).filter((l): l is Lease => !!l).map((l) => l.ifname ?? 'eth0');
+  let k = 0;
+  while (used.includes(`eth${k}`)) k++;
+  const pid = rec.State.Pid;
+  let e: BridgeEndpoint;
+  try {
+    e = await leaseEndpoint(rec, { network: n.Name, networkId: n.Id, ensure: () => ensureUserBridge(n), ifname: `eth${k}`, aliases: opts.aliases ?? [], ports: false });
+    await plugEndpoint(e, pid, false);
+    await endpointRules(e);
+  } catch (err) {
+    releaseNetwork(rec.Id, n.Bridge);
+    store.update(rec.Id, (r) => {
+      delete r.NetworkSettings.Networks[n.Name];
+    });
+    throw err;
+  }
+  refreshHosts([e.bridge]);
+  store.update(rec.Id, (r) => {
+    r.NetworkSettings.Networks = { ...r.NetworkSettings.Networks, [n.Name]: attachedSettings(r, e, pid) };
+  });
+}
+
+/** `network disconnect`: the endpoint goes (veth, lease, the members' hosts lines) and so does the record's entry. */
+export function disconnectNetwork(netRef: string, ctrRef: string, force = false): void {
+  const n = lookupNetwork(netRef);
+  if (!n) {
+    if (isBuiltin(netRef)) throw new NetworkError(`container cannot be disconnected from host network or connected to host network`, 400);
+    throw new NetworkError(`network ${netRef} not found`, 404);
+  }
+  let rec: ContainerRecord;
+  try {
+    rec = store.find(ctrRef);
+  } catch {
+    // --force: the endpoint of a container that no longer exists
+    if (force) return;
+    throw new NetworkError(`No such container: ${ctrRef}`, 404);
+  }
+  if (!endpointOf(rec, n.Name) && !readState(n.Bridge)?.leases[rec.Id]) {
+    throw new NetworkError(`container ${rec.Id} is not connected to network ${n.Name}`, 403);
+  }
+  releaseNetwork(rec.Id, n.Bridge);
+  store.update(rec.Id, (r) => {
+    delete r.NetworkSettings.Networks[n.Name];
+  });
 }
 
 // ---- views ---------------------------------------------------------------------------

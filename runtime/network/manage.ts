@@ -1,5 +1,6 @@
-// `skiff network ls|inspect|prune`: the three networks skiff has (bridge,
+// `skiff network ls|inspect|prune`: the three predefined networks (bridge,
 // host, none), Docker's views of them, and removing the bridge when unused.
+// User-defined networks are user.ts's.
 import { createHash } from 'node:crypto';
 import { skiffRoot } from '../util/paths.js';
 import { SkiffError } from '../util/errors.js';
@@ -8,6 +9,7 @@ import {
 } from './host.js';
 import { parseCidr } from './ipv4.js';
 import { netSettings } from './settings.js';
+import { inspectUserNetwork, lookupNetwork } from './user.js';
 
 export const NETWORKS = [
   { name: 'bridge', driver: 'bridge' },
@@ -26,8 +28,10 @@ export function findNetwork(ref: string): (typeof NETWORKS)[number] {
   return n;
 }
 
-/** Docker's `network inspect` object. */
+/** Docker's `network inspect` object, of a predefined or a user-defined network (by name, then id). */
 export function inspectNetwork(ref: string): Record<string, unknown> {
+  const user = NETWORKS.some((x) => x.name === ref) ? undefined : lookupNetwork(ref);
+  if (user) return inspectUserNetwork(user);
   const n = findNetwork(ref);
   const base = {
     Name: n.name, Id: networkId(n.name), Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: n.driver, EnableIPv6: false,

@@ -1,0 +1,48 @@
+import test from 'ava';
+import { renderTable, type BridgeState, type Lease } from '../../runtime/network/host.js';
+import { peerLines, PEERS_MARKER, withPeers } from '../../runtime/network/hosts.js';
+import { networkPool } from '../../runtime/network/user.js';
+
+const lease = (id: string, name: string, ip: string, aliases: string[] = []): Lease => ({
+  id: id.repeat(64 / id.length), name: `/${name}`, root: '/r', ip, mac: '', veth: '', ports: [], aliases,
+});
+
+test('peerLines: the other members of each user network, by name, aliases and short id; the default bridge gives none', (t) => {
+  const web = lease('a', 'proj_web_1', '10.9.0.2', ['web']);
+  const db = lease('b', 'proj_db_1', '10.9.0.10', ['db']);
+  const other = lease('c', 'x', '10.9.1.2');
+  const n1: BridgeState = { bridge: 'b1', subnet: '10.9.0.0/24', gateway: '10.9.0.1', network: 'proj_default', leases: { [web.id]: web, [db.id]: db } };
+  const n2: BridgeState = { bridge: 'b2', subnet: '10.9.1.0/24', gateway: '10.9.1.1', network: 'other', leases: { [other.id]: other } };
+  const plain: BridgeState = { bridge: 'skiff0', subnet: '10.9.2.0/24', gateway: '10.9.2.1', leases: { [web.id]: { ...web, ip: '10.9.2.2' }, [other.id]: other } };
+  t.deepEqual(peerLines(web.id, [n1, n2, plain]), [`10.9.0.10\tproj_db_1 db ${'b'.repeat(12)}`]);
+  t.deepEqual(peerLines(other.id, [n1, n2, plain]), []);
+});
+
+test('withPeers: replaces only the block below the marker, and drops it when there are no peers', (t) => {
+  const head = '127.0.0.1\tlocalhost\n10.9.0.2\tabc\n';
+  const one = withPeers(head, ['10.9.0.3\tdb']);
+  t.is(one, `${head}${PEERS_MARKER}\n10.9.0.3\tdb\n`);
+  t.is(withPeers(one, ['10.9.0.4\tcache']), `${head}${PEERS_MARKER}\n10.9.0.4\tcache\n`);
+  t.is(withPeers(one, []), head);
+  t.is(withPeers('no newline', ['1.2.3.4\tx']), `no newline\n${PEERS_MARKER}\n1.2.3.4\tx\n`);
+});
+
+test('renderTable: a user network is isolated from other bridges; --internal also has no masquerade', (t) => {
+  const s: BridgeState = { bridge: 'skbr1', subnet: '10.9.0.0/24', gateway: '10.9.0.1', network: 'n', leases: {} };
+  const open = renderTable(s, true);
+  t.regex(open, /iifname "skbr1" oifname != "skbr1" meta oifkind "bridge" counter drop/);
+  t.regex(open, /oifname "skbr1" iifname != "skbr1" meta iifkind "bridge" counter drop/);
+  t.regex(open, /masquerade/);
+  const internal = renderTable({ ...s, internal: true }, true);
+  t.regex(internal, /iifname "skbr1" oifname != "skbr1" counter drop/);
+  t.notRegex(internal, /ip saddr 10\.9\.0\.0\/24 .*masquerade/);
+  t.notRegex(renderTable({ ...s, network: undefined }, true), /chain isolate/);
+});
+
+test('networkPool: CIDR[:SIZE], /24s by default, bad sizes refused', (t) => {
+  t.deepEqual(networkPool({ SKIFF_NETWORK_POOL: '10.9.0.0/16' }), { pool: { base: (10 << 24) + (9 << 16), prefix: 16 }, size: 24 });
+  t.is(networkPool({ SKIFF_NETWORK_POOL: '10.9.8.0/24:26' }).size, 26);
+  t.is(networkPool({ SKIFF_NETWORK_POOL: '10.9.8.0/28' }).size, 28);
+  t.throws(() => networkPool({ SKIFF_NETWORK_POOL: '10.9.8.0/24:20' }), { message: /invalid network pool/ });
+  t.throws(() => networkPool({ SKIFF_NETWORK_POOL: '10.9.8.1/24' }), { message: /host bits are set/ });
+});
