@@ -54,6 +54,8 @@ async function buildImage(c: Ctx): Promise<void> {
     if (/^unable to read the build context/.test(e.message)) throw new ApiError(/larger than/.test(e.message) ? 413 : 400, e.message);
     throw e;
   });
+  // Only now, with the context removed: a client that sees the end sees nothing left behind.
+  c.res.end();
 }
 
 interface Asked { tags: string[]; buildArgs: Record<string, string>; labels: Record<string, string>; network: string; dockerfile: string }
@@ -89,10 +91,9 @@ async function buildFrom(c: Ctx, images: ImageStore, dir: string, { tags, buildA
       const message = (e as Error).message;
       await new Promise((r) => out.end(r));
       send({ errorDetail: { message }, error: message });
-      return void c.res.end();
+      return;
     }
     await new Promise((r) => out.end(r));
-    c.res.end();
   }
 }
 

@@ -2,9 +2,9 @@
 // (get), history and search, over the same image store and registry client
 // as the CLI.
 import type { Credentials } from '../registry/client.js';
-import { getCredentials } from '../registry/auth.js';
+import { checkCredentials, getCredentials } from '../registry/auth.js';
 import { RegistryClient, searchRegistry } from '../registry/client.js';
-import { defaultRegistry, splitTerm } from '../registry/reference.js';
+import { defaultRegistry, parseServer, splitTerm } from '../registry/reference.js';
 import { saveTargets, writeDockerArchive } from '../image/save.js';
 import { imageHistory } from '../cli/image-list.js';
 import { imageEvent } from './events.js';
@@ -16,7 +16,7 @@ import { parseFilters } from '../cli/filters.js';
 import { IMAGES_FILTERS, selectImages } from '../cli/image-list.js';
 import { imageView } from '../cli/inspect-view.js';
 import type { ProgressEvent } from '../registry/progress.js';
-import { ApiError, boolParam, filterFlags, sendJson, type Ctx, type Router } from './router.js';
+import { ApiError, boolParam, filterFlags, readJson, sendJson, type Ctx, type Router } from './router.js';
 
 function find(store: ImageStore, ref: string): Image {
   const img = store.lookup(ref);
@@ -180,7 +180,19 @@ async function load(c: Ctx): Promise<void> {
   c.res.end();
 }
 
+/** POST /auth (`docker login`): checks the credentials with the registry; the client stores them, the service does not. */
+async function auth(c: Ctx): Promise<void> {
+  const b = await readJson<{ username?: string; password?: string; serveraddress?: string }>(c.req, c.hijack);
+  try {
+    await checkCredentials(parseServer(b.serveraddress || undefined), { username: b.username ?? '', password: b.password ?? '' });
+  } catch (e) {
+    throw new ApiError(401, (e as Error).message);
+  }
+  sendJson(c.res, 200, { Status: 'Login Succeeded', IdentityToken: '' });
+}
+
 export function imageRoutes(r: Router): void {
+  r.on('POST', '/auth', auth);
   r.on('GET', '/images/json', list)
     .on('POST', '/images/create', pull)
     .on('POST', '/images/load', load)

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import http from 'node:http';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
+import bcrypt from 'bcryptjs';
 import * as tar from 'tar-stream';
 import { startRegistry } from '../../runtime/registry/server.js';
 import { cli, harness, it, mountsUnder, type Harness, type Result } from './_harness.js';
@@ -66,9 +67,9 @@ async function startService(t: ExecutionContext, h: Harness, env: NodeJS.Process
 }
 
 /** A docker CLI (or a shell pipeline of them, with `sh -c`) against the service, with a config dir of its own. */
-function docker(t: ExecutionContext, svc: Service, args: string[], opts: { bin?: string; input?: string; shell?: boolean } = {}): Promise<Result> {
-  const config = mkdtempSync('/tmp/skiff-test-docker-config-');
-  t.teardown(() => rmSync(config, { recursive: true, force: true }));
+function docker(t: ExecutionContext, svc: Service, args: string[], opts: { bin?: string; input?: string; shell?: boolean; config?: string } = {}): Promise<Result> {
+  const config = opts.config ?? mkdtempSync('/tmp/skiff-test-docker-config-');
+  if (!opts.config) t.teardown(() => rmSync(config, { recursive: true, force: true }));
   const env = { ...process.env, DOCKER_CONFIG: config, DOCKER_HOST: `unix://${svc.sock}`, DOCKER_CONTEXT: '', DOCKER_BUILDKIT: '0' };
   return new Promise((resolve, reject) => {
     const child = opts.shell
@@ -193,6 +194,14 @@ it('docker build (classic): steps, .dockerignore, cache, run the result, history
   t.is(garbage.status, 400, garbage.text);
   t.regex(JSON.parse(garbage.text).message, /^unable to read the build context/);
   t.is((await request(svc.sock, '/v1.41/build?buildargs=%7Bnope', 'POST', await makeTar([]))).status, 400, 'malformed buildargs: 400');
+  // Hostile contexts: a `..` entry is refused outright; a symlink out of the context cannot be copied from.
+  const dots = await request(svc.sock, '/v1.41/build', 'POST', await makeTar([{ name: 'Dockerfile', body: 'FROM busybox\n' }, { name: '../../escaped', body: 'x' }]));
+  t.is(dots.status, 400, dots.text);
+  const viaLink = await request(svc.sock, '/v1.41/build?t=skt-link', 'POST', await makeTar([
+    { name: 'Dockerfile', body: 'FROM busybox\nCOPY out/hostname /stolen\n' }, { name: 'out', type: 'symlink', linkname: '/etc' },
+  ]));
+  t.is(viaLink.status, 200);
+  t.regex(viaLink.text, /"errorDetail":\{"message":"Dockerfile:2: COPY failed: forbidden path outside the build context/);
 
   t.deepEqual(leftovers(h), [], 'no build context left in the temp dir');
   t.deepEqual(h.containerIds(), [], 'no RUN container left');
@@ -258,8 +267,11 @@ it('docker push to a loopback registry and pull back, search it, save | load, an
   t.is(load.stdout, 'Loaded image: busybox:latest\nLoaded image: skt-from-registry:1\n');
   t.is((await d('images', '--format', '{{.Repository}}:{{.Tag}}', 'skt-from-registry')).stdout, 'skt-from-registry:1\n');
 
-  for (let i = 0; i < 40 && !/load/.test(seen.split('\n').slice(-3).join('')); i++) await new Promise((r) => setTimeout(r, 100));
-  const want = [`tag ${name}`, `push ${name}`, 'untag sha256:', `pull ${name}`, 'tag skt-from-registry:1', 'save sha256:', 'load sha256:'];
+  const ctx = tempDir(t, 'skiff-test-ctx-');
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nLABEL built=for-events\n');
+  t.is((await d('build', '-t', 'skt-evt', ctx)).code, 0);
+  for (let i = 0; i < 40 && !/skt-evt/.test(seen.split('\n').slice(-3).join('')); i++) await new Promise((r) => setTimeout(r, 100));
+  const want = [`tag ${name}`, `push ${name}`, 'untag sha256:', `pull ${name}`, 'tag skt-from-registry:1', 'save sha256:', 'load sha256:', 'tag skt-evt:latest'];
   for (const w of want) t.true(seen.includes(w), `event "${w}" in:\n${seen}`);
   t.true(seen.indexOf(`push ${name}`) < seen.indexOf(`pull ${name}`), 'in order');
 }, TOOLS);
@@ -374,4 +386,33 @@ it('docker system df: images, containers, volumes and the build cache; builder p
   t.regex(prune.stdout, /Total reclaimed space/);
   t.regex((await d('system', 'df', '--format', '{{.Type}}|{{.TotalCount}}')).stdout, /Build Cache\|0/);
   t.is((await d('run', '--rm', '--network', 'none', 'skt-cached', 'cat', '/c')).stdout, 'cached\n', 'the tagged image is whole');
+}, TOOLS);
+
+it('docker login and push to a registry that wants credentials: POST /auth checks them, X-Registry-Auth carries them', async (t) => {
+  const { svc } = await setup(t);
+  const regRoot = tempDir(t, 'skiff-test-registry-');
+  const htpasswd = join(regRoot, 'htpasswd');
+  writeFileSync(htpasswd, `skt:${bcrypt.hashSync('s3cret', 4)}\n`);
+  const reg = await startRegistry({ addr: '127.0.0.1:0', root: join(regRoot, 'data'), htpasswd });
+  t.teardown(() => reg.close());
+  const config = tempDir(t, 'skiff-test-docker-config-');
+  const d = (args: string[], input = '') => docker(t, svc, args, { config, input });
+  const server = `127.0.0.1:${reg.port}`;
+  const name = `${server}/private/bb:1`;
+  t.is((await d(['tag', 'busybox', name])).code, 0);
+  const denied = await d(['push', name]);
+  t.not(denied.code, 0);
+  t.regex(denied.stderr, /unauthorized|authentication required|no basic auth/i);
+  const wrong = await d(['login', server, '-u', 'skt', '--password-stdin'], 'wrong\n');
+  t.not(wrong.code, 0);
+  t.false(existsSync(join(config, 'config.json')) && /auths.*127/.test(String(wrong.stdout)), 'nothing stored');
+  const login = await d(['login', server, '-u', 'skt', '--password-stdin'], 's3cret\n');
+  t.is(login.code, 0, login.stderr);
+  t.regex(login.stdout, /Login Succeeded/);
+  const push = await d(['push', name]);
+  t.is(push.code, 0, push.stderr);
+  t.regex(push.stdout, /1: digest: sha256:/);
+  t.is((await d(['rmi', name])).code, 0);
+  const pull = await d(['pull', name]);
+  t.is(pull.code, 0, pull.stderr);
 }, TOOLS);
