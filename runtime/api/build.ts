@@ -74,6 +74,9 @@ async function buildFrom(c: Ctx, images: ImageStore, dir: string, { tags, buildA
     if (!isFile) throw new ApiError(500, `Cannot locate specified Dockerfile: ${dockerfile}`);
 
     c.res.writeHead(200, { 'Content-Type': 'application/json' });
+    // A client that goes away (Ctrl-C) cancels the build, as with Docker.
+    const cancel = new AbortController();
+    c.res.once('close', () => { if (!c.res.writableFinished) cancel.abort(); });
     const send = (o: object) => { if (!c.res.destroyed) c.res.write(`${JSON.stringify(o)}\r\n`); };
     const out = new Writable({
       write(chunk: Buffer, _enc, cb) {
@@ -84,7 +87,7 @@ async function buildFrom(c: Ctx, images: ImageStore, dir: string, { tags, buildA
     try {
       const id = await build(images, {
         context: dir, dockerfile: file, tags, buildArgs, labels, noCache: boolParam(q, 'nocache'), target: q.get('target') || undefined,
-        quiet: boolParam(q, 'q'), network, out, runOutput: 'out', onBuilt: (built) => send({ aux: { ID: built } }),
+        quiet: boolParam(q, 'q'), network, out, runOutput: 'out', signal: cancel.signal, onBuilt: (built) => send({ aux: { ID: built } }),
       });
       for (const t of tags) imageEvent('tag', id, t);
     } catch (e) {

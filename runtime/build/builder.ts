@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, lstatSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { createContainer } from '../container/create.js';
 import { refresh, remove, waitStopped } from '../container/lifecycle.js';
@@ -48,6 +48,8 @@ export interface BuildOptions {
   runOutput?: 'terminal' | 'out';
   /** Called with the final image's ID just before "Successfully built". */
   onBuilt?: (id: string) => void;
+  /** Aborted: the build stops at the next step, a running RUN is killed (the API's client went away). */
+  signal?: AbortSignal;
 }
 
 /** Docker's limit: an image may have at most 127 layers. */
@@ -113,6 +115,7 @@ export async function build(images: ImageStore, opts: BuildOptions): Promise<str
     }
 
     for (const ins of instructions) {
+      if (opts.signal?.aborted) throw new SkiffError('build cancelled', 1);
       say(`Step ${++step}/${total} : ${ins.text}`);
       mark('build-step');
       const key = cache.key(state.id, ins.text, JSON.stringify(args));
@@ -290,8 +293,8 @@ async function runStep(images: ImageStore, id: string, cmd: string[], args: Reco
   }, images);
   try {
     say(` ---> Running in ${short(rec.Id)}`);
-    const code = opts.quiet ? await runQuietly(rec.Id)
-      : opts.runOutput === 'out' ? await runStreaming(rec.Id, opts.out) : await runAttached(rec.Id);
+    const code = opts.runOutput === 'out' ? await runStreaming(rec.Id, opts.quiet ? new Writable({ write: (_c, _e, cb) => cb() }) : opts.out, opts.signal)
+      : opts.quiet ? await runQuietly(rec.Id) : await runAttached(rec.Id);
     mark('build-run-exited');
     if (code !== 0) throw new SkiffError(`The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, 1);
     return await commitContainer(images, rec.Id);
@@ -310,7 +313,7 @@ async function runQuietly(id: string): Promise<number> {
 }
 
 /** For the Engine API: the RUN's output (stdout and stderr, as Docker's classic builder) copied from its log to `out` as it comes. */
-async function runStreaming(id: string, out: Writable): Promise<number> {
+async function runStreaming(id: string, out: Writable, signal?: AbortSignal): Promise<number> {
   await runDetached(id);
   const fd = openSync(containers.read(id).LogPath, 'r');
   let pos = 0;
@@ -329,6 +332,8 @@ async function runStreaming(id: string, out: Writable): Promise<number> {
     let stopped = false;
     const done = waitStopped(id).finally(() => { stopped = true; });
     while (!stopped) {
+      // runStep's cleanup force-removes (kills) the container.
+      if (signal?.aborted) throw new SkiffError('build cancelled', 1);
       pump(false);
       await Promise.race([done, sleep(50)]);
     }

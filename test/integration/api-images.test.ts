@@ -203,6 +203,25 @@ it('docker build (classic): steps, .dockerignore, cache, run the result, history
   t.is(viaLink.status, 200);
   t.regex(viaLink.text, /"errorDetail":\{"message":"Dockerfile:2: COPY failed: forbidden path outside the build context/);
 
+  // A client that goes away mid-RUN (Ctrl-C) cancels the build: the step's container goes too.
+  const slow = await makeTar([{ name: 'Dockerfile', body: 'FROM busybox\nRUN echo sleeping; sleep 300\n' }]);
+  await new Promise<void>((resolve, reject) => {
+    const req = http.request({ socketPath: svc.sock, path: '/v1.41/build?t=skt-slow', method: 'POST', headers: { 'Content-Type': 'application/x-tar' } }, (res) => {
+      res.on('data', (b: Buffer) => {
+        if (b.toString().includes('sleeping')) {
+          req.destroy();
+          resolve();
+        }
+      });
+    });
+    req.on('error', () => {});
+    setTimeout(() => reject(new Error('the RUN step never started')), 30_000);
+    req.end(slow);
+  });
+  for (let i = 0; i < 200 && (h.containerIds().length || leftovers(h).length); i++) await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(h.containerIds(), [], 'the cancelled RUN\'s container is gone');
+  t.is((await d('images', '-q', 'skt-slow')).stdout, '');
+
   t.deepEqual(leftovers(h), [], 'no build context left in the temp dir');
   t.deepEqual(h.containerIds(), [], 'no RUN container left');
   t.deepEqual(mountsUnder(h.root), []);
