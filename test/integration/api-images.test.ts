@@ -435,3 +435,49 @@ it('docker login and push to a registry that wants credentials: POST /auth check
   const pull = await d(['pull', name]);
   t.is(pull.code, 0, pull.stderr);
 }, TOOLS);
+
+const DOCKER_PY = '/usr/lib/python3/dist-packages/docker/__init__.py';
+
+it('docker-py: images.build (the aux ID), history, save, and a build error as BuildError', async (t) => {
+  const { svc } = await setup(t);
+  const ctx = tempDir(t, 'skiff-test-ctx-');
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo py > /py\nCMD ["cat", "/py"]\n');
+  const bad = tempDir(t, 'skiff-test-ctx-');
+  writeFileSync(join(bad, 'Dockerfile'), 'FROM busybox\nRUN exit 7\n');
+  const script = `
+import docker, json, sys
+c = docker.DockerClient(base_url='unix://' + sys.argv[1])
+img, logs = c.images.build(path=sys.argv[2], tag='skt-py', rm=True)
+out = ''.join(l.get('stream', '') for l in logs)
+tar = b''.join(img.save(named=True))
+try:
+    c.images.build(path=sys.argv[3])
+    err = None
+except docker.errors.BuildError as e:
+    err = e.msg
+ran = c.containers.run('skt-py', network_mode='none', remove=True).decode()
+print(json.dumps({'id': img.id, 'tags': img.tags, 'steps': out.count('Step '), 'history': len(img.history()), 'ustar': tar[257:262].decode(), 'err': err, 'ran': ran}))
+`;
+  const r = await new Promise<Result>((resolve, reject) => {
+    const child = spawn('/usr/bin/python3', ['-c', script, svc.sock, ctx, bad], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 137, stdout, stderr });
+    });
+  });
+  t.is(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout) as { id: string; tags: string[]; steps: number; history: number; ustar: string; err: string; ran: string };
+  t.regex(got.id, /^sha256:[0-9a-f]{64}$/);
+  t.deepEqual(got.tags, ['skt-py:latest']);
+  t.is(got.steps, 3);
+  t.is(got.history, 3);
+  t.is(got.ustar, 'ustar');
+  t.regex(got.err, /returned a non-zero code: 7/);
+  t.is(got.ran, 'py\n');
+}, { '/usr/bin/python3': 'python3', [DOCKER_PY]: 'python3-docker' });
