@@ -129,7 +129,6 @@ async function save(c: Ctx, refs: string[]): Promise<void> {
   for (const r of refs) find(store, r);
   const targets = saveTargets(store, refs);
   c.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-  c.res.once('close', () => { if (!c.res.writableFinished) c.res.destroy(); });
   try {
     await writeDockerArchive(store, targets, c.res);
   } catch {

@@ -71,7 +71,8 @@ export async function build(images: ImageStore, opts: BuildOptions): Promise<str
   }
   // Docker's --label: a LABEL instruction appended to the Dockerfile, so it is a step (and cached) like any other.
   const labels = Object.entries(opts.labels ?? {});
-  if (labels.length) text = `${text}\nLABEL ${labels.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ')}\n`;
+  const quote = (s: string) => JSON.stringify(s).replace(/\$/g, '\\$'); // a literal $, not a variable
+  if (labels.length) text = `${text}\nLABEL ${labels.map(([k, v]) => `${quote(k)}=${quote(v)}`).join(' ')}\n`;
   const df = parseDockerfile(text, posix.basename(file));
   const say = (line: string) => { if (!opts.quiet) opts.out.write(`${line}\n`); };
   const cache = new BuildCache(images);

@@ -142,9 +142,16 @@ export async function withContextArchive<T>(images: ImageStore, input: Readable,
         if (seen > maxBytes) return cb(new SkiffError(`the build context is larger than ${maxBytes} bytes; leave large files out with .dockerignore`));
         cb(null, chunk);
       },
+      // docker 20.10's CLI, given a Dockerfile outside the context (-f), ends the tar right after the last
+      // entry's data: no padding, no end-of-archive blocks (Go's reader, and so dockerd, takes that). Added here.
+      flush(cb) {
+        cb(null, Buffer.alloc((512 - (seen % 512)) % 512 + 1024));
+      },
     });
     try {
-      await unpackLayer((await decompressed(input)).pipe(limit), dir);
+      const source = await decompressed(input);
+      source.once('error', (e) => limit.destroy(e)); // pipe() would not pass a client's disconnect on
+      await unpackLayer(source.pipe(limit), dir);
     } catch (e) {
       input.resume(); // the rest of a refused body is read and dropped, so the answer can go out
       throw new SkiffError(`unable to read the build context: ${(e as Error).message.replace(/^layer /, '')}`);

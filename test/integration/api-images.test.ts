@@ -165,6 +165,13 @@ it('docker build (classic): steps, .dockerignore, cache, run the result, history
   t.is(again.code, 0, again.stderr);
   t.is(again.stdout.trim(), id);
 
+  // A Dockerfile outside the context: the 20.10 CLI adds it to the tar (and ends that tar without its end blocks).
+  const elsewhere = join(tempDir(t, 'skiff-test-df-'), 'Dockerfile.outside');
+  writeFileSync(elsewhere, 'FROM busybox\nCOPY msg.txt /m\nCMD ["cat", "/m"]\n');
+  const outside = await d('build', '-f', elsewhere, '-t', 'skt-outside', ctx);
+  t.is(outside.code, 0, outside.stderr);
+  t.is((await d('run', '--rm', '--network', 'none', 'skt-outside')).stdout, 'hello from the context\n');
+
   // docker 28's classic client: --label and --build-arg reach the builder.
   writeFileSync(join(ctx, 'Dockerfile.args'), 'FROM busybox\nARG GREETING=default\nRUN echo "$GREETING" > /greeting\nCMD ["cat", "/greeting"]\n');
   const b28 = await docker(t, svc, ['build', '-f', join(ctx, 'Dockerfile.args'), '--build-arg', 'GREETING=from-arg', '--label', 'purpose=skt', '-t', 'skt-args', ctx], { bin: DOCKER28 });
@@ -217,6 +224,12 @@ it('docker build (classic): steps, .dockerignore, cache, run the result, history
     req.on('error', () => {});
     setTimeout(() => reject(new Error('the RUN step never started')), 30_000);
     req.end(slow);
+  });
+  // A client that goes away mid-upload: the half-read context is removed.
+  await new Promise<void>((resolve) => {
+    const req = http.request({ socketPath: svc.sock, path: '/v1.41/build', method: 'POST', headers: { 'Content-Type': 'application/x-tar', 'Content-Length': String(10 * 1024 * 1024) } });
+    req.on('error', () => resolve());
+    req.write(slow.subarray(0, 1024), () => setTimeout(() => { req.destroy(); resolve(); }, 300));
   });
   for (let i = 0; i < 200 && (h.containerIds().length || leftovers(h).length); i++) await new Promise((r) => setTimeout(r, 50));
   t.deepEqual(h.containerIds(), [], 'the cancelled RUN\'s container is gone');
