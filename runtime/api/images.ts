@@ -229,7 +229,7 @@ export function imageRoutes(r: Router): void {
       const store = new ImageStore();
       const img = find(store, c.params.name);
       const report = removeImage(store, c.params.name, boolParam(c.query, 'force'));
-      if (report.untagged.length) imageEvent('untag', img.id);
+      for (const _ of report.untagged) imageEvent('untag', img.id); // one per name, as Docker reports
       if (report.deleted.includes(img.id)) imageEvent('delete', img.id);
       sendJson(c.res, 200, [...report.untagged.map((u) => ({ Untagged: u })), ...report.deleted.map((d) => ({ Deleted: d }))]);
     });

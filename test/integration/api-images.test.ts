@@ -315,12 +315,16 @@ it('docker cp into running and stopped containers; hostile tars stay inside the 
   mkdirSync(join(src, 'tree', 'sub'), { recursive: true });
   writeFileSync(join(src, 'tree', 'sub', 'leaf'), 'leaf\n');
 
-  t.is((await d('run', '-d', '--network', 'none', '--name', 'live', 'busybox', 'sleep', '300')).code, 0);
+  t.is((await d('run', '-d', '--network', 'none', '--name', 'live', '-v', 'skt-cpvol:/data', 'busybox', 'sleep', '300')).code, 0);
   const cp = await d('cp', join(src, 'file'), 'live:/tmp/copied');
   t.is(cp.code, 0, cp.stderr);
   t.is((await d('exec', 'live', 'cat', '/tmp/copied')).stdout, 'copied in\n');
   t.is((await d('cp', join(src, 'tree'), 'live:/etc/')).code, 0, 'a directory into an existing one');
   t.is((await d('exec', 'live', 'cat', '/etc/tree/sub/leaf')).stdout, 'leaf\n');
+  // Into a volume the container has: the file is in the volume, not hidden under it in the rootfs.
+  t.is((await d('cp', join(src, 'file'), 'live:/data/')).code, 0);
+  t.is((await d('exec', 'live', 'cat', '/data/file')).stdout, 'copied in\n');
+  t.is((await d('run', '--rm', '--network', 'none', '-v', 'skt-cpvol:/v', 'busybox', 'cat', '/v/file')).stdout, 'copied in\n');
   const cp28 = await docker(t, svc, ['cp', join(src, 'file'), 'live:/root/'], { bin: DOCKER28 });
   t.is(cp28.code, 0, cp28.stderr);
   t.is((await d('exec', 'live', 'cat', '/root/file')).stdout, 'copied in\n');
@@ -376,6 +380,7 @@ it('docker cp into running and stopped containers; hostile tars stay inside the 
   t.is((await put('live', '/no/such/dir', viaLink)).status, 404);
 
   t.is((await d('rm', '-f', 'live', 'cold')).code, 0);
+  t.is((await d('volume', 'rm', 'skt-cpvol')).code, 0);
   t.deepEqual(leftovers(h), []);
   t.deepEqual(mountsUnder(h.root), []);
 }, { ...TOOLS, [DOCKER28]: 'docker 28 client' });
