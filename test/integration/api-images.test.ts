@@ -386,7 +386,7 @@ it('docker cp into running and stopped containers; hostile tars stay inside the 
 }, { ...TOOLS, [DOCKER28]: 'docker 28 client' });
 
 it('docker system df: images, containers, volumes and the build cache; builder prune empties the cache', async (t) => {
-  const { svc, d } = await setup(t);
+  const { h, svc, d } = await setup(t);
   t.is((await d('volume', 'create', 'skt-data')).code, 0);
   const run = await d('run', '-d', '--network', 'none', '--name', 'user', '-v', 'skt-data:/data', 'busybox', 'sh', '-c',
     'head -c 200000 /dev/zero > /big; head -c 50000 /dev/zero > /data/half; exec sleep 300');
@@ -417,6 +417,11 @@ it('docker system df: images, containers, volumes and the build cache; builder p
   t.regex(rows[3], /^Build Cache\|[1-9]\d*\|0$/, 'the RUN step\'s intermediate image');
   const verbose = await d('system', 'df', '-v');
   t.regex(verbose.stdout, /skt-data\s+1\s+50kB/);
+  // skiff's own `system df`: the same library, the same numbers.
+  const own = await h.ok(t, ['system', 'df']);
+  t.regex(own, /^Images\s+2\s+1\s/m);
+  t.regex(own, /^Containers\s+1\s+1\s+2\d\dkB\s+0B/m);
+  t.regex(own, /^Local Volumes\s+1\s+1\s+50kB\s+0B/m);
 
   const prune = await d('builder', 'prune', '-f');
   t.is(prune.code, 0, prune.stderr);
