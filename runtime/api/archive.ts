@@ -1,15 +1,18 @@
-// GET and HEAD /containers/{id}/archive: `docker cp CONTAINER:PATH DEST`.
-// Copying out of a running container only: its files are read through
-// /proc/PID/root, every path resolved inside the container's root (symlinks
-// followed as the container would, never onto the host). Symlinks inside the
-// copied tree are archived as links, not followed; /proc, /sys and /dev are
-// not walked into.
+// /containers/{id}/archive: `docker cp`. GET and HEAD (copy out, stat): a
+// running container's files are read through /proc/PID/root, a stopped one's
+// through a private mount of its overlay; every path resolved inside the
+// container's root (symlinks followed as the container would, never onto the
+// host). Symlinks inside the copied tree are archived as links, not followed;
+// /proc, /sys and /dev are not walked into. PUT (copy in) is
+// runtime/container/copy-in.ts.
 import { createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import * as tar from 'tar-stream';
 import { findLive } from '../container/lifecycle.js';
+import { CopyError, copyIntoContainer, withContainerRootfs } from '../container/copy-in.js';
+import type { ContainerRecord } from '../container/model.js';
 import { secureJoin } from '../sandbox/securejoin.js';
-import { ApiError, type Ctx, type Router } from './router.js';
+import { ApiError, boolParam, type Ctx, type Router } from './router.js';
 
 const KERNEL_FS = /^\/(proc|sys|dev)(\/|$)/;
 
@@ -24,17 +27,24 @@ function goMode(st: Stats): number {
   return m;
 }
 
-function resolve(c: Ctx) {
-  const path = c.query.get('path');
-  if (!path) throw new ApiError(400, 'path is required');
-  let rec;
+function container(c: Ctx): ContainerRecord {
   try {
-    rec = findLive(c.params.id);
+    return findLive(c.params.id);
   } catch {
     throw new ApiError(404, `No such container: ${c.params.id}`);
   }
-  if (!rec.State.Running) throw new ApiError(409, `container ${rec.Name.slice(1)} is not running: skiff copies out of running containers only`);
-  const root = `/proc/${rec.State.Pid}/root`;
+}
+
+/** Runs `fn` with the container's root as the host sees it: /proc/PID/root while it runs, else its overlay mounted for the while. */
+async function withRoot(c: Ctx, fn: (root: string) => Promise<void>): Promise<void> {
+  const rec = container(c);
+  if (rec.State.Running) return fn(`/proc/${rec.State.Pid}/root`);
+  return withContainerRootfs(rec, fn);
+}
+
+function resolve(c: Ctx, root: string) {
+  const path = c.query.get('path');
+  if (!path) throw new ApiError(400, 'path is required');
   const inside = posix.resolve('/', path);
   if (KERNEL_FS.test(inside)) throw new ApiError(400, `copying from ${inside} is not supported`);
   let host: string;
@@ -56,8 +66,8 @@ function resolve(c: Ctx) {
   return { root, host, inside, st, header: Buffer.from(JSON.stringify(stat)).toString('base64') };
 }
 
-async function archive(c: Ctx): Promise<void> {
-  const { root, host, inside, st, header } = resolve(c);
+async function archive(c: Ctx, root: string): Promise<void> {
+  const { host, inside, st, header } = resolve(c, root);
   c.res.writeHead(200, { 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': header });
   if (c.req.method === 'HEAD') return void c.res.end();
   const pack = tar.pack();
@@ -98,8 +108,23 @@ async function archive(c: Ctx): Promise<void> {
   }
 }
 
+/** PUT: a tar extracted into the directory `path` (`docker cp SRC CONTAINER:PATH`). */
+async function extract(c: Ctx): Promise<void> {
+  const path = c.query.get('path');
+  if (!path) throw new ApiError(400, 'path is required');
+  const rec = container(c);
+  try {
+    await copyIntoContainer(rec, path, c.req, { noOverwriteDirNonDir: boolParam(c.query, 'noOverwriteDirNonDir') });
+  } catch (e) {
+    if (e instanceof CopyError) throw new ApiError(400, e.message);
+    if (/^Could not find the file/.test((e as Error).message)) throw new ApiError(404, `${(e as Error).message} ${c.params.id}`);
+    throw e;
+  }
+  c.res.writeHead(200);
+  c.res.end();
+}
+
 export function archiveRoutes(r: Router): void {
-  r.on('GET', '/containers/{id}/archive', archive);
-  // PUT (copying into a container) needs an extraction that a container cannot
-  // redirect with a symlink swapped in mid-copy; until then it answers 501.
+  r.on('GET', '/containers/{id}/archive', (c) => withRoot(c, (root) => archive(c, root)))
+    .on('PUT', '/containers/{id}/archive', extract);
 }

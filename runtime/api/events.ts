@@ -1,7 +1,10 @@
 // GET /events: container events (create, start, die, destroy), seen by
 // comparing the container records on disk every quarter second, since
 // containers change under their monitors and the CLI, not under this
-// service. A stream from now on: there is no history to replay for `since`.
+// service. Image events (pull, push, tag, untag, delete, load, save) are
+// those of this service's own requests, as Docker reports its daemon's.
+// A stream from now on: there is no history to replay for `since`.
+import { EventEmitter } from 'node:events';
 import type { ContainerRecord } from '../container/model.js';
 import * as store from '../container/store.js';
 import { refresh } from '../container/lifecycle.js';
@@ -58,6 +61,33 @@ function message(action: string, rec: ContainerRecord) {
   };
 }
 
+const imageBus = new EventEmitter();
+imageBus.setMaxListeners(0);
+
+interface ImageEventMsg { action: string; id: string; name: string; time: number }
+
+/**
+ * Reports an image event to every /events stream. `id` and `name` as Docker
+ * has them: pull and push name the reference; tag the image ID and the new
+ * name; untag, delete, load and save the image ID.
+ */
+export function imageEvent(action: string, id: string, name = id): void {
+  imageBus.emit('event', { action, id, name, time: Date.now() } satisfies ImageEventMsg);
+}
+
+function imageMessage(e: ImageEventMsg) {
+  return {
+    status: e.action, id: e.id, Type: 'image', Action: e.action, Actor: { ID: e.id, Attributes: { name: e.name } },
+    scope: 'local', time: Math.floor(e.time / 1000), timeNano: e.time * 1e6,
+  };
+}
+
+function imageMatches(f: Map<string, string[]>, e: ImageEventMsg): boolean {
+  const any = (k: string, ok: (v: string) => boolean) => !f.has(k) || f.get(k)!.some(ok);
+  const named = (v: string) => e.id === v || e.name === v || e.id.replace(/^sha256:/, '').startsWith(v.replace(/^sha256:/, '')) || e.name === `${v}:latest`;
+  return any('type', (v) => v === 'image') && any('event', (v) => v === e.action) && any('image', named) && !f.has('container') && !f.has('label');
+}
+
 function matches(f: Map<string, string[]>, action: string, rec: ContainerRecord): boolean {
   const any = (k: string, ok: (v: string) => boolean) => !f.has(k) || f.get(k)!.some(ok);
   return any('type', (v) => v === 'container')
@@ -81,6 +111,9 @@ async function events(c: Ctx): Promise<void> {
   c.res.flushHeaders();
   let open = true;
   c.req.socket.once('close', () => (open = false));
+  const onImage = (e: ImageEventMsg) => { if (open && imageMatches(f, e)) c.res.write(`${JSON.stringify(imageMessage(e))}\n`); };
+  imageBus.on('event', onImage);
+  c.res.once('close', () => imageBus.off('event', onImage));
   let before = snapshot();
   while (open && !(until && Date.now() >= until)) {
     await sleep(POLL_MS);
@@ -90,6 +123,7 @@ async function events(c: Ctx): Promise<void> {
     }
     before = after;
   }
+  imageBus.off('event', onImage);
   c.res.end();
 }
 

@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { SkiffError } from '../util/errors.js';
 import { archiveRoutes } from './archive.js';
+import { buildRoutes } from './build.js';
 import { containerRoutes, monitors } from './containers.js';
 import { eventRoutes } from './events.js';
 import { execRoutes } from './exec.js';
@@ -24,6 +25,7 @@ export function apiRouter(): Router {
   systemRoutes(r);
   containerRoutes(r);
   archiveRoutes(r);
+  buildRoutes(r);
   eventRoutes(r);
   execRoutes(r);
   imageRoutes(r);

@@ -4,6 +4,7 @@ import { detectHostLayout } from '../cgroups/index.js';
 import { refresh } from '../container/lifecycle.js';
 import * as store from '../container/store.js';
 import { ImageStore } from '../image/store.js';
+import { diskUsage } from '../cli/disk-usage.js';
 import { skiffVersion, versionInfo } from '../cli/version.js';
 import { skiffRoot } from '../util/paths.js';
 import { MAX_API, MIN_API, sendJson, type Ctx, type Router } from './router.js';
@@ -54,5 +55,6 @@ function info(c: Ctx): void {
 }
 
 export function systemRoutes(r: Router): void {
-  r.on('GET', '/_ping', ping).on('GET', '/version', version).on('GET', '/info', info);
+  r.on('GET', '/_ping', ping).on('GET', '/version', version).on('GET', '/info', info)
+    .on('GET', '/system/df', (c) => sendJson(c.res, 200, diskUsage()));
 }

@@ -5,13 +5,14 @@
 // from the context. Every step's result is an image in the store, and a
 // cache maps (parent image, instruction, content of copied files) to it.
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, createReadStream, lstatSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { createContainer } from '../container/create.js';
-import { remove, waitStopped } from '../container/lifecycle.js';
+import { refresh, remove, waitStopped } from '../container/lifecycle.js';
 import { runAttached, runDetached } from '../container/run.js';
+import { parseLogLines } from '../container/logs.js';
 import * as containers from '../container/store.js';
 import { resolveUser } from '../container/user.js';
 import { type Descriptor, type ImageConfig, type ImageStore, makeManifest, MEDIA } from '../image/store.js';
@@ -19,6 +20,7 @@ import { ensureImage } from '../registry/pull.js';
 import { SkiffError } from '../util/errors.js';
 import { parseId } from '../util/numbers.js';
 import { mark } from '../util/trace.js';
+import { sleep } from '../util/proc.js';
 import { readJsonOr, writeJsonAtomic } from '../util/json.js';
 import { withLock } from '../util/lock.js';
 import { decompressed, isGzip, peek } from '../util/stream.js';
@@ -37,6 +39,17 @@ export interface BuildOptions {
   quiet?: boolean;
   network?: string;
   out: Writable;
+  /** LABELs added to the final image (`docker build --label`). */
+  labels?: Record<string, string>;
+  /**
+   * Where RUN output goes: the caller's terminal (the CLI), or `out` (the
+   * Engine API, whose terminal is the client's, at the far end of `out`).
+   */
+  runOutput?: 'terminal' | 'out';
+  /** Called with the final image's ID just before "Successfully built". */
+  onBuilt?: (id: string) => void;
+  /** Aborted: the build stops at the next step, a running RUN is killed (the API's client went away). */
+  signal?: AbortSignal;
 }
 
 /** Docker's limit: an image may have at most 127 layers. */
@@ -56,6 +69,10 @@ export async function build(images: ImageStore, opts: BuildOptions): Promise<str
   } catch {
     throw new SkiffError(`unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${file}: no such file or directory`, 1);
   }
+  // Docker's --label: a LABEL instruction appended to the Dockerfile, so it is a step (and cached) like any other.
+  const labels = Object.entries(opts.labels ?? {});
+  const quote = (s: string) => JSON.stringify(s).replace(/\$/g, '\\$'); // a literal $, not a variable
+  if (labels.length) text = `${text}\nLABEL ${labels.map(([k, v]) => `${quote(k)}=${quote(v)}`).join(' ')}\n`;
   const df = parseDockerfile(text, posix.basename(file));
   const say = (line: string) => { if (!opts.quiet) opts.out.write(`${line}\n`); };
   const cache = new BuildCache(images);
@@ -99,6 +116,7 @@ export async function build(images: ImageStore, opts: BuildOptions): Promise<str
     }
 
     for (const ins of instructions) {
+      if (opts.signal?.aborted) throw new SkiffError('build cancelled', 1);
       say(`Step ${++step}/${total} : ${ins.text}`);
       mark('build-step');
       const key = cache.key(state.id, ins.text, JSON.stringify(args));
@@ -164,6 +182,7 @@ export async function build(images: ImageStore, opts: BuildOptions): Promise<str
   const finalId = state.id!;
   const tags = opts.tags ?? [];
   if (tags.length) images.tag(finalId, tags);
+  opts.onBuilt?.(finalId);
   say(`Successfully built ${short(finalId)}`);
   for (const t of tags) say(`Successfully tagged ${t}`);
   if (opts.quiet) opts.out.write(`${finalId}\n`);
@@ -275,7 +294,8 @@ async function runStep(images: ImageStore, id: string, cmd: string[], args: Reco
   }, images);
   try {
     say(` ---> Running in ${short(rec.Id)}`);
-    const code = opts.quiet ? await runQuietly(rec.Id) : await runAttached(rec.Id);
+    const code = opts.runOutput === 'out' ? await runStreaming(rec.Id, opts.quiet ? new Writable({ write: (_c, _e, cb) => cb() }) : opts.out, opts.signal)
+      : opts.quiet ? await runQuietly(rec.Id) : await runAttached(rec.Id);
     mark('build-run-exited');
     if (code !== 0) throw new SkiffError(`The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, 1);
     return await commitContainer(images, rec.Id);
@@ -291,6 +311,38 @@ async function runQuietly(id: string): Promise<number> {
   await runDetached(id);
   await waitStopped(id);
   return containers.read(id).State.ExitCode;
+}
+
+/** For the Engine API: the RUN's output (stdout and stderr, as Docker's classic builder) copied from its log to `out` as it comes. */
+async function runStreaming(id: string, out: Writable, signal?: AbortSignal): Promise<number> {
+  await runDetached(id);
+  const fd = openSync(containers.read(id).LogPath, 'r');
+  let pos = 0;
+  let rest = Buffer.alloc(0);
+  const buf = Buffer.alloc(64 * 1024);
+  const pump = (final: boolean) => {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, pos)) > 0;) {
+      pos += n;
+      rest = Buffer.concat([rest, buf.subarray(0, n)]);
+    }
+    const cut = final ? rest.length : rest.lastIndexOf(0x0a) + 1;
+    for (const l of parseLogLines(rest.subarray(0, cut).toString('utf8'))) out.write(l.log);
+    rest = rest.subarray(cut);
+  };
+  try {
+    let stopped = false;
+    const done = waitStopped(id).finally(() => { stopped = true; });
+    while (!stopped) {
+      // runStep's cleanup force-removes (kills) the container.
+      if (signal?.aborted) throw new SkiffError('build cancelled', 1);
+      pump(false);
+      await Promise.race([done, sleep(50)]);
+    }
+    pump(true);
+  } finally {
+    closeSync(fd);
+  }
+  return refresh(containers.read(id)).State.ExitCode;
 }
 
 /** COPY/ADD: a layer written straight from the sources, no container needed. */

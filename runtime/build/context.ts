@@ -3,13 +3,16 @@
 // (COPY --from), seen through a read-only mount of its layers.
 import dockerignore, { type Ignore } from '@balena/dockerignore';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmdirSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
 import { MNT_DETACH, MS, mount, umount2 } from '../../native-bindings/libc.js';
 import { lowerDirs } from '../container/rootfs.js';
 import type { ImageStore } from '../image/store.js';
+import { unpackLayer } from '../image/unpack.js';
 import { SkiffError } from '../util/errors.js';
 import { paths } from '../util/paths.js';
+import { decompressed } from '../util/stream.js';
 
 export interface SourceRoot {
   dir: string;
@@ -113,5 +116,48 @@ export async function withImageRootfs<T>(images: ImageStore, id: string | undefi
   } finally {
     if (mounted) umount2(dir, MNT_DETACH);
     rmdirSync(dir);
+  }
+}
+
+/** The default cap on a build context sent over the Engine API, uncompressed (SKIFF_BUILD_CONTEXT_MAX overrides). */
+export const MAX_CONTEXT_BYTES = 2 * 1024 ** 3;
+
+/**
+ * A build context that arrives as a tar (plain or gzip, as `docker build`
+ * sends it): unpacked with the layer unpacker (no `..`, no writing through
+ * its own symlinks) into a private temp dir, which `fn` builds from and which
+ * is removed afterwards, whatever happens. More than `maxBytes` of
+ * uncompressed tar is refused.
+ */
+export async function withContextArchive<T>(images: ImageStore, input: Readable, fn: (dir: string) => Promise<T>,
+  maxBytes = Number(process.env.SKIFF_BUILD_CONTEXT_MAX) || MAX_CONTEXT_BYTES): Promise<T> {
+  images.sweepTemporaries();
+  mkdirSync(paths.tmp(images.root), { recursive: true });
+  const dir = mkdtempSync(join(paths.tmp(images.root), `build-${process.pid}-`));
+  try {
+    let seen = 0;
+    const limit = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        seen += chunk.length;
+        if (seen > maxBytes) return cb(new SkiffError(`the build context is larger than ${maxBytes} bytes; leave large files out with .dockerignore`));
+        cb(null, chunk);
+      },
+      // docker 20.10's CLI, given a Dockerfile outside the context (-f), ends the tar right after the last
+      // entry's data: no padding, no end-of-archive blocks (Go's reader, and so dockerd, takes that). Added here.
+      flush(cb) {
+        cb(null, Buffer.alloc((512 - (seen % 512)) % 512 + 1024));
+      },
+    });
+    try {
+      const source = await decompressed(input);
+      source.once('error', (e) => limit.destroy(e)); // pipe() would not pass a client's disconnect on
+      await unpackLayer(source.pipe(limit), dir);
+    } catch (e) {
+      input.resume(); // the rest of a refused body is read and dropped, so the answer can go out
+      throw new SkiffError(`unable to read the build context: ${(e as Error).message.replace(/^layer /, '')}`);
+    }
+    return await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -68,7 +68,7 @@ export interface PsRowOptions {
  * Docker keeps these in a separate init layer, so they are not counted in a
  * container's size there either.
  */
-const INIT_ENTRIES: ReadonlySet<string> = new Set(['etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'etc/mtab']);
+export const INIT_ENTRIES: ReadonlySet<string> = new Set(['etc/hostname', 'etc/hosts', 'etc/resolv.conf', 'etc/mtab']);
 
 export function psRow(c: ContainerRecord, o: PsRowOptions = {}): Row {
   const command = commandLine(c);

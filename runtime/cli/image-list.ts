@@ -99,12 +99,19 @@ function imageRow(store: ImageStore, img: Image, repository: string, tag: string
 
 export interface HistoryOptions { noTrunc?: boolean; human?: boolean }
 
+type HistoryEntry = NonNullable<Image['config']['history']>[number];
+
+/** The image's history, newest first, with the size of the layer each non-empty entry owns (`history`, GET /images/{name}/history). */
+export function imageHistory(store: ImageStore, img: Image): Array<{ h: HistoryEntry; size: number }> {
+  const diffIds = [...img.config.rootfs.diff_ids];
+  const history = img.config.history?.length ? img.config.history : diffIds.map(() => ({}) as HistoryEntry);
+  let layer = 0;
+  return history.map((h) => ({ h, size: h.empty_layer ? 0 : store.layerSize(diffIds[layer++] ?? '') })).reverse();
+}
+
 /** The image's history, newest first; each non-empty entry owns the next layer, in order. */
 export function historyRows(store: ImageStore, img: Image, o: HistoryOptions = {}): Row[] {
-  const diffIds = [...img.config.rootfs.diff_ids];
-  const history = img.config.history?.length ? img.config.history : diffIds.map(() => ({}) as NonNullable<Image['config']['history']>[number]);
-  let layer = 0;
-  const entries = history.map((h) => ({ h, size: h.empty_layer ? 0 : store.layerSize(diffIds[layer++] ?? '') })).reverse();
+  const entries = imageHistory(store, img);
   const human = o.human ?? true;
   return entries.map(({ h, size }, i) => {
     const createdBy = h.created_by ?? '';

@@ -1,7 +1,10 @@
 // `skiff rmi` and `skiff image prune`: untag and delete images, then free
 // blobs and layers no image or container needs. An image that a container
 // uses (running or stopped) is refused, naming the container, as Docker does.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import * as containers from '../container/store.js';
+import { withLock } from '../util/lock.js';
 import { SkiffError } from '../util/errors.js';
 import { normalizeReference } from './reference.js';
 import { hexOf, type ImageStore } from './store.js';
@@ -67,4 +70,28 @@ export function pruneImages(store: ImageStore, all = false): { deleted: string[]
   }
   const gc = store.collectGarbage(layersInUse());
   return { deleted: [...deleted, ...gc.layers], untagged, bytes: gc.bytes };
+}
+
+/**
+ * `builder prune`: forgets the build cache and deletes the images only it
+ * kept (the untagged intermediate steps no container uses), then the layers
+ * nothing needs any more.
+ */
+export function pruneBuildCache(store: ImageStore): { deleted: string[]; bytes: number } {
+  const cached = withLock('build-cache', () => {
+    const ids = store.buildCacheIds();
+    rmSync(join(store.dir, 'build-cache.json'), { force: true });
+    return ids;
+  });
+  const existing = new Set(store.ids());
+  const deleted: string[] = [];
+  for (const id of cached) {
+    if (!existing.has(id) || usersOf(id).length) continue;
+    const img = store.get(id);
+    if (img.repoTags.length || img.repoDigests.length) continue;
+    store.deleteImage(id);
+    deleted.push(id);
+  }
+  const gc = store.collectGarbage(layersInUse());
+  return { deleted, bytes: gc.bytes };
 }

@@ -7,9 +7,29 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { decompressed } from '../util/stream.js';
 import { hexOf, type ImageStore } from './store.js';
-import { splitRepoTag } from './reference.js';
+import { normalizeReference, splitRepoTag } from './reference.js';
 
 export interface SaveTarget { id: string; names: string[] }
+
+/** What `save IMAGE...` writes: each image once, with the names it was asked for by. */
+export function saveTargets(store: ImageStore, refs: string[]): SaveTarget[] {
+  const targets: SaveTarget[] = [];
+  for (const ref of refs) {
+    const img = store.resolve(ref);
+    // Saving by name records that name; saving by ID records none (as Docker does).
+    let name: string | undefined;
+    try {
+      name = normalizeReference(ref);
+    } catch {
+      name = undefined;
+    }
+    const names = name && img.repoTags.includes(name) ? [name] : [];
+    const existing = targets.find((t) => t.id === img.id);
+    if (existing) existing.names.push(...names);
+    else targets.push({ id: img.id, names });
+  }
+  return targets;
+}
 
 /** Streams the archive into `out`. Layers are gunzipped on the fly when stored compressed. */
 export async function writeDockerArchive(store: ImageStore, targets: SaveTarget[], out: Writable): Promise<void> {

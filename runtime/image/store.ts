@@ -339,7 +339,7 @@ export class ImageStore {
     return withLock('images', () => [
       ...sweepStale(this.blobsDir, /^\.tmp-(\d+)-/),
       ...sweepStale(this.layersDir, /^\.tmp-(\d+)-/),
-      ...sweepStale(paths.tmp(this.root), /^load-(\d+)-/),
+      ...sweepStale(paths.tmp(this.root), /^(?:load|build)-(\d+)-/),
     ]);
   }
 

@@ -82,15 +82,20 @@ export function removeCredentials(registry: string, root = skiffRoot()): boolean
  * error naming the registry when they are refused; stores nothing then.
  */
 export async function login(registry: string, creds: Credentials, opts: { root?: string; client?: ClientOptions } = {}): Promise<void> {
+  await checkCredentials(registry, creds, opts.client);
+  saveCredentials(registry, creds, opts.root);
+}
+
+/** The check alone (the Engine API's /auth: the client keeps the credentials, not the service). */
+export async function checkCredentials(registry: string, creds: Credentials, client?: ClientOptions): Promise<void> {
   if (!creds.username) throw new SkiffError('Username is required');
   if (!creds.password) throw new SkiffError('Password is required');
-  const client = new RegistryClient(registry, { ...opts.client, credentials: creds });
+  const c = new RegistryClient(registry, { ...client, credentials: creds });
   try {
-    await client.checkLogin();
+    await c.checkLogin();
   } finally {
-    client.close();
+    c.close();
   }
-  saveCredentials(registry, creds, opts.root);
 }
 
 export function logout(registry: string, root = skiffRoot()): boolean {

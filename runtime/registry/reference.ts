@@ -114,3 +114,13 @@ export function insecureRegistries(): string[] {
 export function isInsecure(registry: string): boolean {
   return isLoopback(registry) || insecureRegistries().includes(canonicalRegistry(registry));
 }
+
+/** "127.0.0.1:5000/busy" searches that registry for "busy"; a plain term searches the default registry. */
+export function splitTerm(term: string): { registry: string; term: string } {
+  const i = term.indexOf('/');
+  const first = i < 0 ? '' : term.slice(0, i);
+  if (first && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+    return { registry: canonicalRegistry(first), term: term.slice(i + 1) };
+  }
+  return { registry: defaultRegistry(), term };
+}

@@ -33,5 +33,9 @@ export const isZstd = (b: Buffer) => b[0] === 0x28 && b[1] === 0xb5 && b[2] === 
 export async function decompressed(input: Readable): Promise<Readable> {
   const head = await peek(input);
   // 128 KiB output chunks: fewer hand-offs between zlib's thread and ours.
-  return isGzip(head) ? input.pipe(createGunzip({ chunkSize: 128 * 1024 })) : input;
+  if (!isGzip(head)) return input;
+  const gunzip = createGunzip({ chunkSize: 128 * 1024 });
+  // pipe() does not pass errors on: a source that fails (a client gone mid-upload) must fail the reader too.
+  input.once('error', (e) => gunzip.destroy(e));
+  return input.pipe(gunzip);
 }

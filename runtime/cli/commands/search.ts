@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { getCredentials } from '../../registry/auth.js';
 import { RegistryClient, searchRegistry } from '../../registry/client.js';
-import { canonicalRegistry, defaultRegistry } from '../../registry/reference.js';
+import { defaultRegistry, splitTerm } from '../../registry/reference.js';
 import { SkiffError } from '../../util/errors.js';
 import { table } from '../table.js';
 
@@ -34,12 +34,3 @@ const cmd: CommandModule<object, Args> = {
 };
 export default cmd;
 
-/** "127.0.0.1:5000/busy" searches that registry for "busy"; a plain term searches the default registry. */
-export function splitTerm(term: string): { registry: string; term: string } {
-  const i = term.indexOf('/');
-  const first = i < 0 ? '' : term.slice(0, i);
-  if (first && (first.includes('.') || first.includes(':') || first === 'localhost')) {
-    return { registry: canonicalRegistry(first), term: term.slice(i + 1) };
-  }
-  return { registry: defaultRegistry(), term };
-}
