@@ -1,8 +1,9 @@
 // `skiff system service`: the Docker Engine API on a unix socket. The
 // service holds no container: each belongs to its monitor (skiff-shim), so
 // containers outlive the service and a restarted service finds them on disk.
-import { chmodSync, chownSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -34,12 +35,23 @@ export function apiRouter(): Router {
   return r;
 }
 
-/** The socket path of a `unix://PATH` host; TCP needs TLS with client certificates, which skiff does not have yet. */
-export function socketPath(host: string): string {
-  if (host.startsWith('unix://')) return host.slice('unix://'.length);
-  if (host.startsWith('/')) return host;
-  throw new SkiffError(`unsupported --host "${host}": only unix:///PATH; TCP would need --tls with client certificates, which skiff does not support yet`);
+/** Where to listen: a unix socket path, or a TCP address (TLS with client certificates only). */
+export type Listen = { unix: string } | { tcp: { host: string; port: number } };
+
+export interface TlsFiles { ca: string; cert: string; key: string }
+
+export function parseHost(host: string, tls?: TlsFiles): Listen {
+  if (host.startsWith('unix://') || host.startsWith('/')) {
+    if (tls) throw new SkiffError(`--tlsverify is for tcp:// hosts; a unix socket is guarded by its file mode`);
+    return { unix: host.startsWith('/') ? host : host.slice('unix://'.length) };
+  }
+  const m = host.match(/^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})$/);
+  if (!m || Number(m[2]) > 65535) throw new SkiffError(`invalid --host "${host}": use unix:///PATH or tcp://HOST:PORT`);
+  // Whoever can talk to the API is root on this host: never over plain TCP.
+  if (!tls) throw new SkiffError(`--host ${host}: TCP needs --tlsverify with --tlscacert, --tlscert and --tlskey (clients must present a certificate that CA signed)`);
+  return { tcp: { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) } };
 }
+
 
 /** A leftover socket file of a dead service is removed; a live one is an error. */
 async function clearStale(path: string): Promise<void> {
@@ -55,13 +67,23 @@ async function clearStale(path: string): Promise<void> {
 
 export interface ServeOptions {
   host: string;
+  /** For tcp:// hosts: the CA that signs clients' certificates, and the server's certificate and key (PEM files). */
+  tls?: TlsFiles;
   /** Seconds without any connection after which the service exits; 0: never. */
   idleTimeout: number;
   log?: (line: string) => void;
 }
 
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new SkiffError(`${what} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
 export async function serve(opts: ServeOptions): Promise<Server> {
-  const path = socketPath(opts.host);
+  const where = parseHost(opts.host, opts.tls);
   const router = apiRouter();
   const log = opts.log ?? (() => {});
   const trace = process.env.SKIFF_API_TRACE ? (l: string) => log(`${(performance.now() / 1000).toFixed(3)} ${l}`) : undefined;
@@ -72,7 +94,16 @@ export async function serve(opts: ServeOptions): Promise<Server> {
       sendError(res, e);
     });
   };
-  const server = createServer({ requestTimeout: 0, keepAliveTimeout: 60_000 }, (req, res) => run(req, res));
+  const httpOpts = { requestTimeout: 0, keepAliveTimeout: 60_000 };
+  const server: Server = opts.tls
+    // Mutual TLS, as dockerd's --tlsverify: a client without a certificate signed by the CA gets no connection.
+    ? createHttpsServer({
+      ...httpOpts, ca: readPem(opts.tls.ca, '--tlscacert'), cert: readPem(opts.tls.cert, '--tlscert'), key: readPem(opts.tls.key, '--tlskey'),
+      requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2',
+      // The docker CLI half-closes a hijacked attach (close_notify) and still reads the output.
+      allowHalfOpen: true,
+    }, (req, res) => run(req, res))
+    : createServer(httpOpts, (req, res) => run(req, res));
   server.timeout = 0;
   // `Upgrade: tcp` (attach, exec start): the handler owns the socket; errors before the 101 still go out as HTTP.
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -100,10 +131,12 @@ export async function serve(opts: ServeOptions): Promise<Server> {
     monitors.close();
     server.close();
     server.closeAllConnections();
-    try {
-      unlinkSync(path);
-    } catch {
-      // gone already
+    if ('unix' in where) {
+      try {
+        unlinkSync(where.unix);
+      } catch {
+        // gone already
+      }
     }
     process.exit(0);
   };
@@ -112,20 +145,29 @@ export async function serve(opts: ServeOptions): Promise<Server> {
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  await clearStale(path);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // Created 0660 from the start: no moment in which anyone else could connect.
-    const mask = process.umask(0o117);
-    server.listen(path, () => {
-      process.umask(mask);
-      resolve();
+  if ('unix' in where) {
+    const path = where.unix;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    await clearStale(path);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // Created 0660 from the start: no moment in which anyone else could connect.
+      const mask = process.umask(0o117);
+      server.listen(path, () => {
+        process.umask(mask);
+        resolve();
+      });
     });
-  });
-  // Access to this socket is root on the host: root's group only.
-  chownSync(path, 0, 0);
-  chmodSync(path, 0o660);
+    // Access to this socket is root on the host: root's group only.
+    chownSync(path, 0, 0);
+    chmodSync(path, 0o660);
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
+        ? new SkiffError(`--host ${opts.host}: the address is already in use`) : e));
+      server.listen(where.tcp.port, where.tcp.host, () => resolve());
+    });
+  }
   monitors.warm();
   armIdle();
   return server;

@@ -1,8 +1,8 @@
 // `skiff system service` driven by the real docker CLI (Debian's docker.io
 // client) and by plain HTTP. Each test starts its own service on a socket in
 // its own root; containers use --network none, so no bridge is made.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -234,6 +234,60 @@ it('the service records the exits of the containers it started (no Node finalize
   t.is((await docker(t, again, ['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'late'])).stdout, 'exited 5\n');
   t.is((await docker(t, again, ['rm', 'late'])).code, 0);
 }, TOOLS);
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl in DIR. */
+function makeCerts(dir: string): void {
+  const ssl = (...a: string[]) => execFileSync('openssl', a, { cwd: dir, stdio: 'pipe' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=skiff test CA');
+  for (const [who, ext] of [['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth'], ['client', 'extendedKeyUsage=clientAuth']]) {
+    writeFileSync(join(dir, `${who}.ext`), `${ext}\n`);
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}-key.pem`, '-out', `${who}.csr`, '-subj', `/CN=${who}`);
+    ssl('x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', `${who}.pem`, '-days', '1', '-extfile', `${who}.ext`);
+  }
+}
+
+it('TCP only with mutual TLS: a client with a certificate the CA signed runs containers; without one, or over plain TCP, nothing', async (t) => {
+  const h = await harness(t);
+  const dir = mkdtempSync('/tmp/skiff-test-tls-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  makeCerts(dir);
+  const f = (n: string) => join(dir, n);
+  const refused = await h.run(['system', 'service', '--host', 'tcp://127.0.0.1:2376']);
+  t.is(refused.code, 125);
+  t.regex(refused.stderr, /TCP needs --tlsverify with --tlscacert, --tlscert and --tlskey/);
+  const port = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+  });
+  const host = `tcp://127.0.0.1:${port}`;
+  const proc = spawn(process.execPath, [cli, 'system', 'service', '--host', host, '--tlsverify', '--tlscacert', f('ca.pem'), '--tlscert', f('server.pem'), '--tlskey', f('server-key.pem')],
+    { env: h.env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr!.on('data', (d) => (log += d));
+  t.teardown(async () => {
+    if (proc.exitCode === null) { proc.kill('SIGTERM'); await new Promise((r) => proc.once('exit', r)); }
+  });
+  for (let i = 0; !log.includes('listening'); i++) {
+    if (i > 400 || proc.exitCode !== null) throw new Error(`the service did not start: ${log}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  t.regex(log, /client certificates required/);
+  const config = mkdtempSync('/tmp/skiff-test-docker-config-');
+  t.teardown(() => rmSync(config, { recursive: true, force: true }));
+  const dockerTcp = (args: string[]) => spawnSync(DOCKER, ['-H', host, ...args], { env: { ...process.env, DOCKER_CONFIG: config, DOCKER_HOST: '', DOCKER_CONTEXT: '' }, encoding: 'utf8', timeout: 60_000 });
+  const withCert = ['--tlsverify', '--tlscacert', f('ca.pem'), '--tlscert', f('client.pem'), '--tlskey', f('client-key.pem')];
+  const ok = dockerTcp([...withCert, 'run', '--rm', '--network', 'none', 'busybox', 'echo', 'over tls']);
+  t.is(ok.status, 0, ok.stderr);
+  t.is(ok.stdout, 'over tls\n', 'the hijacked attach works over TLS (the client half-closes it)');
+  const stdin = spawnSync(DOCKER, ['-H', host, ...withCert, 'run', '-i', '--rm', '--network', 'none', 'busybox', 'cat'],
+    { env: { ...process.env, DOCKER_CONFIG: config, DOCKER_HOST: '', DOCKER_CONTEXT: '' }, encoding: 'utf8', input: 'typed\n', timeout: 60_000 });
+  t.is(stdin.stdout, 'typed\n', stdin.stderr);
+  const noCert = dockerTcp(['--tlsverify', '--tlscacert', f('ca.pem'), 'ps']);
+  t.not(noCert.status, 0, 'a client without a certificate is refused');
+  t.regex(noCert.stderr, /certificate|tls|handshake/i);
+  const plain = dockerTcp(['ps']);
+  t.not(plain.status, 0, 'plain HTTP gets nothing');
+  t.deepEqual(h.containerIds(), []);
+}, { ...TOOLS, openssl: 'openssl' });
 
 // The docker 28 client comes with these machines (not from apt); it speaks API 1.50 and negotiates down.
 const DOCKER28 = '/usr/local/bin/docker';

@@ -1,20 +1,30 @@
 import type { CommandModule } from 'yargs';
-import { DEFAULT_HOST, serve, socketPath } from '../../api/server.js';
+import { DEFAULT_HOST, parseHost, serve } from '../../api/server.js';
+import { SkiffError } from '../../util/errors.js';
 import { diskUsage } from '../disk-usage.js';
 import { humanSize } from '../humanize.js';
 import { table } from '../table.js';
 
-interface Args { host: string; timeout: number }
+interface Args { host: string; timeout: number; tlsverify?: boolean; tlscacert?: string; tlscert?: string; tlskey?: string }
 
 const service: CommandModule<object, Args> = {
   command: 'service',
   describe: 'Serve the Docker Engine API, so that the docker CLI and docker-py drive skiff',
   builder: (y) => y
-    .option('host', { alias: 'H', type: 'string', default: DEFAULT_HOST, describe: 'Socket to listen on (unix:///PATH)' })
-    .option('timeout', { alias: 't', type: 'number', default: 0, describe: 'Seconds without a client before the service exits (0: never)' }) as never,
+    .option('host', { alias: 'H', type: 'string', default: DEFAULT_HOST, describe: 'Where to listen: unix:///PATH, or tcp://HOST:PORT with --tlsverify' })
+    .option('timeout', { alias: 't', type: 'number', default: 0, describe: 'Seconds without a client before the service exits (0: never)' })
+    .option('tlsverify', { type: 'boolean', describe: 'Serve TLS and accept only clients with a certificate signed by --tlscacert (required for tcp://)' })
+    .option('tlscacert', { type: 'string', describe: 'CA that signs the clients\' certificates (PEM)' })
+    .option('tlscert', { type: 'string', describe: 'The service\'s certificate (PEM)' })
+    .option('tlskey', { type: 'string', describe: 'The service\'s private key (PEM)' }) as never,
   handler: async (a) => {
-    await serve({ host: a.host, idleTimeout: a.timeout, log: (l) => process.stderr.write(`skiff service: ${l}\n`) });
-    process.stderr.write(`skiff service: listening on unix://${socketPath(a.host)} (Docker Engine API 1.24-1.44)\n`);
+    const given = [a.tlscacert, a.tlscert, a.tlskey];
+    if (a.tlsverify && given.some((f) => !f)) throw new SkiffError('--tlsverify needs --tlscacert, --tlscert and --tlskey');
+    if (!a.tlsverify && given.some((f) => f)) throw new SkiffError('--tlscacert, --tlscert and --tlskey need --tlsverify');
+    const tls = a.tlsverify ? { ca: a.tlscacert!, cert: a.tlscert!, key: a.tlskey! } : undefined;
+    await serve({ host: a.host, tls, idleTimeout: a.timeout, log: (l) => process.stderr.write(`skiff service: ${l}\n`) });
+    const where = parseHost(a.host, tls);
+    process.stderr.write(`skiff service: listening on ${'unix' in where ? `unix://${where.unix}` : `${a.host} (TLS, client certificates required)`} (Docker Engine API 1.24-1.44)\n`);
     await new Promise(() => {}); // until SIGTERM/SIGINT
   },
 };
