@@ -14,6 +14,7 @@ import bcrypt from 'bcryptjs';
 import * as tar from 'tar-stream';
 import { startRegistry } from '../../runtime/registry/server.js';
 import { cli, harness, it, mountsUnder, type Harness, type Result } from './_harness.js';
+import { REGISTRY, startRegistry as startDistribution } from './_registry.js';
 
 const DOCKER = '/usr/bin/docker';
 const DOCKER28 = '/usr/local/bin/docker';
@@ -307,6 +308,22 @@ it('docker push to a loopback registry and pull back, search it, save | load, an
   for (const w of want) t.true(seen.includes(w), `event "${w}" in:\n${seen}`);
   t.true(seen.indexOf(`push ${name}`) < seen.indexOf(`pull ${name}`), 'in order');
 }, TOOLS);
+
+it('docker push and pull against Debian\'s docker-registry (Distribution 2.8) through the service', async (t) => {
+  const { d } = await setup(t);
+  const reg = await startDistribution(t);
+  const name = `${reg.host}/tests/bb:dist`;
+  t.is((await d('tag', 'busybox', name)).code, 0);
+  const push = await d('push', name);
+  t.is(push.code, 0, push.stderr);
+  t.regex(push.stdout, /dist: digest: sha256:[0-9a-f]{64} size: \d+/);
+  t.regex(reg.log(), /PUT \/v2\/tests\/bb\/manifests\/dist/, 'the registry took the manifest');
+  t.is((await d('rmi', name)).code, 0);
+  const pull = await d('pull', name);
+  t.is(pull.code, 0, pull.stderr);
+  t.regex(pull.stdout, /Status: Downloaded newer image for /);
+  t.is((await d('run', '--rm', '--network', 'none', name, 'echo', 'from distribution')).stdout, 'from distribution\n');
+}, { ...TOOLS, ...REGISTRY });
 
 it('docker cp into running and stopped containers; hostile tars stay inside the container', async (t) => {
   const { h, svc, d } = await setup(t);
