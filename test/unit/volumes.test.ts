@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseVolume } from '../../runtime/container/security.js';
+import { isAnonymousVolume, parseVolume } from '../../runtime/container/security.js';
 import { bindVolumeName, checkVolumeName } from '../../runtime/volume/store.js';
 
 test('volume names follow Docker\'s [a-zA-Z0-9][a-zA-Z0-9_.-]+', (t) => {
@@ -19,7 +19,11 @@ test('-v: a source without a leading / or . names a volume', (t) => {
   t.true(v.readonly);
   t.regex(v.source, /\/volumes\/data\/_data$/);
   t.deepEqual(parseVolume('/h//x:/c'), { source: '/h/x', target: '/c', readonly: false });
-  t.throws(() => parseVolume('/anon'), { message: /anonymous volumes are not supported yet/ });
+  // `-v /path` alone is an anonymous volume: create names it (random hex) before anything parses it.
+  t.true(isAnonymousVolume('/anon'));
+  t.false(isAnonymousVolume('data:/d'));
+  t.false(isAnonymousVolume('rel'));
+  t.throws(() => parseVolume('/anon'), { message: /an anonymous volume is named at create/ });
   t.throws(() => parseVolume('data'), { message: /use HOST:CONTAINER\[:ro\] or NAME:CONTAINER\[:ro\]/ });
   t.throws(() => parseVolume('./rel:/d'), { message: /the host path must be absolute/ });
   t.throws(() => parseVolume('data:rel'), { message: /mount path must be absolute/ });
