@@ -146,6 +146,12 @@ it('docker run -d, logs, ps --filter, inspect -f, exec, cp, stop, rm', async (t)
   t.regex((await d('logs', '-t', '--tail', '1', 'web')).stderr, /^\d{4}-\d\d-\d\dT[\d:.]+Z warn\n$/);
   t.is((await d('logs', '--since', '2000-01-01T00:00:00Z', 'web')).stdout, 'started\n');
   t.is((await d('logs', '--until', '2000-01-01T00:00:00Z', 'web')).stdout, '', '--until a time before the container: nothing');
+  // logs -f: what is there, then what comes, and it ends when the container does.
+  t.is((await d('run', '-d', '--network', 'none', '--name', 'ticker', 'busybox', 'sh', '-c', 'echo one; sleep 1; echo two')).code, 0);
+  const follow = await d('logs', '-f', 'ticker');
+  t.is(follow.code, 0, follow.stderr);
+  t.is(follow.stdout, 'one\ntwo\n');
+  t.is((await d('rm', 'ticker')).code, 0);
   t.is((await d('ps', '--filter', 'label=role=test', '--format', '{{.Names}} {{.Image}}')).stdout, 'web busybox\n');
   t.is((await d('ps', '--filter', 'name=nothing-like-it', '-q')).stdout, '');
   t.is((await d('inspect', '-f', '{{.State.Status}} {{.Config.Image}} {{.HostConfig.NetworkMode}}', 'web')).stdout, 'running busybox none\n');
@@ -506,6 +512,7 @@ it('faults: a client killed mid-attach and a service killed with -9 leave the co
   const again = await startService(t, h);
   const wait = await docker(t, again, ['wait', 'lone']);
   t.is(wait.stdout, '0\n', 'it ran to its end');
+  t.is((await docker(t, again, ['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout, 'busybox:latest\n', 'no image lost');
   t.is((await docker(t, again, ['logs', 'lone'])).stdout, 'begin\ndone\n');
   t.is((await docker(t, again, ['rm', 'lone'])).code, 0);
   t.deepEqual(h.containerIds(), []);

@@ -197,6 +197,11 @@ it('docker network create/ls/inspect/connect/disconnect/rm through the service, 
   t.is((await d('inspect', '-f', '{{len .NetworkSettings.Networks}}', 'srv')).stdout, '0\n');
   t.is((await d('network', 'connect', '--alias', 'again', 'apinet', 'srv')).code, 0);
   t.regex((await d('inspect', '-f', '{{json .NetworkSettings.Networks.apinet.Aliases}}', 'srv')).stdout, /"again"/);
+  // A second container on the network finds the first by name and by alias, and reaches it.
+  const reach = await d('run', '--rm', '--network', 'apinet', 'busybox', 'sh', '-c', 'ping -c1 -W3 srv >/dev/null && ping -c1 -W3 again >/dev/null && echo reached');
+  t.is(reach.stdout, 'reached\n', reach.stderr);
+  const apart = await d('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ping -c1 -W1 srv 2>&1; echo rc=$?');
+  t.regex(apart.stdout, /bad address 'srv'[\s\S]*rc=1/, 'off the network the name means nothing');
   const unknown = await d('network', 'rm', 'nosuch');
   // The CLI looks the network up first: a 404 there is its "No such network".
   t.regex(unknown.stderr, /Error: No such network: nosuch/);
