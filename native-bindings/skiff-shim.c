@@ -64,6 +64,12 @@ static int service_finalized(int code) {
   if (write(notify_fd, msg, (size_t)n) != n) return 0;
   size_t got = 0;
   while (got < 5) {
+    /* A service that is alive but stuck must not keep the exit unrecorded:
+     * after 30 s the finalizer does it (finalizing twice is harmless). */
+    struct pollfd pr = { notify_fd, POLLIN, 0 };
+    int ready = poll(&pr, 1, 30000);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) return 0;
     ssize_t r = read(notify_fd, reply + got, 5 - got);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return 0;
@@ -83,6 +89,7 @@ static size_t typed_len, typed_off;
 static void add_attach(int fd) {
   if (nattach == MAX_ATTACH) { close(fd); return; }
   fcntl(fd, F_SETFD, FD_CLOEXEC);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); /* see to_attach */
   attach_eof[nattach] = 0;
   attach_fds[nattach++] = fd;
 }
@@ -100,12 +107,18 @@ static void drop_all_attach(void) {
   typed_len = typed_off = 0;
 }
 
-/* Output for the attached clients; one that cannot take it any more is dropped. */
+/* Output for the attached clients. A client that takes nothing for a second
+ * is dropped: waiting on it longer would stall the log, the published ports
+ * and the exit for everyone. */
 static void to_attach(const char *buf, size_t len) {
   for (int i = nattach - 1; i >= 0; i--) {
     for (size_t off = 0; off < len;) {
-      ssize_t w = send(attach_fds[i], buf + off, len - off, MSG_NOSIGNAL);
+      ssize_t w = send(attach_fds[i], buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EAGAIN) {
+        struct pollfd pw = { attach_fds[i], POLLOUT, 0 };
+        if (poll(&pw, 1, 1000) == 1 && !(pw.revents & (POLLERR | POLLHUP))) continue;
+      }
       if (w <= 0) { drop_attach(i); break; }
       off += (size_t)w;
     }
@@ -334,8 +347,11 @@ int main(int argc, char **argv) {
   sigdelset(&waitmask, SIGCHLD);
 
   int status = 0, exited = 0;
-  struct pollfd *p = NULL;
-  size_t cap = 0;
+  /* The fixed part of the poll set, allocated up front so that a failed
+   * realloc later can always fall back to it. */
+  size_t cap = 3 + MAX_ATTACH;
+  struct pollfd *p = calloc(cap, sizeof(*p));
+  if (!p) return 125;
   for (;;) {
     if (!exited) {
       pid_t w = waitpid(child, &status, WNOHANG);
@@ -399,7 +415,7 @@ int main(int argc, char **argv) {
     }
     if (listen_slot >= 0 && (p[listen_slot].revents & POLLIN)) {
       int a;
-      while ((a = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) add_attach(a);
+      while ((a = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) add_attach(a);
     }
     int k = 0;
     for (int i = 0; i < 2; i++) {

@@ -21,6 +21,7 @@ import { parseFilters } from '../cli/filters.js';
 import { containerView } from '../cli/inspect-view.js';
 import { ApiError, boolParam, filterFlags, httpStatus, noContent, readJson, sendJson, type Ctx, type Router } from './router.js';
 import { SkiffError } from '../util/errors.js';
+import { isAnonymousVolume } from '../container/security.js';
 import { LogTail, RunWatch } from './follow.js';
 import { endStream, openStream, streamWriter, STDERR, STDOUT, mediaType } from './stream.js';
 import { attachTerminal, sizeParams } from './tty.js';
@@ -30,7 +31,7 @@ import { resizeContainerTty } from '../container/pty.js';
 interface CreateBody {
   Image?: string; Cmd?: string[] | string | null; Entrypoint?: string[] | string | null; Env?: string[] | null;
   Tty?: boolean; OpenStdin?: boolean; WorkingDir?: string; User?: string; Hostname?: string;
-  Labels?: Record<string, string> | null; ExposedPorts?: Record<string, object> | null;
+  Labels?: Record<string, string> | null; ExposedPorts?: Record<string, object> | null; Volumes?: Record<string, object> | null;
   HostConfig?: {
     AutoRemove?: boolean; NetworkMode?: string; Memory?: number; MemorySwap?: number; NanoCpus?: number; CpuShares?: number;
     PidsLimit?: number | null; PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
@@ -52,10 +53,23 @@ function mountBinds(mounts: NonNullable<NonNullable<CreateBody['HostConfig']>['M
   return mounts.filter((m) => m.Type !== 'tmpfs').map((m) => {
     if (m.Type !== 'volume' && m.Type !== 'bind') throw new ApiError(400, `invalid mount config: mount type "${m.Type}" is not supported`);
     // A volume mount without Source is anonymous: the target alone, as `-v /path`.
-    if (!m.Source && m.Type === 'volume' && !m.ReadOnly) return m.Target ?? '';
+    if (!m.Source && m.Type === 'volume') return `${m.Target ?? ''}${m.ReadOnly ? ':ro' : ''}`;
     if (!m.Source) throw new ApiError(400, `invalid mount config for type "${m.Type}": field Source must not be empty`);
     return `${m.Source}:${m.Target ?? ''}${m.ReadOnly ? ':ro' : ''}`;
   });
+}
+
+/**
+ * Binds and Mounts as skiff's -v strings. The docker CLI sends `-v /path`
+ * (no source) as Config.Volumes: an anonymous volume, unless a bind or mount
+ * already covers that path.
+ */
+function volumeSpecs(b: CreateBody): string[] {
+  const h = b.HostConfig ?? {};
+  const specs = [...(h.Binds ?? []), ...mountBinds(h.Mounts ?? [])];
+  const target = (s: string) => (isAnonymousVolume(s) ? s.split(':')[0] : s.split(':')[1]);
+  const covered = new Set(specs.map(target));
+  return [...specs, ...Object.keys(b.Volumes ?? {}).filter((p) => !covered.has(p))];
 }
 
 const words = (v: string[] | string | null | undefined): string[] | undefined =>
@@ -108,7 +122,7 @@ export function toCreateOptions(b: CreateBody, name: string | undefined): Create
     capDrop: h.CapDrop ?? undefined,
     securityOpt: h.SecurityOpt ?? undefined,
     readOnly: !!h.ReadonlyRootfs,
-    volumes: [...(h.Binds ?? []), ...mountBinds(h.Mounts ?? [])],
+    volumes: volumeSpecs(b),
     tmpfs: [...Object.entries(h.Tmpfs ?? {}).map(([p, o]) => (o ? `${p}:${o}` : p)), ...(h.Mounts ?? []).filter((m) => m.Type === 'tmpfs').map((m) => m.Target ?? '')],
     devices: (h.Devices ?? []).map((d) => [d.PathOnHost, d.PathInContainer || d.PathOnHost, d.CgroupPermissions || 'rwm'].join(':')),
     addHosts: h.ExtraHosts ?? undefined, dns: h.Dns ?? undefined, dnsSearch: h.DnsSearch ?? undefined, dnsOptions: h.DnsOptions ?? undefined,
@@ -148,7 +162,7 @@ async function create(c: Ctx): Promise<void> {
     try {
       await connectNetwork(net, rec.Id, { aliases: ep?.Aliases ?? undefined, ip: ep?.IPAMConfig?.IPv4Address || undefined });
     } catch (e) {
-      await remove(rec, true);
+      await remove(rec, true, true); // with its anonymous volumes: the create did not happen
       throw e;
     }
   }

@@ -16,7 +16,7 @@ import * as store from './store.js';
 import { usernsFor } from './userns.js';
 import { initialNetworkSettings, networkConfig, type NetworkOptions } from '../network/index.js';
 import { isAnonymousVolume, parseDevice, parseTmpfs, parseVolume, validateSecurity } from './security.js';
-import { ANONYMOUS_LABEL, withVolumes } from '../volume/store.js';
+import { ANONYMOUS_LABEL, removeAnonymousVolumes, withVolumes } from '../volume/store.js';
 import { checkUserSpec } from './user.js';
 import { checkWorkdir } from './workdir.js';
 import { claimEphemeral, claimStart } from './recover.js';
@@ -245,6 +245,7 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
     explain(() => narrate.createStep(rec.Id, rootfsDirs(rec.Id)));
   } catch (e) {
     store.removeDir(rec.Id);
+    removeAnonymousVolumes(rec.HostConfig.Binds);
     throw e;
   }
   return rec;

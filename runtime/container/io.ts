@@ -76,7 +76,13 @@ export function ptyRelay(pty: Pty, { output, input, log }: { output?: Writable; 
     start(): void {
       pty.release();
       out = masterReader(pty.master);
-      if (output) out.pipe(output, { end: false });
+      if (output) {
+        out.pipe(output, { end: false });
+        // Node pauses a source whose last pipe goes (the client hung up): the
+        // log and the pty must keep flowing, or the command blocks on a full
+        // terminal and finish() waits for an end that never comes.
+        output.once('close', () => out?.resume());
+      }
       if (log) following = log.follow('stdout', out);
       input?.pipe(typed, { end: false });
     },
@@ -90,6 +96,7 @@ export function ptyRelay(pty: Pty, { output, input, log }: { output?: Writable; 
       clients.add(conn);
       conn.once('close', () => {
         out?.unpipe(conn);
+        out?.resume(); // see start()
         conn.unpipe(typed);
         inputs.splice(inputs.indexOf(conn), 1);
         clients.delete(conn);
@@ -100,7 +107,10 @@ export function ptyRelay(pty: Pty, { output, input, log }: { output?: Writable; 
       pty.release();
       // The slave was held open so that no output is lost when a fast
       // command exits; once the master is quiet, closing it ends the stream (EIO).
-      if (out) await quiesce(out);
+      if (out) {
+        out.resume(); // a client that stopped reading must not hold the end back
+        await quiesce(out);
+      }
       closeSync(pty.slave);
       if (out) await ended(out);
       await following;

@@ -29,8 +29,12 @@ export function parseSecurityOpts(opts: string[] = []): SecurityOpts {
   return out;
 }
 
-/** `-v /path`: no source, so an anonymous volume (create gives it a name). */
-export const isAnonymousVolume = (spec: string): boolean => !spec.includes(':') && isAbsolute(spec);
+/**
+ * `-v /path` (or `/path:ro`, the API's read-only anonymous mount): no source,
+ * so an anonymous volume; create gives it a name. Docker's CLI would refuse
+ * `-v /path:ro` ("invalid mount path: 'ro'"); skiff reads it as that mount.
+ */
+export const isAnonymousVolume = (spec: string): boolean => isAbsolute(spec) && (!spec.includes(':') || /^[^:]+:(ro|rw)$/.test(spec));
 
 /**
  * -v SOURCE:CTR[:ro|rw]. A SOURCE that is not a path (no leading / or .) names

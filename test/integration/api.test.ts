@@ -358,6 +358,11 @@ it('docker volume create, ls, inspect, rm (refused while in use: 409) and prune;
   t.regex((await d('volume', 'rm', 'nope')).stderr, /No such volume: nope/);
   t.is((await d('rm', '-v', 'holder')).code, 0);
   t.is((await d('volume', 'rm', 'shared')).stdout, 'shared\n');
+  // Anonymous volumes: -v /path and a --mount without a source (read-only too); --rm takes them along.
+  const anon = await d('run', '--rm', '--network', 'none', '-v', '/scratch', '--mount', 'type=volume,target=/ro,readonly', 'busybox', 'sh', '-c',
+    'touch /scratch/x && echo rw; touch /ro/x 2>/dev/null || echo ro');
+  t.is(anon.stdout, 'rw\nro\n', anon.stderr);
+  t.is((await d('volume', 'ls', '-q')).stdout, 'fresh\n', '--rm removed both anonymous volumes');
   const pruned = await d('volume', 'prune', '-f');
   t.regex(pruned.stdout, /Deleted Volumes:\nfresh\n/, pruned.stderr);
   t.is((await d('volume', 'ls', '-q')).stdout, '');

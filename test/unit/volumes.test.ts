@@ -23,6 +23,7 @@ test('-v: a source without a leading / or . names a volume', (t) => {
   t.true(isAnonymousVolume('/anon'));
   t.false(isAnonymousVolume('data:/d'));
   t.false(isAnonymousVolume('rel'));
+  t.true(isAnonymousVolume('/anon:ro'), 'the API\'s read-only anonymous mount');
   t.throws(() => parseVolume('/anon'), { message: /an anonymous volume is named at create/ });
   t.throws(() => parseVolume('data'), { message: /use HOST:CONTAINER\[:ro\] or NAME:CONTAINER\[:ro\]/ });
   t.throws(() => parseVolume('./rel:/d'), { message: /the host path must be absolute/ });
