@@ -464,6 +464,7 @@ it('docker cp: a directory replaces a file or symlink; read-only mounts, --read-
       setTimeout(() => req.end(slow.subarray(512)), 2500);
     });
   });
+  copied.catch(() => {}); // awaited below; a failed assertion before then must not crash the worker
   await firstHalf;
   await new Promise((r) => setTimeout(r, 300));
   const starting = d('start', '-a', 'cold');
