@@ -142,8 +142,10 @@ export async function extractInRoot(root: string, dest: string, input: Readable,
       writeEntry(rootFd, dest, h, stream as unknown as Readable, opts, shift, dirTimes).then(() => next(), (e: Error) => {
         // What the container's tree refuses (a parent that is a file or a dangling link, a link across mounts): the client's to fix.
         const code = errno(e);
-        if (code && ['ENOTDIR', 'ELOOP', 'EEXIST', 'EXDEV', 'ENOENT', 'EISDIR', 'EROFS'].includes(code)) {
-          return next(new CopyError(`cannot extract "${h.name}" into ${opts.shown}: ${code === 'ENOTDIR' || code === 'ELOOP' ? 'a parent is not a directory' : code}`));
+        // ENOTEMPTY: a non-directory over a directory with files in it (Docker would remove the whole tree).
+        if (code && ['ENOTDIR', 'ELOOP', 'EEXIST', 'EXDEV', 'ENOENT', 'EISDIR', 'EROFS', 'ENOTEMPTY'].includes(code)) {
+          const why = code === 'ENOTDIR' || code === 'ELOOP' ? 'a parent is not a directory' : code === 'ENOTEMPTY' ? 'it would replace a directory that is not empty' : code;
+          return next(new CopyError(`cannot extract "${h.name}" into ${opts.shown}: ${why}`));
         }
         next(e);
       });

@@ -416,6 +416,11 @@ it('docker cp: a directory replaces a file or symlink; read-only mounts, --read-
   const dirs = await put('live', '/tmp', await makeTar([{ name: 'f/', type: 'directory' }, { name: 'f/in', body: 'inside\n' }, { name: 'l/', type: 'directory' }]));
   t.is(dirs.status, 200, dirs.text);
   t.is((await d('exec', 'live', 'sh', '-c', 'cat /tmp/f/in; test -d /tmp/l && ! test -L /tmp/l && echo a directory')).stdout, 'inside\na directory\n');
+  // A file over that directory, now not empty: refused with 400 (Docker would remove the tree; skiff removes only an empty one).
+  const overTree = await put('live', '/tmp', await makeTar([{ name: 'f', body: 'file over a tree\n' }]));
+  t.is(overTree.status, 400, overTree.text);
+  t.regex(JSON.parse(overTree.text).message, /directory that is not empty/);
+  t.is((await d('exec', 'live', 'cat', '/tmp/f/in')).stdout, 'inside\n');
 
   // A :ro bind mount: refused, and nothing reaches the host directory behind it.
   const ro = await d('cp', join(src, 'file'), 'live:/config/');
