@@ -22,18 +22,19 @@ import { MNT_DETACH, mknod, mount, openInRoot, S_IFIFO, SyscallError, umount2 } 
 import { ImageStore } from '../image/store.js';
 import { safeRelative } from '../image/unpack.js';
 import { SkiffError } from '../util/errors.js';
+import { tryAcquire } from '../util/lock.js';
 import { paths } from '../util/paths.js';
 import { decompressed } from '../util/stream.js';
 import { refresh } from './lifecycle.js';
 import type { ContainerRecord, UsernsMap } from './model.js';
-import { isMounted, lowerDirs, overlayOptions, rootfsDirs } from './rootfs.js';
+import { isMounted, lowerDirs, overlayOptions, rootfsDirs, rootfsLock } from './rootfs.js';
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL } = constants;
 
 /** A copy that cannot be done as asked: Docker answers these with 400. */
 export class CopyError extends SkiffError {}
 
-interface MountLike { Type?: string; Source?: string; Destination?: string }
+interface MountLike { Type?: string; Source?: string; Destination?: string; RW?: boolean }
 
 /**
  * Runs `fn` with a host directory that is the container's root filesystem:
@@ -48,31 +49,42 @@ export async function withContainerRootfs<T>(rec: ContainerRecord, fn: (root: st
     if (!isMounted(d.merged)) throw new SkiffError(`container ${rec.Name.slice(1)}: its root filesystem is not mounted at ${d.merged}`);
     return fn(d.merged);
   }
-  const images = new ImageStore();
-  mkdirSync(paths.tmp(images.root), { recursive: true });
-  const dir = mkdtempSync(join(paths.tmp(images.root), 'cp-'));
+  // Never blocks: this runs on the service's event loop. A start holds the
+  // lock only while it mounts, so a refusal here is brief and rare.
+  const lock = tryAcquire(rootfsLock(rec.Id));
+  if (lock === undefined) throw new SkiffError(`Conflict: container ${rec.Name.slice(1)} is starting; try again once it runs`);
   try {
-    mount('overlay', dir, 'overlay', 0, overlayOptions(lowerDirs(images, images.get(rec.Image).config.rootfs.diff_ids), d.upper, d.work));
+    // Mounted since the refresh: a start won the race. Its overlay is the one to use.
+    if (isMounted(d.merged)) return await fn(d.merged);
+    const images = new ImageStore();
+    mkdirSync(paths.tmp(images.root), { recursive: true });
+    const dir = mkdtempSync(join(paths.tmp(images.root), 'cp-'));
     try {
-      return await fn(dir);
+      mount('overlay', dir, 'overlay', 0, overlayOptions(lowerDirs(images, images.get(rec.Image).config.rootfs.diff_ids), d.upper, d.work));
+      try {
+        return await fn(dir);
+      } finally {
+        umount2(dir, MNT_DETACH);
+      }
     } finally {
-      umount2(dir, MNT_DETACH);
+      rmdirSync(dir);
     }
   } finally {
-    rmdirSync(dir);
+    closeSync(lock);
   }
 }
 
 /** The volume or bind mount that holds `inside` (the deepest), with the path below it; else the rootfs. */
-export function mountFor(rec: ContainerRecord, inside: string): { source?: string; rest: string } {
-  let best: { source: string; rest: string; depth: number } | undefined;
+export function mountFor(rec: ContainerRecord, inside: string): { source?: string; rest: string; readOnly: boolean } {
+  let best: { source: string; rest: string; depth: number; readOnly: boolean } | undefined;
   for (const m of (rec.Mounts ?? []) as MountLike[]) {
     if (!m.Source || !m.Destination || !['volume', 'bind'].includes(m.Type ?? '')) continue;
     const dest = posix.resolve('/', m.Destination);
     if (inside !== dest && !inside.startsWith(`${dest === '/' ? '' : dest}/`)) continue;
-    if (!best || dest.length > best.depth) best = { source: m.Source, rest: posix.relative(dest, inside), depth: dest.length };
+    if (!best || dest.length > best.depth) best = { source: m.Source, rest: posix.relative(dest, inside), depth: dest.length, readOnly: m.RW === false };
   }
-  return best ? { source: best.source, rest: best.rest } : { rest: inside.replace(/^\/+/, '') };
+  if (best) return { source: best.source, rest: best.rest, readOnly: best.readOnly };
+  return { rest: inside.replace(/^\/+/, ''), readOnly: !!rec.HostConfig.ReadonlyRootfs };
 }
 
 export interface CopyInOptions {
@@ -84,12 +96,20 @@ export interface CopyInOptions {
 export async function copyIntoContainer(rec: ContainerRecord, path: string, input: Readable, opts: CopyInOptions = {}): Promise<void> {
   const inside = posix.resolve('/', path);
   const where = mountFor(rec, inside);
-  const run = (root: string) => extractInRoot(root, where.rest, input, { ...opts, userns: rec.Skiff.Userns, shown: path });
+  // The host writes here as root, past the container's read-only mounts: Docker refuses these (400),
+  // a tmpfs on a --read-only rootfs included (its mount is not a volume).
+  const readOnly = !where.readOnly ? undefined : where.source ? 'mounted volume is marked read-only' : 'container rootfs is marked read-only';
+  const run = (root: string) => extractInRoot(root, where.rest, input, { ...opts, userns: rec.Skiff.Userns, shown: path, readOnly });
   if (where.source) return run(where.source);
   return withContainerRootfs(rec, run);
 }
 
-interface ExtractOptions extends CopyInOptions { userns?: UsernsMap | null; shown: string }
+interface ExtractOptions extends CopyInOptions {
+  userns?: UsernsMap | null;
+  shown: string;
+  /** Why nothing may be written (after the checks Docker makes first: the path exists and is a directory). */
+  readOnly?: string;
+}
 
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e instanceof SyscallError ? e.code : undefined);
 
@@ -108,14 +128,24 @@ export async function extractInRoot(root: string, dest: string, input: Readable,
       throw e;
     }
     closeSync(destFd);
-    const shift = (id: number | undefined) => (id ?? 0) + (opts.userns && (id ?? 0) < opts.userns.size ? opts.userns.hostId : 0);
+    if (opts.readOnly) throw new CopyError(opts.readOnly);
+    // An id past the container's map would be written as that very host id (0 to 65535 past it
+    // are real host users): refused, as Docker does, rather than squashed to the overflow id,
+    // which would silently change the owner the archive asked for.
+    const shift = (id: number | undefined) => {
+      if (!opts.userns) return id ?? 0;
+      if ((id ?? 0) >= opts.userns.size) throw new CopyError(`Container ID ${id} cannot be mapped to a host ID`);
+      return (id ?? 0) + opts.userns.hostId;
+    };
     const extract = tar.extract();
     extract.on('entry', (h, stream, next) => {
       writeEntry(rootFd, dest, h, stream as unknown as Readable, opts, shift, dirTimes).then(() => next(), (e: Error) => {
         // What the container's tree refuses (a parent that is a file or a dangling link, a link across mounts): the client's to fix.
         const code = errno(e);
-        if (code && ['ENOTDIR', 'ELOOP', 'EEXIST', 'EXDEV', 'ENOENT', 'EISDIR', 'EROFS'].includes(code)) {
-          return next(new CopyError(`cannot extract "${h.name}" into ${opts.shown}: ${code === 'ENOTDIR' || code === 'ELOOP' ? 'a parent is not a directory' : code}`));
+        // ENOTEMPTY: a non-directory over a directory with files in it (Docker would remove the whole tree).
+        if (code && ['ENOTDIR', 'ELOOP', 'EEXIST', 'EXDEV', 'ENOENT', 'EISDIR', 'EROFS', 'ENOTEMPTY'].includes(code)) {
+          const why = code === 'ENOTDIR' || code === 'ELOOP' ? 'a parent is not a directory' : code === 'ENOTEMPTY' ? 'it would replace a directory that is not empty' : code;
+          return next(new CopyError(`cannot extract "${h.name}" into ${opts.shown}: ${why}`));
         }
         next(e);
       });
@@ -197,6 +227,7 @@ async function writeEntry(rootFd: number, dest: string, h: tar.Header, stream: R
       // Only an empty directory goes: emptying one by path could be redirected by the container.
       if (existing.isDirectory()) rmdirSync(at);
       else unlinkSync(at);
+      existing = undefined; // gone: a directory entry must now make its directory
     } else if (existing && !isDir) {
       unlinkSync(at);
     }

@@ -15,6 +15,13 @@ export function rootfsDirs(id: string) {
   return { upper: join(base, 'upper'), work: join(base, 'work'), merged: join(base, 'merged') };
 }
 
+/**
+ * Held by a start while it mounts the container's overlay, and by a copy into
+ * a stopped container for as long as its own mount of the same upper dir
+ * lasts: two overlays on one upper dir at once are undefined behaviour.
+ */
+export const rootfsLock = (id: string) => `rootfs-${id}`;
+
 /** overlayfs wants the topmost layer first; image configs list the base first. */
 export function lowerDirs(store: ImageStore, diffIds: string[]): string[] {
   return diffIds.map((d) => store.layerPath(d)).reverse();

@@ -37,10 +37,11 @@ import { secureJoin } from '../sandbox/securejoin.js';
 import { buildRoot } from '../sandbox/enter.js';
 import type { SandboxSpec } from '../sandbox/spec.js';
 import { errnoText, SkiffError, EXIT } from '../util/errors.js';
+import { acquireAsync } from '../util/lock.js';
 import { procStartTime } from '../util/proc.js';
 import { mark } from '../util/trace.js';
 import type { ContainerRecord } from './model.js';
-import { lowerDirs, mountRootfs, rootfsDirs, unmountRootfs, writeEtcFiles } from './rootfs.js';
+import { lowerDirs, mountRootfs, rootfsDirs, rootfsLock, unmountRootfs, writeEtcFiles } from './rootfs.js';
 import * as store from './store.js';
 import { resolveUser } from './user.js';
 import { prepareWorkdir } from './workdir.js';
@@ -303,15 +304,23 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     const map = rec.Skiff.Userns;
     undo.push(() => unmountRootfs(id));
     let stacked = lower;
-    if (map) {
-      stacked = idmapLayers(id, map, lower);
-      try {
-        mountRootfs(rec, stacked);
-      } finally {
-        unmountIdmappedLayers(id, stacked.length);
+    // A `docker cp` into the stopped container may have the same upper dir
+    // mounted: wait for it to finish (as Docker's container lock does), off
+    // the event loop. Uncontended, this is one open and one flock.
+    const rootfsLockFd = await acquireAsync(rootfsLock(id));
+    try {
+      if (map) {
+        stacked = idmapLayers(id, map, lower);
+        try {
+          mountRootfs(rec, stacked);
+        } finally {
+          unmountIdmappedLayers(id, stacked.length);
+        }
+      } else {
+        mountRootfs(rec, lower);
       }
-    } else {
-      mountRootfs(rec, lower);
+    } finally {
+      closeSync(rootfsLockFd);
     }
     explain(() => narrate.overlayStep(stacked, rootfsDirs(id), !!map));
     mark('rootfs-mounted');

@@ -53,3 +53,12 @@ export function tryAcquire(name: string): number | undefined {
     return undefined;
   }
 }
+
+/** Waits for the named lock without blocking the event loop (polls tryAcquire); close the fd to release. */
+export async function acquireAsync(name: string, intervalMs = 20): Promise<number> {
+  for (;;) {
+    const fd = tryAcquire(name);
+    if (fd !== undefined) return fd;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
