@@ -112,4 +112,5 @@ export function removeDir(id: string): void {
   // Retries: a file another process creates during the walk gives ENOTEMPTY.
   rmSync(paths.container(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   rmSync(join(paths.locks(), `ctr-${id}.lock`), { force: true });
+  rmSync(join(paths.locks(), `rootfs-${id}.lock`), { force: true }); // rootfs.ts's rootfsLock
 }
