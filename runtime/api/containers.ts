@@ -79,6 +79,21 @@ function check(cond: boolean, what: string): void {
   if (!cond) throw new ApiError(400, what);
 }
 
+/**
+ * The network a created container's eth0 is on. Docker (allocateNetwork) puts
+ * a container whose NetworkMode is "default" on the default bridge only when
+ * EndpointsConfig names no network, or names the bridge; otherwise it is on
+ * the networks named there and not on the bridge (docker-py's
+ * create_container(networking_config=...) without network_mode). skiff makes
+ * the first of them eth0; create connects the others.
+ */
+export function networkModeOf(given: string | undefined, endpoints: Record<string, unknown>): string {
+  if (given && given !== 'default') return given;
+  const names = Object.keys(endpoints);
+  if (!names.length || names.includes('bridge') || names.includes('default')) return 'bridge';
+  return names[0];
+}
+
 /** Docker's create body as the CLI's create options. */
 export function toCreateOptions(b: CreateBody, name: string | undefined): CreateOptions {
   check(typeof b.Image === 'string' && b.Image !== '', 'config error: Image is required');
@@ -86,10 +101,10 @@ export function toCreateOptions(b: CreateBody, name: string | undefined): Create
     check(v === undefined || v === null || typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')), `json: ${k} must be a list of strings`);
   }
   const h = b.HostConfig ?? {};
-  const mode = h.NetworkMode || 'default';
-  // The endpoint of the NetworkMode network: its aliases (compose's service name) and --ip.
   const endpoints = b.NetworkingConfig?.EndpointsConfig ?? {};
-  const primary = endpoints[mode === 'default' ? 'bridge' : mode] ?? (Object.keys(endpoints).length === 1 ? Object.values(endpoints)[0] : null);
+  const mode = networkModeOf(h.NetworkMode, endpoints);
+  // The endpoint of the NetworkMode network: its aliases (compose's service name) and --ip.
+  const primary = endpoints[mode] ?? (mode === 'bridge' ? endpoints.default : undefined) ?? null;
   const publish = Object.entries(h.PortBindings ?? {}).flatMap(([port, list]) =>
     (list?.length ? list : [{}]).map((p) => [p.HostIp, p.HostPort ?? ''].filter((x) => x !== undefined && x !== '').concat(port).join(':')));
   return {
@@ -113,7 +128,7 @@ export function toCreateOptions(b: CreateBody, name: string | undefined): Create
     usernsRemap: usernsByDefault(),
     labels: Object.entries(b.Labels ?? {}).map(([k, v]) => `${k}=${v}`),
     net: {
-      network: mode === 'default' ? 'bridge' : mode, publish, publishAll: !!h.PublishAllPorts,
+      network: mode, publish, publishAll: !!h.PublishAllPorts,
       expose: Object.keys(b.ExposedPorts ?? {}), links: h.Links ?? undefined,
       aliases: primary?.Aliases?.length ? primary.Aliases : undefined, ip: primary?.IPAMConfig?.IPv4Address || undefined,
     },
@@ -156,9 +171,9 @@ async function create(c: Ctx): Promise<void> {
     throw e;
   }
   // Endpoints on further networks: recorded now, plugged in at start (as `network connect` on a created container).
-  const mode = body.HostConfig?.NetworkMode || 'bridge';
+  const mode = opts.net?.network ?? 'bridge';
   for (const [net, ep] of Object.entries(body.NetworkingConfig?.EndpointsConfig ?? {})) {
-    if (net === mode || (mode === 'default' && net === 'bridge')) continue;
+    if (net === mode || (mode === 'bridge' && net === 'default')) continue;
     try {
       await connectNetwork(net, rec.Id, { aliases: ep?.Aliases ?? undefined, ip: ep?.IPAMConfig?.IPv4Address || undefined });
     } catch (e) {

@@ -3,9 +3,9 @@
 // (runtime/network/user.ts, index.ts for connect/disconnect). There are no plugins.
 import { parseFilters } from '../cli/filters.js';
 import { NETWORK_FILTERS, selectNetworks } from '../cli/network-list.js';
-import { inspectNetwork, pruneBridge } from '../network/manage.js';
+import { inspectNetwork, pruneUnused } from '../network/manage.js';
 import { connectNetwork, disconnectNetwork } from '../network/index.js';
-import { createNetwork, NetworkError, pruneNetworks, removeNetwork } from '../network/user.js';
+import { createNetwork, removeNetwork } from '../network/user.js';
 import { ApiError, filterFlags, noContent, readJson, sendJson, type Ctx, type Router } from './router.js';
 
 function inspect(c: Ctx): void {
@@ -13,16 +13,6 @@ function inspect(c: Ctx): void {
     sendJson(c.res, 200, inspectNetwork(c.params.id));
   } catch {
     throw new ApiError(404, `network ${c.params.id} not found`);
-  }
-}
-
-/** A library error as the API's: NetworkError carries Docker's status. */
-async function api<T>(fn: () => T | Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof NetworkError) throw new ApiError(e.status, e.message);
-    throw e;
   }
 }
 
@@ -39,10 +29,11 @@ async function create(c: Ctx): Promise<void> {
   const cfg = b.IPAM?.Config ?? [];
   if (cfg.length > 1) throw new ApiError(400, 'skiff networks have one IPv4 subnet (IPAM.Config)');
   if (cfg[0]?.IPRange) throw new ApiError(400, 'IPAM IPRange is not supported');
-  const n = await api(() => createNetwork(b.Name!, {
+  // A NetworkError carries Docker's status (router.ts, httpStatus).
+  const n = createNetwork(b.Name!, {
     driver: b.Driver, subnet: cfg[0]?.Subnet, gateway: cfg[0]?.Gateway, internal: !!b.Internal, attachable: !!b.Attachable,
     labels: b.Labels ?? {}, options: b.Options ?? {},
-  }));
+  });
   sendJson(c.res, 201, { Id: n.Id, Warning: '' });
 }
 
@@ -50,23 +41,22 @@ async function connect(c: Ctx): Promise<void> {
   const b = await readJson<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null }>(c.req, c.hijack);
   if (!b.Container) throw new ApiError(400, 'Container must be given');
   const ep = b.EndpointConfig;
-  await api(() => connectNetwork(c.params.id, b.Container!, { aliases: ep?.Aliases ?? undefined, ip: ep?.IPAMConfig?.IPv4Address || undefined }));
+  await connectNetwork(c.params.id, b.Container!, { aliases: ep?.Aliases ?? undefined, ip: ep?.IPAMConfig?.IPv4Address || undefined });
   sendJson(c.res, 200, {});
 }
 
 async function disconnect(c: Ctx): Promise<void> {
   const b = await readJson<{ Container?: string; Force?: boolean }>(c.req, c.hijack);
   if (!b.Container) throw new ApiError(400, 'Container must be given');
-  await api(() => disconnectNetwork(c.params.id, b.Container!, !!b.Force));
+  disconnectNetwork(c.params.id, b.Container!, !!b.Force);
   sendJson(c.res, 200, {});
 }
 
 function prune(c: Ctx): void {
   const filters = parseFilters(filterFlags(c.query), ['label']);
   const wanted = new Set(selectNetworks(filters).map((n) => n.Id));
-  const deleted = pruneNetworks((n) => wanted.has(n.Id));
-  if (!filters.size && pruneBridge().removed) deleted.unshift('bridge');
-  sendJson(c.res, 200, { NetworksDeleted: deleted });
+  const { removed, bridge } = pruneUnused(wanted, filters.size > 0);
+  sendJson(c.res, 200, { NetworksDeleted: bridge?.removed ? ['bridge', ...removed] : removed });
 }
 
 export function networkRoutes(r: Router): void {
@@ -74,8 +64,8 @@ export function networkRoutes(r: Router): void {
     .on('GET', '/networks/{id}', inspect)
     .on('POST', '/networks/create', create)
     .on('POST', '/networks/prune', prune)
-    .on('DELETE', '/networks/{id}', async (c) => {
-      await api(() => removeNetwork(c.params.id));
+    .on('DELETE', '/networks/{id}', (c) => {
+      removeNetwork(c.params.id);
       noContent(c.res);
     })
     .on('POST', '/networks/{id}/connect', connect)

@@ -129,22 +129,60 @@ function lockFd(file: string): number {
   }
 }
 
-export function withFileLock<T>(file: string, fn: () => T): T {
+// flock(2) belongs to the open file, not the process: a second open of the
+// same lock file in this process blocks in flock like any other process would,
+// and since flock blocks the whole event loop, a holder that is waiting on an
+// await can then never release it. The long-running API service is the
+// process at risk. So this process keeps its own account of what it holds:
+// async callers queue behind each other here before touching flock, and a
+// synchronous caller that would block on a lock this same process holds
+// fails at once instead of hanging forever (such a caller is a bug: code the
+// service runs must not hold a lock across an await).
+const heldHere = new Set<string>();
+const asyncQueue = new Map<string, Promise<unknown>>();
+
+function lockHere(file: string): number {
+  if (heldHere.has(file)) throw new SkiffError(`internal error: lock ${file} is already held by this process (flock is not reentrant)`);
   const fd = lockFd(file);
+  heldHere.add(file);
+  return fd;
+}
+
+function unlockHere(file: string, fd: number): void {
+  heldHere.delete(file);
+  closeSync(fd);
+}
+
+export function withFileLock<T>(file: string, fn: () => T): T {
+  const fd = lockHere(file);
   try {
     return fn();
   } finally {
-    closeSync(fd);
+    unlockHere(file, fd);
   }
 }
 
+/**
+ * Holds the lock across awaits: only for short-lived processes (a container's
+ * monitor while it starts), never for code the API service runs.
+ */
 export async function withFileLockAsync<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  const fd = lockFd(file);
-  try {
-    return await fn();
-  } finally {
-    closeSync(fd);
-  }
+  const before = asyncQueue.get(file);
+  const run = (async () => {
+    if (before) await before.catch(() => {});
+    const fd = lockHere(file);
+    try {
+      return await fn();
+    } finally {
+      unlockHere(file, fd);
+    }
+  })();
+  const tail = run.catch(() => {});
+  asyncQueue.set(file, tail);
+  void tail.then(() => {
+    if (asyncQueue.get(file) === tail) asyncQueue.delete(file);
+  });
+  return run;
 }
 
 export const bridgeLock = (bridge: string) => join(stateDir(bridge), 'lock');

@@ -15,7 +15,7 @@
 // (same inode; a rename would leave the container with the old file). Lines
 // above the marker (localhost, own address, links, whatever the container
 // wrote) are kept; the block below it is skiff's.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { knownBridges, netDir, readState, withFileLock, type BridgeState, type Lease } from './host.js';
 
@@ -67,8 +67,25 @@ export function refreshHosts(bridges: string[]): void {
         continue; // removed meanwhile
       }
       const next = withPeers(text, peerLines(l.id, states));
-      // writeFileSync truncates and writes the same inode, which the container's bind mount shows.
-      if (next !== text) writeFileSync(file, next);
+      if (next !== text) rewriteInPlace(file, next);
     }
   });
+}
+
+/**
+ * The same inode (the container's bind mount shows it), never empty on the
+ * way: writeFileSync truncates to zero first, and a lookup in the container
+ * at that moment would find no localhost. New text over the old from offset
+ * 0, then cut to its length.
+ */
+export function rewriteInPlace(file: string, text: string): void {
+  const buf = Buffer.from(text);
+  const fd = openSync(file, 'r+');
+  try {
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, off);
+    ftruncateSync(fd, buf.length);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -365,48 +365,69 @@ interface EndpointRequest {
   ports: boolean;
 }
 
-/** Leases an address (and binds the published ports) on one bridge, under its lock. */
+const bridgeOf = (req: EndpointRequest) => (req.network === 'bridge' ? netSettings().bridge : findUserNetwork(req.network).Bridge);
+
+/**
+ * Leases an address (and binds the published ports) on one bridge, under its
+ * lock held across bindPorts: for start, which runs in the container's monitor.
+ */
 async function leaseEndpoint(rec: ContainerRecord, req: EndpointRequest): Promise<BridgeEndpoint> {
+  return withFileLockAsync(bridgeLock(bridgeOf(req)), async () => {
+    const picked = pickLease(rec, req);
+    const ports = req.ports ? await bindPorts(rec.Id, bindRequests(rec), (port) => ({ host: picked.ip, port }), netSettings().portRange, takenPorts(rec.Id)) : [];
+    return recordLease(rec, req, picked, ports);
+  });
+}
+
+/** leaseEndpoint without ports and without an await under the lock: for connect, which the API service runs (see withFileLock). */
+function leaseEndpointSync(rec: ContainerRecord, req: EndpointRequest): BridgeEndpoint {
+  return withFileLock(bridgeLock(bridgeOf(req)), () => recordLease(rec, req, pickLease(rec, req), []));
+}
+
+interface PickedLease { s: BridgeState; ip: string; rulesChanged: boolean }
+
+/** Under the bridge's lock: the state (stale leases dropped) and the address this endpoint gets. */
+function pickLease(rec: ContainerRecord, req: EndpointRequest): PickedLease {
+  const s = req.ensure();
+  let rulesChanged = false;
+  for (const stale of staleLeases(s)) {
+    deleteLink(stale.veth);
+    delete s.leases[stale.id];
+    rulesChanged = true;
+  }
+  if (s.leases[rec.Id]) {
+    // A previous start of this container that nobody released.
+    deleteLink(s.leases[rec.Id].veth);
+    delete s.leases[rec.Id];
+    rulesChanged = true;
+  }
+  return { s, ip: formatIPv4(pickAddress(s, rec, requestedIp(rec, req.network))), rulesChanged };
+}
+
+/** Under the bridge's lock: writes the lease. */
+function recordLease(rec: ContainerRecord, req: EndpointRequest, { s, ip, rulesChanged }: PickedLease, ports: Binding[]): BridgeEndpoint {
   const settings = netSettings();
   const isDefault = req.network === 'bridge';
-  const bridge = isDefault ? settings.bridge : findUserNetwork(req.network).Bridge;
-  return withFileLockAsync(bridgeLock(bridge), async () => {
-    const s = req.ensure();
-    let rulesChanged = false;
-    for (const stale of staleLeases(s)) {
-      deleteLink(stale.veth);
-      delete s.leases[stale.id];
-      rulesChanged = true;
-    }
-    if (s.leases[rec.Id]) {
-      // A previous start of this container that nobody released.
-      deleteLink(s.leases[rec.Id].veth);
-      delete s.leases[rec.Id];
-      rulesChanged = true;
-    }
-    const ip = formatIPv4(pickAddress(s, rec, requestedIp(rec, req.network)));
-    const ports = req.ports ? await bindPorts(rec.Id, bindRequests(rec), (port) => ({ host: ip, port }), settings.portRange, takenPorts(rec.Id)) : [];
-    // The default bridge keeps its historical veth name; other bridges need one per (container, network).
-    const veth = isDefault ? vethName(rec.Id) : `veth${createHash('sha256').update(`${rec.Id}:${bridge}`).digest('hex').slice(0, 11)}`;
-    const lease: Lease = {
-      id: rec.Id, name: rec.Name, root: skiffRoot(), ip, mac: macFor(parseIPv4(ip)!), veth, ports,
-      ...(isDefault ? {} : { ifname: req.ifname, aliases: req.aliases }),
-    };
-    const first = Object.keys(s.leases).length === 0;
-    s.leases[rec.Id] = lease;
-    s.userlandProxy = settings.userlandProxy;
-    writeState(s);
-    if (first) {
-      forwardingAcquire(s.bridge);
-      forwardAcceptAcquire(s.bridge);
-    }
-    // The nftables table is brought up to date by attachNetwork, while the child makes its procfs.
-    if (rulesChanged) applyRules(s, settings.userlandProxy);
-    return {
-      network: req.network, networkId: req.networkId ?? networkId(s.bridge), bridge: s.bridge, ifname: req.ifname, aliases: req.aliases,
-      ip, mac: lease.mac, gateway: s.gateway, prefixLen: parseCidr(s.subnet).prefix, veth, ports,
-    };
-  });
+  // The default bridge keeps its historical veth name; other bridges need one per (container, network).
+  const veth = isDefault ? vethName(rec.Id) : `veth${createHash('sha256').update(`${rec.Id}:${s.bridge}`).digest('hex').slice(0, 11)}`;
+  const lease: Lease = {
+    id: rec.Id, name: rec.Name, root: skiffRoot(), ip, mac: macFor(parseIPv4(ip)!), veth, ports,
+    ...(isDefault ? {} : { ifname: req.ifname, aliases: req.aliases }),
+  };
+  const first = Object.keys(s.leases).length === 0;
+  s.leases[rec.Id] = lease;
+  s.userlandProxy = settings.userlandProxy;
+  writeState(s);
+  if (first) {
+    forwardingAcquire(s.bridge);
+    forwardAcceptAcquire(s.bridge);
+  }
+  // The nftables table is brought up to date by attachNetwork, while the child makes its procfs.
+  if (rulesChanged) applyRules(s, settings.userlandProxy);
+  return {
+    network: req.network, networkId: req.networkId ?? networkId(s.bridge), bridge: s.bridge, ifname: req.ifname, aliases: req.aliases,
+    ip, mac: lease.mac, gateway: s.gateway, prefixLen: parseCidr(s.subnet).prefix, veth, ports,
+  };
 }
 
 /** The veth pair of one endpoint: the container end made inside its netns, already named and with its MAC. */
@@ -429,6 +450,31 @@ function endpointRules(e: BridgeEndpoint): Promise<void> {
     const s = readState(e.bridge);
     if (s) await applyRulesAsync(s, s.userlandProxy !== false);
   });
+}
+
+/** endpointRules without an await under the lock: for connect, which the API service runs. */
+function endpointRulesSync(e: BridgeEndpoint): void {
+  withFileLock(bridgeLock(e.bridge), () => {
+    const s = readState(e.bridge);
+    if (s) applyRules(s, s.userlandProxy !== false);
+  });
+}
+
+/**
+ * Each endpoint's rules, one bridge lock at a time. Taken together they could
+ * deadlock: this start holding bridge a and waiting for b while another start
+ * (on b, connected to a) holds b and waits for a.
+ */
+export async function rulesOneAtATime<E>(endpoints: E[], rules: (e: E) => Promise<void>): Promise<void> {
+  let first: unknown;
+  for (const e of endpoints) {
+    try {
+      await rules(e);
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
 }
 
 /** Docker's NetworkSettings.Networks entry of an attached endpoint. */
@@ -479,7 +525,7 @@ export async function attachNetwork(rec: ContainerRecord, pid: number, net: Prep
     for (const [i, ep] of net.endpoints.entries()) await plugEndpoint(ep, pid, i === 0);
   })();
   // Meanwhile: each bridge's nftables table, rendered from the leases (ours included).
-  const results = await Promise.allSettled([plugs, ...net.endpoints.map(endpointRules)]);
+  const results = await Promise.allSettled([plugs, rulesOneAtATime(net.endpoints, endpointRules)]);
   for (const r of results) {
     if (r.status !== 'rejected') continue;
     // the child failed and exited meanwhile (e.g. command not found): its own error, read by start, is the one to report.
@@ -608,9 +654,10 @@ export async function connectNetwork(netRef: string, ctrRef: string, opts: { ali
   const pid = rec.State.Pid;
   let e: BridgeEndpoint;
   try {
-    e = await leaseEndpoint(rec, { network: n.Name, networkId: n.Id, ensure: () => ensureUserBridge(n), ifname: `eth${k}`, aliases: opts.aliases ?? [], ports: false });
+    // The API service runs this: no bridge lock may be held across an await here (see withFileLock).
+    e = leaseEndpointSync(rec, { network: n.Name, networkId: n.Id, ensure: () => ensureUserBridge(n), ifname: `eth${k}`, aliases: opts.aliases ?? [], ports: false });
     await plugEndpoint(e, pid, false);
-    await endpointRules(e);
+    endpointRulesSync(e);
   } catch (err) {
     releaseNetwork(rec.Id, n.Bridge);
     store.update(rec.Id, (r) => {

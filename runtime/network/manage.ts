@@ -9,7 +9,7 @@ import {
 } from './host.js';
 import { parseCidr } from './ipv4.js';
 import { netSettings } from './settings.js';
-import { inspectUserNetwork, lookupNetwork } from './user.js';
+import { inspectUserNetwork, lookupNetwork, pruneNetworks } from './user.js';
 
 export const NETWORKS = [
   { name: 'bridge', driver: 'bridge' },
@@ -90,4 +90,14 @@ export function pruneBridge(): PruneResult {
     removeBridge(bridge);
     return { removed: true, bridge, inUse: [] };
   });
+}
+
+/**
+ * `network prune` (the CLI's and the API's): every unused user network whose
+ * id is in `wanted` (what the filters selected), then the default bridge when
+ * unused, but only for a prune no filter narrowed.
+ */
+export function pruneUnused(wanted: Set<string>, filtered: boolean): { removed: string[]; bridge?: PruneResult } {
+  const removed = pruneNetworks((n) => wanted.has(n.Id));
+  return { removed, bridge: filtered ? undefined : pruneBridge() };
 }

@@ -217,34 +217,45 @@ export function createNetwork(name: string, o: CreateNetworkOptions = {}): UserN
  * re-created if someone deleted it.
  */
 export function ensureUserBridge(n: UserNetwork): BridgeState {
+  // The caller found the network without this lock; `network rm` may have
+  // removed it since (it removes the record under this same lock). Making the
+  // bridge again from the stale record would leave a bridge no network owns.
+  if (!existsSync(recordFile(n.Id))) {
+    // lockFd made the directory again for its lock file; nothing else is in it.
+    if (!readState(n.Bridge)) rmSync(join(bridgeLock(n.Bridge), '..'), { recursive: true, force: true });
+    throw new NetworkError(`network ${n.Name} not found`, 404);
+  }
   if (!readState(n.Bridge)) {
     writeState({ bridge: n.Bridge, subnet: n.Subnet, gateway: n.Gateway, leases: {}, network: n.Name, ...(n.Internal ? { internal: true } : {}) });
   }
   return ensureBridge({ bridge: n.Bridge, subnet: n.Subnet, portRange: [0, 0], userlandProxy: false });
 }
 
-/** Names of the containers with an address on the network (stale leases dropped on the way). */
+/** Names of the containers with an address on the network (stale leases dropped on the way); under the bridge's lock. */
 function activeEndpoints(n: UserNetwork): string[] {
-  return withFileLock(bridgeLock(n.Bridge), () => {
-    const s = readState(n.Bridge);
-    if (!s) return [];
-    const stale = staleLeases(s);
-    for (const l of stale) {
-      deleteLink(l.veth);
-      delete s.leases[l.id];
-    }
-    if (stale.length) writeState(s);
-    return Object.values(s.leases).map((l) => l.name.slice(1));
-  });
+  const s = readState(n.Bridge);
+  if (!s) return [];
+  const stale = staleLeases(s);
+  for (const l of stale) {
+    deleteLink(l.veth);
+    delete s.leases[l.id];
+  }
+  if (stale.length) writeState(s);
+  return Object.values(s.leases).map((l) => l.name.slice(1));
 }
 
 export function removeNetwork(ref: string): UserNetwork {
   if (PREDEFINED.includes(ref)) throw new NetworkError(`${ref} is a pre-defined network and cannot be removed`, 403);
   return withFileLock(rootLock(), () => {
     const n = findUserNetwork(ref);
-    if (activeEndpoints(n).length) throw new NetworkError(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`, 409);
-    withFileLock(bridgeLock(n.Bridge), () => removeBridge(n.Bridge));
-    rmSync(recordFile(n.Id), { force: true });
+    // Check and removal in one section of the bridge's lock, the one a start
+    // leases under: no start can lease between them, and one waiting for the
+    // lock finds the record gone (ensureUserBridge) instead of making the bridge again.
+    withFileLock(bridgeLock(n.Bridge), () => {
+      if (activeEndpoints(n).length) throw new NetworkError(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`, 409);
+      removeBridge(n.Bridge);
+      rmSync(recordFile(n.Id), { force: true });
+    });
     return n;
   });
 }

@@ -270,3 +270,47 @@ it('docker-compose with two networks (one --internal) and a network alias: the s
   t.deepEqual(userNetLeftovers(h.prefix), []);
   t.notRegex(svc.log(), /does not implement/);
 }, { 'docker-compose': 'docker-compose' });
+
+it('docker-py create_container(networking_config={net: aliases}) without network_mode: on that network only, with its alias; concurrent connects, disconnects and rm -f on one network never wedge the service', async (t) => {
+  const h = await netHarness(t);
+  const svc = await startService(t, h);
+  const d = (...args: string[]) => client(t, svc, DOCKER, args);
+  t.is((await d('network', 'create', 'pynet')).code, 0);
+  const py = await client(t, svc, 'python3', ['-c', [
+    'import docker',
+    'c = docker.from_env()',
+    "nc = c.api.create_networking_config({'pynet': c.api.create_endpoint_config(aliases=['pyalias'])})",
+    "ctr = c.api.create_container('busybox', ['sleep', '300'], name='pyc', networking_config=nc)",
+    "c.api.start(ctr['Id'])",
+    "print(ctr['Id'])",
+  ].join('\n')]);
+  t.is(py.code, 0, py.stderr);
+  // Docker: the EndpointsConfig networks replace the default bridge; the alias is the network's.
+  t.is((await d('inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', 'pyc')).stdout, 'pynet \n');
+  t.regex((await d('inspect', '-f', '{{json .NetworkSettings.Networks.pynet.Aliases}}', 'pyc')).stdout, /"pyalias"/);
+  const reach = await d('run', '--rm', '--network', 'pynet', 'busybox', 'sh', '-c', 'ping -c1 -W3 pyalias >/dev/null && echo reached');
+  t.is(reach.stdout, 'reached\n', reach.stderr);
+
+  // The service takes bridge locks for connect (the running containers get an interface now), disconnect and
+  // rm at once; none may hold its lock across an await, or the others block its event loop for good.
+  const names = ['m1', 'm2', 'm3', 'm4'];
+  t.is((await d('network', 'create', 'pynet2')).code, 0);
+  for (const n of [...names, 'gone']) t.is((await d('run', '-d', '--name', n, '--network', 'pynet', 'busybox', 'sleep', '300')).code, 0);
+  const all = await Promise.all([
+    ...names.map((n) => d('network', 'connect', 'pynet2', n)),
+    d('network', 'disconnect', 'pynet', 'm1'),
+    d('rm', '-f', 'gone'),
+    d('rm', '-f', 'pyc'),
+  ]);
+  for (const r of all) t.is(r.code, 0, r.stderr);
+  t.is(await ping(svc.sock), 200, 'the service still answers');
+  const on2 = await d('network', 'inspect', '-f', '{{range .Containers}}{{.Name}} {{end}}', 'pynet2');
+  t.deepEqual(on2.stdout.trim().split(' ').sort(), names);
+  const ok = await d('exec', 'm2', 'sh', '-c', 'ping -c1 -W3 m3 >/dev/null && echo reached');
+  t.is(ok.stdout, 'reached\n', ok.stderr);
+
+  t.is((await d('rm', '-f', ...names)).code, 0);
+  t.is((await d('network', 'rm', 'pynet', 'pynet2')).code, 0);
+  t.deepEqual(userNetLeftovers(h.prefix), []);
+  t.notRegex(svc.log(), /does not implement|already held by this process/);
+}, { '/usr/bin/docker': 'docker.io' });

@@ -134,3 +134,53 @@ it('containers on a network reach each other by name and alias, not across netwo
   t.is(await h.ok(t, ['network', 'rm', 'neta', 'netb']), 'neta\nnetb\n');
   t.deepEqual(userNetLeftovers(h.prefix), []);
 });
+
+it('network rm racing a start on the network: either the start wins (rm refused) or rm does and the start fails with "network NAME not found"; no bridge is left behind', async (t) => {
+  const h = await netHarness(t);
+  const outcomes = new Set<string>();
+  for (const [i, delay] of [0, 100, 250, 400, 550, 700, 900].entries()) {
+    const name = `race${i}`;
+    await h.ok(t, ['network', 'create', name]);
+    const bridge = (await h.ok(t, ['network', 'inspect', '-f', '{{index .Options "com.docker.network.bridge.name"}}', name])).trim();
+    const start = h.run(['run', '-d', '--name', `c${i}`, '--network', name, 'busybox', 'sleep', '300']);
+    await new Promise((r) => setTimeout(r, delay));
+    const rm = await h.run(['network', 'rm', name]);
+    const run = await start;
+    if (rm.code === 0) {
+      outcomes.add('rm');
+      t.not(run.code, 0, 'the start cannot succeed on a removed network');
+      t.regex(run.stderr, new RegExp(`network ${name} not found`));
+      t.false(existsSync(`/sys/class/net/${bridge}`), `no bridge ${bridge} without a network`);
+      t.false(existsSync(`/run/skiff/net/${bridge}`), 'no state without a network');
+    } else {
+      outcomes.add('start');
+      t.is(run.code, 0, run.stderr);
+      t.regex(rm.stderr, /has active endpoints/);
+      await h.ok(t, ['rm', '-f', `c${i}`]);
+      await h.ok(t, ['network', 'rm', name]);
+    }
+    await h.run(['rm', '-f', `c${i}`]);
+  }
+  t.log(`outcomes: ${[...outcomes].join(', ')}`);
+  t.deepEqual(userNetLeftovers(h.prefix), []);
+});
+
+it('/etc/hosts rewritten as members join and leave is never seen without localhost by a container reading it in a loop', async (t) => {
+  const h = await netHarness(t);
+  await h.ok(t, ['network', 'create', 'hostsnet']);
+  await h.ok(t, ['run', '-d', '--name', 'reader', '--network', 'hostsnet', 'busybox', 'sh', '-c',
+    'n=0; while [ ! -e /tmp/stop ]; do grep -q localhost /etc/hosts || echo MISSING; n=$((n+1)); done; echo reads=$n']);
+  // Each start and stop of a peer rewrites reader's file (a peer block added, then dropped).
+  for (let i = 0; i < 4; i++) {
+    await h.ok(t, ['run', '-d', '--name', `p${i}`, '--network-alias', `alias${i}`, '--network', 'hostsnet', 'busybox', 'sleep', '300']);
+    await h.ok(t, ['rm', '-f', `p${i}`]);
+  }
+  await h.ok(t, ['exec', 'reader', 'touch', '/tmp/stop']);
+  t.is((await h.ok(t, ['wait', 'reader'])).trim(), '0');
+  const logs = await h.ok(t, ['logs', 'reader']);
+  t.regex(logs, /^reads=\d+\n$/, 'no read found the file without localhost');
+  t.true(Number(logs.match(/reads=(\d+)/)![1]) > 100, logs);
+  await h.ok(t, ['rm', '-f', 'reader']);
+  await h.ok(t, ['network', 'rm', 'hostsnet']);
+  t.deepEqual(userNetLeftovers(h.prefix), []);
+});

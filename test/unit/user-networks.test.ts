@@ -1,6 +1,11 @@
 import test from 'ava';
-import { renderTable, type BridgeState, type Lease } from '../../runtime/network/host.js';
-import { peerLines, PEERS_MARKER, withPeers } from '../../runtime/network/hosts.js';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { renderTable, withFileLock, withFileLockAsync, type BridgeState, type Lease } from '../../runtime/network/host.js';
+import { peerLines, PEERS_MARKER, rewriteInPlace, withPeers } from '../../runtime/network/hosts.js';
+import { rulesOneAtATime } from '../../runtime/network/index.js';
+import { networkModeOf } from '../../runtime/api/containers.js';
 import { networkPool } from '../../runtime/network/user.js';
 
 const lease = (id: string, name: string, ip: string, aliases: string[] = []): Lease => ({
@@ -45,4 +50,74 @@ test('networkPool: CIDR[:SIZE], /24s by default, bad sizes refused', (t) => {
   t.is(networkPool({ SKIFF_NETWORK_POOL: '10.9.8.0/28' }).size, 28);
   t.throws(() => networkPool({ SKIFF_NETWORK_POOL: '10.9.8.0/24:20' }), { message: /invalid network pool/ });
   t.throws(() => networkPool({ SKIFF_NETWORK_POOL: '10.9.8.1/24' }), { message: /host bits are set/ });
+});
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+test('rulesOneAtATime: one bridge lock at a time (two starts locking a then b and b then a cannot deadlock), every bridge done, first error kept', async (t) => {
+  const held = new Set<string>();
+  let most = 0;
+  const done: string[] = [];
+  const fakeRules = async (bridge: string) => {
+    held.add(bridge);
+    most = Math.max(most, held.size);
+    await tick();
+    held.delete(bridge);
+    done.push(bridge);
+    if (bridge === 'b') throw new Error('nft failed on b');
+  };
+  await t.throwsAsync(rulesOneAtATime(['a', 'b', 'c'], fakeRules), { message: 'nft failed on b' });
+  t.is(most, 1);
+  t.deepEqual(done, ['a', 'b', 'c']);
+});
+
+test('withFileLockAsync: two holders in one process queue instead of blocking the event loop in flock', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sklock-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'lock');
+  const order: string[] = [];
+  const holder = (name: string) => withFileLockAsync(file, async () => {
+    order.push(`${name}+`);
+    await tick();
+    order.push(`${name}-`);
+  });
+  // Before: the second lockFd blocked in flock(2) on its own open file, and the first could never finish.
+  await Promise.all([holder('x'), holder('y')]);
+  t.deepEqual(order, ['x+', 'x-', 'y+', 'y-']);
+});
+
+test('withFileLock: a synchronous caller of a lock this process holds across an await fails at once instead of hanging', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sklock-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'lock');
+  let release!: () => void;
+  const holding = withFileLockAsync(file, () => new Promise<void>((r) => { release = r; }));
+  await tick();
+  t.throws(() => withFileLock(file, () => 1), { message: /already held by this process/ });
+  release();
+  await holding;
+  t.is(withFileLock(file, () => 2), 2);
+});
+
+test('rewriteInPlace: same inode (bind-mounted /etc/hosts), exact new content, shorter or longer', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skhosts-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'hosts');
+  writeFileSync(file, '127.0.0.1\tlocalhost\n10.9.0.2\tabc\n10.9.0.3\tdb long line\n');
+  const ino = statSync(file).ino;
+  rewriteInPlace(file, '127.0.0.1\tlocalhost\n');
+  t.is(readFileSync(file, 'utf8'), '127.0.0.1\tlocalhost\n');
+  rewriteInPlace(file, '127.0.0.1\tlocalhost\n10.9.0.4\tcache cache-alias\n');
+  t.is(readFileSync(file, 'utf8'), '127.0.0.1\tlocalhost\n10.9.0.4\tcache cache-alias\n');
+  t.is(statSync(file).ino, ino);
+});
+
+test('networkModeOf: NetworkMode "default" with EndpointsConfig naming only user networks puts eth0 on the first of them, as Docker does', (t) => {
+  t.is(networkModeOf(undefined, {}), 'bridge');
+  t.is(networkModeOf('default', {}), 'bridge');
+  t.is(networkModeOf('', { mynet: { Aliases: ['x'] } }), 'mynet');
+  t.is(networkModeOf('default', { mynet: {}, other: {} }), 'mynet');
+  t.is(networkModeOf('default', { bridge: {}, mynet: {} }), 'bridge');
+  t.is(networkModeOf('mynet', { other: {} }), 'mynet');
+  t.is(networkModeOf('none', { mynet: {} }), 'none');
 });

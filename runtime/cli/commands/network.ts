@@ -4,9 +4,9 @@
 // bridge networks (runtime/network/user.ts), each with its own bridge,
 // subnet and nftables table, whose members know each other by name.
 import type { Argv, CommandModule } from 'yargs';
-import { inspectNetwork, pruneBridge } from '../../network/manage.js';
+import { inspectNetwork, pruneUnused } from '../../network/manage.js';
 import { connectNetwork, disconnectNetwork } from '../../network/index.js';
-import { createNetwork, pruneNetworks, removeNetwork } from '../../network/user.js';
+import { createNetwork, removeNetwork } from '../../network/user.js';
 import { SkiffError } from '../../util/errors.js';
 import { parseFilters } from '../filters.js';
 import { compileGoTemplate } from '../template/index.js';
@@ -135,9 +135,7 @@ const prune: CommandModule<object, { force: boolean; filter?: string[] }> = {
     const filters = parseFilters(a.filter, ['label']);
     if (!a.force && !(await confirm('WARNING! This will remove all custom networks not used by at least one container.'))) return;
     const wanted = new Set(selectNetworks(filters).map((n) => n.Id));
-    const removed = pruneNetworks((n) => wanted.has(n.Id));
-    // The default bridge only when no filter narrows the prune to labelled networks.
-    const r = filters.size ? undefined : pruneBridge();
+    const { removed, bridge: r } = pruneUnused(wanted, filters.size > 0);
     if (r?.removed) removed.unshift(r.bridge);
     if (removed.length) process.stdout.write(`Deleted Networks:\n${removed.map((n) => `${n}\n`).join('')}`);
     if (r && !r.removed && r.inUse.length) process.stderr.write(`bridge ${r.bridge} is in use by ${r.inUse.join(', ')}; not removed\n`);
