@@ -42,6 +42,7 @@ D="$WORK/dockerd"
 P="$WORK/podman"
 svc_pid='' dockerd_pid='' podman_pid=''
 libpod_parent_existed=0; compgen -G '/sys/fs/cgroup/*/libpod_parent' >/dev/null && libpod_parent_existed=1
+docker_cg_existed=0; compgen -G '/sys/fs/cgroup/*/docker' >/dev/null && docker_cg_existed=1
 PODMAN=(podman --root "$P/root" --runroot "$P/run" --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --tmpdir "$P/tmp" --runtime runc)
 export CONTAINERS_CONF="$WORK/containers.conf"
 
@@ -72,7 +73,10 @@ cleanup() {
     kill "$podman_pid" 2>/dev/null; wait "$podman_pid" 2>/dev/null
     "${PODMAN[@]}" system reset --force >/dev/null 2>&1
   fi
-  # podman's cgroupfs manager makes libpod_parent/ at the hierarchy roots.
+  # dockerd makes docker/ at the hierarchy roots, podman's cgroupfs manager libpod_parent/.
+  if ((!docker_cg_existed)); then
+    for d in /sys/fs/cgroup/*/docker; do [[ -d "$d" ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
+  fi
   if ((!libpod_parent_existed)); then
     for d in /sys/fs/cgroup/*/libpod_parent; do [[ -d "$d" ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
   fi
