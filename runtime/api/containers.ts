@@ -147,7 +147,8 @@ export function toCreateOptions(b: CreateBody, name: string | undefined): Create
 /** Starts take a monitor that has already booted (see StandbyMonitor). */
 export const monitors = new StandbyMonitor(finishRun);
 
-function find(ref: string): ContainerRecord {
+/** The container, refreshed; an unknown ref answers 404. */
+export function find(ref: string): ContainerRecord {
   try {
     return findLive(ref);
   } catch (e) {

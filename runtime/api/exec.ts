@@ -12,7 +12,7 @@ import { execInContainer } from '../container/exec.js';
 import { relayedPtyIo, type ContainerIo } from '../container/io.js';
 import type { Pty } from '../container/pty.js';
 import { consoleSize, sizeParams } from './tty.js';
-import { findLive } from '../container/lifecycle.js';
+import { find } from './containers.js';
 import { ApiError, readJson, sendJson, type Ctx, type Router } from './router.js';
 import { endStream, openStream, streamWriter, STDERR, STDOUT } from './stream.js';
 
@@ -33,19 +33,10 @@ const instances = new Map<string, ExecInstance>();
 /** Finished instances are forgotten after a while, as the daemon does. */
 const KEEP_MS = 5 * 60_000;
 
-function containerOf(ref: string) {
-  try {
-    return findLive(ref);
-  } catch (e) {
-    if (/^No such container/.test((e as Error).message)) throw new ApiError(404, `No such container: ${ref}`);
-    throw e;
-  }
-}
-
 async function create(c: Ctx): Promise<void> {
   const cfg = await readJson<ExecConfig>(c.req);
   if (!Array.isArray(cfg.Cmd) || cfg.Cmd.length === 0 || !cfg.Cmd.every((w) => typeof w === 'string')) throw new ApiError(400, 'No exec command specified');
-  const rec = containerOf(c.params.id);
+  const rec = find(c.params.id);
   if (!rec.State.Running) throw new ApiError(409, `Container ${rec.Id} is not running`);
   if (rec.State.Paused) throw new ApiError(409, `Container ${rec.Id} is paused, unpause the container before exec`);
   const id = randomBytes(32).toString('hex');

@@ -5,7 +5,7 @@
 // containers (hostile tars included), system df, image events. Each test
 // starts its own service on a socket in its own root; containers use
 // --network none.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -13,14 +13,11 @@ import type { ExecutionContext } from 'ava';
 import bcrypt from 'bcryptjs';
 import * as tar from 'tar-stream';
 import { startRegistry } from '../../runtime/registry/server.js';
-import { cli, harness, it, mountsUnder, type Harness, type Result } from './_harness.js';
+import { harness, it, mountsUnder, type Harness, type Result } from './_harness.js';
+import { client, DOCKER, DOCKER28, startService, type ClientOptions, type Service } from './_service.js';
 import { REGISTRY, startRegistry as startDistribution } from './_registry.js';
 
-const DOCKER = '/usr/bin/docker';
-const DOCKER28 = '/usr/local/bin/docker';
 const TOOLS = { [DOCKER]: 'docker.io' };
-
-interface Service { sock: string; proc: ChildProcess }
 
 interface Reply { status: number; headers: http.IncomingHttpHeaders; body: Buffer; text: string }
 
@@ -39,55 +36,9 @@ function request(sock: string, path: string, method = 'GET', body?: Buffer | str
   });
 }
 
-async function startService(t: ExecutionContext, h: Harness, env: NodeJS.ProcessEnv = {}): Promise<Service> {
-  const sock = join(h.root, 'api.sock');
-  const proc = spawn(process.execPath, [cli, 'system', 'service', '--host', `unix://${sock}`], { env: h.env(env), stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr!.on('data', (d) => (log += d));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  // Registered after the harness's teardown, so it runs first: the service stops before the root goes.
-  t.teardown(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    if (log) t.log(log.trim());
-  });
-  for (let i = 0; ; i++) {
-    try {
-      if ((await request(sock, '/_ping')).status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (i > 200 || proc.exitCode !== null) throw new Error(`the service did not start: ${log}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return { sock, proc };
-}
-
-/** A docker CLI (or a shell pipeline of them, with `sh -c`) against the service, with a config dir of its own. */
-function docker(t: ExecutionContext, svc: Service, args: string[], opts: { bin?: string; input?: string; shell?: boolean; config?: string } = {}): Promise<Result> {
-  const config = opts.config ?? mkdtempSync('/tmp/skiff-test-docker-config-');
-  if (!opts.config) t.teardown(() => rmSync(config, { recursive: true, force: true }));
-  const env = { ...process.env, DOCKER_CONFIG: config, DOCKER_HOST: `unix://${svc.sock}`, DOCKER_CONTEXT: '', DOCKER_BUILDKIT: '0' };
-  return new Promise((resolve, reject) => {
-    const child = opts.shell
-      ? spawn('/bin/sh', ['-c', args[0]], { env, stdio: ['pipe', 'pipe', 'pipe'] })
-      : spawn(opts.bin ?? DOCKER, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 137, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
+/** The docker CLI (or a shell pipeline of them) against the service, with the classic builder. */
+function docker(t: ExecutionContext, svc: Service, args: string[], opts: Omit<ClientOptions, 'env'> = {}): Promise<Result> {
+  return client(t, svc, args, { ...opts, env: { DOCKER_BUILDKIT: '0' } });
 }
 
 async function setup(t: ExecutionContext, env: NodeJS.ProcessEnv = {}) {

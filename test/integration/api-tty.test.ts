@@ -9,52 +9,10 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { cli, harness, it, type Harness } from './_harness.js';
+import { harness, it } from './_harness.js';
+import { DOCKER, DOCKER28, startService, type Service } from './_service.js';
 
-const DOCKER = '/usr/bin/docker';
-const DOCKER28 = '/usr/local/bin/docker';
 const TOOLS = { [DOCKER]: 'docker.io', python3: 'python3' };
-
-interface Service { sock: string; proc: ChildProcess }
-
-function ping(sock: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: sock, path: '/_ping' }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function startService(t: ExecutionContext, h: Harness): Promise<Service> {
-  const sock = join(h.root, 'api.sock');
-  const proc = spawn(process.execPath, [cli, 'system', 'service', '--host', `unix://${sock}`], { env: h.env(), stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr!.on('data', (d) => (log += d));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  // Registered after the harness's teardown, so it runs first: the service stops before the root goes.
-  t.teardown(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    if (log) t.log(log.trim());
-  });
-  for (let i = 0; ; i++) {
-    try {
-      if ((await ping(sock)) === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (i > 200 || proc.exitCode !== null) throw new Error(`the service did not start: ${log}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return { sock, proc };
-}
 
 /**
  * A pty for the docker CLI, made by python3: the terminal's size is set with

@@ -1,19 +1,18 @@
 // `skiff system service` driven by the real docker CLI (Debian's docker.io
 // client) and by plain HTTP. Each test starts its own service on a socket in
 // its own root; containers use --network none, so no bridge is made.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { startRegistry } from '../../runtime/registry/server.js';
-import { cli, fixtures, harness, it, type Harness, type Result } from './_harness.js';
+import { cli, fixtures, harness, it, type Result } from './_harness.js';
+import { client, DOCKER, DOCKER28, startService, type Service } from './_service.js';
 
-const DOCKER = '/usr/bin/docker';
 const TOOLS = { [DOCKER]: 'docker.io' };
 
-interface Service { sock: string; proc: ChildProcess; stop(): Promise<void>; log(): string }
 
 function get(sock: string, path: string, method = 'GET', body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
   return new Promise((resolve, reject) => {
@@ -50,57 +49,9 @@ function postGarbage(sock: string, headers: Record<string, string>): Promise<num
   });
 }
 
-async function startService(t: ExecutionContext, h: Harness, env: Record<string, string> = {}): Promise<Service> {
-  const sock = join(h.root, 'api.sock');
-  const proc = spawn(process.execPath, [cli, 'system', 'service', '--host', `unix://${sock}`], { env: { ...h.env(), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr!.on('data', (d) => (log += d));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
-  // Registered after the harness's teardown, so it runs first: the service stops before the root goes.
-  t.teardown(async () => {
-    await stop();
-    if (log) t.log(log.trim());
-  });
-  for (let i = 0; ; i++) {
-    try {
-      if ((await get(sock, '/_ping')).status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (i > 200 || proc.exitCode !== null) throw new Error(`the service did not start: ${log}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return { sock, proc, stop, log: () => log };
-}
-
-/** The docker CLI against the service, with a config dir of its own (nothing in ~/.docker). */
+/** The docker CLI against the service (stdin: `input`; another client: `bin`). */
 function docker(t: ExecutionContext, svc: Service, args: string[], input = '', bin = DOCKER): Promise<Result> {
-  const config = mkdtempSync('/tmp/skiff-test-docker-config-');
-  t.teardown(() => rmSync(config, { recursive: true, force: true }));
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, ['-H', `unix://${svc.sock}`, ...args], {
-      env: { ...process.env, DOCKER_CONFIG: config, DOCKER_HOST: '', DOCKER_CONTEXT: '' }, stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 137, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+  return client(t, svc, args, { input, bin });
 }
 
 async function setup(t: ExecutionContext) {
@@ -295,8 +246,6 @@ it('TCP only with mutual TLS: a client with a certificate the CA signed runs con
   t.deepEqual(h.containerIds(), []);
 }, { ...TOOLS, openssl: 'openssl' });
 
-// The docker 28 client comes with these machines (not from apt); it speaks API 1.50 and negotiates down.
-const DOCKER28 = '/usr/local/bin/docker';
 
 it('the docker 28 CLI negotiates API 1.44 and runs, execs, inspects, logs and removes', async (t) => {
   const { h, svc } = await setup(t);

@@ -3,33 +3,19 @@
 // volume, service names resolved across the project's network; ps, logs,
 // exec and down -v; and the docker CLI's `network` verbs through the same
 // service. Each test has its own root, socket, pool and bridge prefix.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { cli, it, type Result } from './_harness.js';
+import { it, type Result } from './_harness.js';
 import { fetchText, freePort, portBusy } from './_net-util.js';
-import { netHarness, userNetLeftovers, type NetHarness } from './_user-net.js';
+import { netHarness, userNetLeftovers } from './_user-net.js';
+import { client, DOCKER, ping, startService, type Service } from './_service.js';
 
 const COMPOSE = '/usr/bin/docker-compose';
 /** A shell line fetching http://HOST/ with nc (busybox wget would resolve through glibc NSS). */
 const get = (host: string) => `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} 80 | tail -1`;
-const DOCKER = '/usr/bin/docker';
-
-interface Service { sock: string; log: () => string }
-
-function ping(sock: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: sock, path: '/_ping' }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 function post(sock: string, path: string, body: unknown): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
@@ -43,53 +29,9 @@ function post(sock: string, path: string, body: unknown): Promise<{ status: numb
   });
 }
 
-/** `skiff system service` on a socket in the test's root; stopped before the root goes. */
-async function startService(t: ExecutionContext, h: NetHarness): Promise<Service> {
-  const sock = join(h.root, 'api.sock');
-  const proc = spawn(process.execPath, [cli, 'system', 'service', '--host', `unix://${sock}`], { env: h.env(), stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  proc.stderr!.on('data', (d) => (log += d));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  t.teardown(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-  });
-  for (let i = 0; ; i++) {
-    try {
-      if (await ping(sock) === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (i > 200 || proc.exitCode !== null) throw new Error(`the service did not start: ${log}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return { sock, log: () => log };
-}
-
-/** A client program against the service, with a config dir of its own (nothing in ~/.docker). */
-function client(t: ExecutionContext, svc: Service, cmd: string, args: string[], cwd?: string): Promise<Result> {
-  const config = mkdtempSync('/tmp/skiff-test-docker-config-');
-  t.teardown(() => rmSync(config, { recursive: true, force: true }));
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      cwd, env: { ...process.env, DOCKER_CONFIG: config, DOCKER_HOST: `unix://${svc.sock}`, DOCKER_CONTEXT: '', COMPOSE_INTERACTIVE_NO_CLI: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 137, stdout, stderr });
-    });
-  });
+/** docker or docker-compose against the service. */
+function run(t: ExecutionContext, svc: Service, cmd: string, args: string[], cwd?: string): Promise<Result> {
+  return client(t, svc, args, { bin: cmd, cwd, env: { COMPOSE_INTERACTIVE_NO_CLI: '1' } });
 }
 
 it('docker-compose up -d: a web service with a published port and a named volume, a client reaching it by service name; ps, logs, exec -T, down -v leaves nothing', async (t) => {
@@ -121,7 +63,7 @@ it('docker-compose up -d: a web service with a published port and a named volume
     '  data:',
     '',
   ].join('\n'));
-  const compose = (...args: string[]) => client(t, svc, COMPOSE, ['-p', project, ...args], dir);
+  const compose = (...args: string[]) => run(t, svc, COMPOSE, ['-p', project, ...args], dir);
 
   const up = await compose('up', '-d');
   t.is(up.code, 0, up.stderr);
@@ -176,7 +118,7 @@ it('docker-compose up -d: a web service with a published port and a named volume
 it('docker network create/ls/inspect/connect/disconnect/rm through the service, with Docker\'s errors and statuses', async (t) => {
   const h = await netHarness(t);
   const svc = await startService(t, h);
-  const d = (...args: string[]) => client(t, svc, DOCKER, args);
+  const d = (...args: string[]) => run(t, svc, DOCKER, args);
   const created = await d('network', 'create', '--label', 'k=v', 'apinet');
   t.is(created.code, 0, created.stderr);
   const id = created.stdout.trim();
@@ -249,7 +191,7 @@ it('docker-compose with two networks (one --internal) and a network alias: the s
     '    internal: true',
     '',
   ].join('\n'));
-  const compose = (...args: string[]) => client(t, svc, COMPOSE, ['-p', project, ...args], dir);
+  const compose = (...args: string[]) => run(t, svc, COMPOSE, ['-p', project, ...args], dir);
   const up = await compose('up', '-d');
   t.is(up.code, 0, up.stderr);
 
@@ -274,9 +216,9 @@ it('docker-compose with two networks (one --internal) and a network alias: the s
 it('docker-py create_container(networking_config={net: aliases}) without network_mode: on that network only, with its alias; concurrent connects, disconnects and rm -f on one network never wedge the service', async (t) => {
   const h = await netHarness(t);
   const svc = await startService(t, h);
-  const d = (...args: string[]) => client(t, svc, DOCKER, args);
+  const d = (...args: string[]) => run(t, svc, DOCKER, args);
   t.is((await d('network', 'create', 'pynet')).code, 0);
-  const py = await client(t, svc, 'python3', ['-c', [
+  const py = await run(t, svc, 'python3', ['-c', [
     'import docker',
     'c = docker.from_env()',
     "nc = c.api.create_networking_config({'pynet': c.api.create_endpoint_config(aliases=['pyalias'])})",
