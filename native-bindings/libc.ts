@@ -11,7 +11,25 @@ import { constants } from 'node:os';
 // call through them (ps, images, inspect) do not pay koffi's ~10 ms.
 let _koffi: typeof koffiModule | undefined;
 export function koffiLib(): typeof koffiModule {
-  return (_koffi ??= createRequire(import.meta.url)('koffi') as typeof koffiModule);
+  return (_koffi ??= loadKoffi());
+}
+
+/**
+ * koffi's entry point finds its prebuilt addon by parsing node's own ELF
+ * header and probing several directories: ~7 ms of every start. On glibc
+ * Linux the addon is one known file of the platform package npm installed
+ * next to it (the same version: koffi pins it), and loading it directly
+ * takes ~3 ms. Anywhere else (musl, a missing file) koffi's entry decides.
+ */
+function loadKoffi(): typeof koffiModule {
+  const require = createRequire(import.meta.url);
+  const { platform, arch } = process;
+  try {
+    return require(`@koromix/koffi-${platform}-${arch}/${platform}_${arch}/koffi.node`) as typeof koffiModule;
+  } catch {
+    // fall through to koffi's own loader
+  }
+  return require('koffi') as typeof koffiModule;
 }
 let _libc: LibraryHandle | undefined;
 type Fn = ReturnType<LibraryHandle['func']>;

@@ -11,12 +11,53 @@
 //   version or flags differ; the launcher then rewrites it (or runs uncached
 //   when it cannot write, e.g. as a user who does not own dist/).
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// Node builtins that Node itself has not loaded by the time a command starts
+// cost a compile each, ~0.1-1 ms per internal module: crypto alone is a dozen.
+// The bundle imports them all (the CLI is one file), though `ps` needs none
+// and `run` few, so each becomes a module of getters that loads the real one
+// on first use. stream's export is a class (extended, instanceof), for which
+// no stand-in will do, so it stays eager.
+//
+// yargs checks its own invariants with assert's strictEqual/notStrictEqual on
+// every parse. Loading node:assert makes Node build a stderr stream for its
+// colours (~6 ms); two plain comparisons do the same job.
+const YARGS_ASSERT = `const fail = (m) => { throw new Error(m ?? 'yargs: internal invariant failed'); };
+export const strictEqual = (a, b, m) => { if (!Object.is(a, b)) fail(m); };
+export const notStrictEqual = (a, b, m) => { if (Object.is(a, b)) fail(m); };`;
+const LAZY_BUILTINS = new Set(['child_process', 'crypto', 'dgram', 'fs/promises', 'http', 'https', 'net', 'os', 'readline',
+  'stream/promises', 'string_decoder', 'tty', 'worker_threads', 'zlib']);
+const nodeRequire = createRequire(import.meta.url);
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?[a-z_]+(\/[a-z_]+)?$/ }, (args) => {
+      const name = args.path.replace(/^node:/, '');
+      if (name === 'assert' && /node_modules\/yargs\//.test(args.importer)) return { path: 'assert', namespace: 'yargs-assert' };
+      if (!LAZY_BUILTINS.has(name)) return undefined;
+      // The stand-in's own require of the real module stays a plain require.
+      if (args.namespace === 'lazy-builtin') return { path: `node:${name}`, external: true };
+      return { path: name, namespace: 'lazy-builtin' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'yargs-assert' }, () => ({ loader: 'js', contents: YARGS_ASSERT }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, ({ path }) => {
+      const names = Object.getOwnPropertyNames(nodeRequire(`node:${path}`));
+      return {
+        loader: 'js',
+        contents: `let real;
+const load = () => (real ??= require('node:${path}'));
+for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });`,
+      };
+    });
+  },
+};
 const out = join(pkg, 'dist', 'bin');
 rmSync(out, { recursive: true, force: true });
 
@@ -35,6 +76,7 @@ await build({
   format: 'cjs',
   target: 'node20',
   external: ['koffi'], // a native addon: loaded from node_modules at run time
+  plugins: [lazyBuiltins],
   outdir: out,
   outExtension: { '.js': '.cjs' },
   define: { __SKIFF_BUNDLE__: 'true', 'import.meta.url': '__import_meta_url' },

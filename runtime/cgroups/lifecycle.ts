@@ -191,6 +191,44 @@ export function cgroupView(cg: ContainerCgroup): {
   return { hierarchies, links };
 }
 
+/**
+ * Warms up the kernel's cgroup-migration lock, off the main thread, so that
+ * the joinCgroup() that follows soon after is quick.
+ *
+ * Every write to a cgroup.procs file takes one global lock
+ * (cgroup_threadgroup_rwsem). The first writer after a quiet spell waits a
+ * whole RCU grace period (9-16 ms on these machines) while the lock switches
+ * to its writer mode; writers within about one more grace period skip that
+ * wait (0.1 ms). This write moves this process into the cgroup it is already
+ * in, which changes nothing, on a libuv thread: the grace period passes while
+ * the main thread clones the child and builds its root. Errors are ignored:
+ * it is only a warm-up, and the real join reports its own.
+ */
+export function warmMigrationLock(layout: CgroupLayout): void {
+  const file = currentProcsFile(layout);
+  if (!file) return;
+  // Opened here, written there: one thread-pool job, which needs nothing
+  // more from the event loop (the main thread is busy until the join).
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY);
+  } catch {
+    return;
+  }
+  fs.write(fd, String(process.pid), () => fs.close(fd, () => {}));
+}
+
+/** cgroup.procs of the cgroup this process is in now, in one hierarchy. */
+function currentProcsFile(layout: CgroupLayout): string | undefined {
+  // skiff never moves itself in a v1 hierarchy, so ownDir is where it is.
+  const v1 = CONTROLLERS.map((c) => layout.controllers[c]).find((h) => h?.version === 1);
+  if (v1) return path.join(v1.ownDir, 'cgroup.procs');
+  if (!layout.v2) return undefined;
+  // In v2 it may have moved itself into the leaf (see enableV2Controllers).
+  const self = fs.readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)?.[1] ?? '';
+  return path.join(layout.v2.ownDir, path.basename(self) === LEAF_NAME ? LEAF_NAME : '', 'cgroup.procs');
+}
+
 /** Moves PID into the container's cgroup in every hierarchy used. */
 export function joinCgroup(cg: ContainerCgroup, pid: number): void {
   for (const h of cg.hierarchies) writeValue(path.join(h.dir, 'cgroup.procs'), String(pid));

@@ -9,7 +9,7 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { nsExec } from '../../native-bindings/helper.js';
 import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
-import { joinCgroup } from '../cgroups/index.js';
+import { joinCgroup, warmMigrationLock } from '../cgroups/index.js';
 import { secureJoin } from '../sandbox/securejoin.js';
 import { errnoText, EXIT, SkiffError } from '../util/errors.js';
 import { mergeEnv } from './create.js';
@@ -68,6 +68,9 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
   if (rec.State.Paused) throw new SkiffError(`Container ${rec.Id} is paused, unpause the container before exec`, 1);
   if (opts.cmd.length === 0) throw new SkiffError('exec needs a command to run');
   checkWorkdir(opts.workdir);
+  const cg = cgroupOf(rec);
+  // The join below would otherwise wait ~10 ms for the kernel's cgroup lock.
+  warmMigrationLock(cg.layout);
   const pid = rec.State.Pid;
   const root = `/proc/${pid}/root`;
   const user = resolveUser(opts.user ?? rec.Config.User, readIn(root, '/etc/passwd'), readIn(root, '/etc/group'));
@@ -102,7 +105,6 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
   explain(() => narrate.setnsStep(pid, middle, wanted));
   let report = '';
   try {
-    const cg = cgroupOf(rec);
     joinCgroup(cg, middle);
     explain(() => [narrate.joinStep(cg, middle), ...narrate.securitySteps(middle, security,
       { args: opts.cmd, env, cwd, uid: user.uid, gid: user.gid, groups: user.groups }, seccompSummary(rec.HostConfig))]);

@@ -2,8 +2,8 @@
 //
 //   parent (this file, Node)            child
 //   ------------------------            -----
-//   mount overlay rootfs; mkdir cgroup, write limits and the device program;
-//   lease an address
+//   mkdir cgroup, write limits and the device program; warm the kernel's
+//   cgroup lock; mount overlay rootfs; lease an address
 //   skiff_clone(NEWPID|NEWNS|...)  -->  [C] waits on the sync pipe
 //   write uid/gid maps; sync byte 1 --> [C] root in the userns; makes the proc
 //   wire the veth                       mount (fsmount), says "P<fd>", waits
@@ -29,7 +29,7 @@ import { constants } from 'node:os';
 import { close, pidfdGetfd, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import {
   applyLimits, attachDeviceProgram, cgroupView, containerCgroup, createCgroup, deviceAllowList, destroyCgroup, detectHostLayout,
-  joinCgroup, oomKilled, planDevices, planLimits, type ContainerCgroup,
+  joinCgroup, oomKilled, planDevices, planLimits, warmMigrationLock, type ContainerCgroup,
 } from '../cgroups/index.js';
 import { ImageStore } from '../image/store.js';
 import { mountPlan } from '../sandbox/mounts.js';
@@ -205,6 +205,8 @@ export async function launch(r: LaunchRequest): Promise<{ pid: number; failure: 
   const [errR, errW] = pipe();
   const [execR, execW] = pipe();
   const stub = openSync(execStub, 'r');
+  // The join below would otherwise wait ~10 ms for the kernel's cgroup lock.
+  warmMigrationLock(cg.layout);
   let pid: number;
   try {
     pid = cloneExec({
@@ -297,7 +299,34 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
   };
   try {
     reserveExitRecord(id);
-    // 1. Root filesystem.
+    // 1. cgroup, beneath the cgroup skiff itself runs in. First, so that the
+    // warm-up write at its end has the rest of the start to wait out its
+    // grace period in: it holds the cgroup mutex meanwhile, which a mkdir
+    // or program attach in a cgroupfs would wait for (see warmMigrationLock).
+    const layout = detectHostLayout();
+    const cg = createCgroup(layout, id);
+    undo.push(() => destroyCgroup(cg));
+    const h = rec.HostConfig;
+    // Device control before any process exists in the cgroup: the v2 eBPF
+    // program (fails closed if v2 has nothing else) or else the v1 rules. On a
+    // hybrid host the kernel asks the program first and stops at its "no", so
+    // once it is attached the v1 lines (one write each, ~1 ms apiece) would
+    // only repeat the same list: they are written where the program is not.
+    const devices = deviceAllowList(!!h.Privileged, deviceRules(h));
+    const bpf = attachDeviceProgram(cg, devices);
+    const deviceWrites = bpf ? [] : planDevices(layout, devices);
+    applyLimits(cg, deviceWrites);
+    const limitWrites = planLimits({
+      memory: h.Memory, memorySwap: h.MemorySwap || undefined, nanoCpus: h.NanoCpus, cpuShares: h.CpuShares || undefined,
+      pidsLimit: h.PidsLimit ?? undefined,
+    }, layout);
+    applyLimits(cg, limitWrites);
+    explain(() => narrate.cgroupStep(cg, [...deviceWrites, ...limitWrites], devices, bpf));
+
+    mark('cgroup-ready');
+    warmMigrationLock(layout);
+
+    // 2. Root filesystem.
     const diffIds = images.get(rec.Image).config.rootfs.diff_ids;
     const lower = lowerDirs(images, diffIds);
     explain(() => narrate.layersStep(rec.Config.Image, diffIds.map((d) => ({ diffId: d, path: images.layerPath(d), size: images.layerSize(d) }))));
@@ -328,31 +357,9 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     undo.push(() => releaseNetwork(id));
     mark('network-ready');
     const etc = writeEtcFiles(rec, net.hostsLines);
-    const layout = detectHostLayout();
-    const spec = buildSpec(rec, stdio, etc, containerCgroup(layout, id));
+    const spec = buildSpec(rec, stdio, etc, cg);
     spec.process.env = mergeEnv(net.env, spec.process.env);
 
-    // 2. cgroup, beneath the cgroup skiff itself runs in.
-    const cg = createCgroup(layout, id);
-    undo.push(() => destroyCgroup(cg));
-    const h = rec.HostConfig;
-    // Device control before any process exists in the cgroup: the v2 eBPF
-    // program (fails closed if v2 has nothing else) or else the v1 rules. On a
-    // hybrid host the kernel asks the program first and stops at its "no", so
-    // once it is attached the v1 lines (one write each, ~1 ms apiece) would
-    // only repeat the same list: they are written where the program is not.
-    const devices = deviceAllowList(!!h.Privileged, deviceRules(h));
-    const bpf = attachDeviceProgram(cg, devices);
-    const deviceWrites = bpf ? [] : planDevices(layout, devices);
-    applyLimits(cg, deviceWrites);
-    const limitWrites = planLimits({
-      memory: h.Memory, memorySwap: h.MemorySwap || undefined, nanoCpus: h.NanoCpus, cpuShares: h.CpuShares || undefined,
-      pidsLimit: h.PidsLimit ?? undefined,
-    }, layout);
-    applyLimits(cg, limitWrites);
-    explain(() => narrate.cgroupStep(cg, [...deviceWrites, ...limitWrites], devices, bpf));
-
-    mark('cgroup-ready');
     // 3.-4. clone, build the root, exec (see launch()).
     let settings: ContainerRecord['NetworkSettings'] | undefined;
     let flags = CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC;
