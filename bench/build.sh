@@ -314,7 +314,7 @@ for (const kind of ['full', 'cached']) {
   if (cli) console.log(`    ${'of which node boot + module load (cli-start mark)'.padEnd(56)} ${Number(cli.text.split(' ')[2]).toFixed(0).padStart(5)} ms`);
   const steps = [];
   lines.forEach((l, i) => { if (l.text.startsWith('Step ')) steps.push(i); });
-  const phaseNames = { 'rootfs-mounted': 'create + rootfs mount', 'cgroup-ready': 'cgroup', cloned: 'clone', 'root-built': 'mounts + pivot_root', 'stub-ready': 'skiff-exec', exec: 'exec', exited: 'command' };
+  const phaseNames = { 'cgroup-ready': 'create + cgroup', 'rootfs-mounted': 'rootfs mount', cloned: 'clone', 'root-built': 'mounts + pivot_root', 'stub-ready': 'skiff-exec', exec: 'exec', exited: 'command' };
   steps.forEach((si, k) => {
     const stop = k + 1 < steps.length ? lines[steps[k + 1]] : done;
     const seg = lines.slice(si, lines.indexOf(stop) + 1);

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,17 +66,40 @@ const launched = { main: 'dist/runtime/cli/main.js', monitor: 'dist/runtime/cont
 // Started as a worker thread inside the CLI: small, loaded directly.
 const direct = { 'unpack-worker': 'dist/runtime/image/unpack-worker.js' };
 
+// One more CLI body per verb, holding only what that verb imports: `ps` then
+// reads and compiles half the code that the whole CLI is, and its code cache
+// shrinks alike (bench/start.sh measures it). The launcher picks the verb's
+// body; main.body.cjs (every verb, loaded by name) serves the rest, such as
+// `skiff --help`.
+const { COMMANDS } = await import(pathToFileURL(join(pkg, 'dist/runtime/cli/registry.js')).href);
+const verbs = Object.keys(COMMANDS);
+const cliDir = join(pkg, 'dist/runtime/cli');
+const verbEntries = {
+  name: 'verb-entries',
+  setup(b) {
+    b.onResolve({ filter: /^verb-entry:/ }, (args) => ({ path: args.path.slice('verb-entry:'.length), namespace: 'verb-entry' }));
+    b.onLoad({ filter: /.*/, namespace: 'verb-entry' }, ({ path: verb }) => ({
+      loader: 'js',
+      resolveDir: cliDir,
+      contents: `import { runCli } from './cli.js';
+import * as command from './commands/${verb}.js';
+runCli(process.argv.slice(2), async () => command);`,
+    }));
+  },
+};
+
 await build({
   entryPoints: {
     ...Object.fromEntries(Object.entries(launched).map(([name, src]) => [`${name}.body`, join(pkg, src)])),
     ...Object.fromEntries(Object.entries(direct).map(([name, src]) => [name, join(pkg, src)])),
+    ...Object.fromEntries(verbs.map((verb) => [`main-${verb}.body`, `verb-entry:${verb}`])),
   },
   bundle: true,
   platform: 'node',
   format: 'cjs',
   target: 'node20',
   external: ['koffi'], // a native addon: loaded from node_modules at run time
-  plugins: [lazyBuiltins],
+  plugins: [lazyBuiltins, verbEntries],
   outdir: out,
   outExtension: { '.js': '.cjs' },
   define: { __SKIFF_BUNDLE__: 'true', 'import.meta.url': '__import_meta_url' },
@@ -85,7 +108,7 @@ await build({
 });
 
 // main.ts starts with a hashbang, which esbuild keeps; it belongs to the launcher only.
-for (const name of Object.keys(launched)) {
+for (const name of [...Object.keys(launched), ...verbs.map((verb) => `main-${verb}`)]) {
   const body = join(out, `${name}.body.cjs`);
   writeFileSync(body, readFileSync(body, 'utf8').replace(/^#!.*\n/, ''));
   chmodSync(body, 0o644);
@@ -103,14 +126,18 @@ const { mkdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs'
 const { join } = require('node:path');
 const Module = require('node:module');
 const { Script } = require('node:vm');
-const file = join(__dirname, '${name}.body.cjs');
 const cacheDir = join(__dirname, 'cache');
 const verb = ${perVerb ? "/^[a-z]+$/.test(process.argv[2] || '') ? process.argv[2] : ''" : "''"};
+const read = (f, enc) => { try { return readFileSync(f, enc); } catch { return undefined; } };
+// The verb's own body if it has one, else the body with every verb.
+let file = join(__dirname, \`${name}-\${verb}.body.cjs\`);
+let source = verb ? read(file, 'utf8') : undefined;
+const shared = source === undefined;
+if (shared) source = readFileSync((file = join(__dirname, '${name}.body.cjs')), 'utf8');
 const cacheFile = join(cacheDir, verb ? \`${name}-\${verb}.v8\` : '${name}.v8');
-const read = (f) => { try { return readFileSync(f); } catch { return undefined; } };
 const own = read(cacheFile);
-const cachedData = own || (verb ? read(join(cacheDir, '${name}.v8')) : undefined);
-const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+const cachedData = own || (verb && shared ? read(join(cacheDir, '${name}.v8')) : undefined);
+const script = new Script(Module.wrap(source), { filename: file, cachedData });
 if (!own || script.cachedDataRejected) {
   process.once('exit', () => {
     try {

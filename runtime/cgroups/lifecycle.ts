@@ -203,6 +203,11 @@ export function cgroupView(cg: ContainerCgroup): {
  * in, which changes nothing, on a libuv thread: the grace period passes while
  * the main thread clones the child and builds its root. Errors are ignored:
  * it is only a warm-up, and the real join reports its own.
+ *
+ * Call it before this thread joins another pid namespace (skiff-runc's joined
+ * namespaces): libuv starts its thread pool on first use, and once
+ * pid_for_children differs from the process's own, clone(CLONE_THREAD)
+ * fails with EINVAL, which aborts Node.
  */
 export function warmMigrationLock(layout: CgroupLayout): void {
   const file = currentProcsFile(layout);

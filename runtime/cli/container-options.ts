@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import type { CreateOptions } from '../container/create.js';
 import { usernsByDefault } from '../container/userns.js';
 import { networkFlags, toNetworkOptions, type NetworkArgs } from './network-options.js';
+import { getCommandWords } from './split.js';
 
 /** --explain (main.ts takes it out of argv and sets SKIFF_EXPLAIN; declared here for --help and the flag check). */
 export function explainFlag<T>(y: Argv<T>) {
@@ -79,19 +80,10 @@ export interface ContainerArgs extends NetworkArgs {
   'dns-option'?: string[];
 }
 
-let commandWords: string[] = [];
-/** main.ts splits argv at the image; the words after it arrive here untouched by yargs. */
-export function setCommandWords(words: string[]): void {
-  commandWords = words;
-}
-export function getCommandWords(): string[] {
-  return commandWords;
-}
-
 export function toCreateOptions(a: ContainerArgs): CreateOptions {
   return {
     image: a.image,
-    cmd: commandWords,
+    cmd: getCommandWords(),
     name: a.name, hostname: a.hostname, env: a.env, envFile: a['env-file'], workdir: a.workdir, user: a.user,
     entrypoint: a.entrypoint, tty: a.tty, interactive: a.interactive, rm: a.rm, memory: a.memory,
     memorySwap: a['memory-swap'], cpus: a.cpus, cpuShares: a['cpu-shares'], pidsLimit: a['pids-limit'],

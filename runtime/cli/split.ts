@@ -88,3 +88,12 @@ export function joinDashValues(args: string[], valueFlags: Set<string>): string[
   }
   return out;
 }
+
+let commandWords: string[] = [];
+/** cli.ts splits argv at the image; the words after it arrive here untouched by yargs. */
+export function setCommandWords(words: string[]): void {
+  commandWords = words;
+}
+export function getCommandWords(): string[] {
+  return commandWords;
+}

@@ -10,12 +10,12 @@
 // heal() thaws it. The kernel drops the flock when its holder dies, so this
 // needs no pid bookkeeping.
 import { closeSync } from 'node:fs';
-import { freezeCgroup, freezerState, thawCgroup } from '../cgroups/index.js';
+import { freezeCgroup, freezerState, thawCgroup } from '../cgroups/freeze.js';
 import { errno } from '../cgroups/io.js';
 import { SkiffError } from '../util/errors.js';
 import { acquire, tryAcquire } from '../util/lock.js';
 import type { ContainerRecord } from './model.js';
-import { cgroupOf } from './start.js';
+import { cgroupOf } from './finalize.js';
 import * as store from './store.js';
 
 const lockName = (id: string) => `freeze-${id}`;

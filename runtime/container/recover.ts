@@ -16,7 +16,7 @@ import { withLock } from '../util/lock.js';
 import { paths } from '../util/paths.js';
 import { isSameProcess, procStartTime } from '../util/proc.js';
 import { unmountRootfs } from './rootfs.js';
-import { cgroupOf } from './start.js';
+import { cgroupOf } from './finalize.js';
 import * as store from './store.js';
 
 const markerOf = (id: string) => join(paths.container(id), 'starting');

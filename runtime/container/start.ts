@@ -22,14 +22,14 @@
 //
 // The process that calls startContainer() is the container's monitor: it
 // waits for PID 1 to exit and records the exit status (see finalize()).
-import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
 import { CLONE, cloneExec, execStub } from '../../native-bindings/helper.js';
 import { constants } from 'node:os';
 import { close, pidfdGetfd, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import {
-  applyLimits, attachDeviceProgram, cgroupView, containerCgroup, createCgroup, deviceAllowList, destroyCgroup, detectHostLayout,
-  joinCgroup, oomKilled, planDevices, planLimits, warmMigrationLock, type ContainerCgroup,
+  applyLimits, attachDeviceProgram, cgroupView, createCgroup, deviceAllowList, destroyCgroup, detectHostLayout,
+  joinCgroup, planDevices, planLimits, warmMigrationLock, type ContainerCgroup,
 } from '../cgroups/index.js';
 import { ImageStore } from '../image/store.js';
 import { mountPlan } from '../sandbox/mounts.js';
@@ -39,6 +39,7 @@ import type { SandboxSpec } from '../sandbox/spec.js';
 import { errnoText, SkiffError, EXIT } from '../util/errors.js';
 import { acquireAsync } from '../util/lock.js';
 import { procStartTime } from '../util/proc.js';
+import { readSome, readToEnd } from '../util/pipe.js';
 import { mark } from '../util/trace.js';
 import type { ContainerRecord } from './model.js';
 import { lowerDirs, mountRootfs, rootfsDirs, rootfsLock, unmountRootfs, writeEtcFiles } from './rootfs.js';
@@ -46,7 +47,7 @@ import * as store from './store.js';
 import { resolveUser } from './user.js';
 import { prepareWorkdir } from './workdir.js';
 import { claimStart, releaseStart } from './recover.js';
-import { exitedView, reserveExitRecord, writeExitRecord } from './exit-record.js';
+import { reserveExitRecord } from './exit-record.js';
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './create.js';
 import { chownPty } from './pty.js';
@@ -110,31 +111,6 @@ function buildSpec(rec: ContainerRecord, stdio: Stdio, etc: ReturnType<typeof wr
   };
 }
 
-/** One blocking read ('' at EOF). */
-function readSome(fd: number): string {
-  const buf = Buffer.alloc(4096);
-  const n = readSync(fd, buf);
-  return buf.subarray(0, n).toString('utf8');
-}
-
-/** Reads a pipe to EOF (blocking: the child either execs or fails within milliseconds). */
-export function readToEnd(fd: number): string {
-  const chunks: Buffer[] = [];
-  const buf = Buffer.alloc(4096);
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(fd, buf);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      throw e;
-    }
-    if (n === 0) break;
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** Turns "stage:errno" from the C child or skiff-exec into a SkiffError with Docker's exit code. */
 function initFailure(text: string, exitCode: number, file: string): SkiffError {
   const [stage, num] = text.trim().split(':');
@@ -152,10 +128,6 @@ function execStubArgs(spec: SandboxSpec): string[] {
   const p = spec.process;
   const groups = p.groups.length ? p.groups.join(',') : '-';
   return ['skiff-exec', String(p.uid), String(p.gid), groups, spec.cgroupns ? '1' : '0', spec.security.caps, p.cwd, p.args[0], ...p.args];
-}
-
-export function cgroupOf(rec: ContainerRecord): ContainerCgroup {
-  return containerCgroup(detectHostLayout(), rec.Id);
 }
 
 export interface LaunchRequest {
@@ -205,8 +177,6 @@ export async function launch(r: LaunchRequest): Promise<{ pid: number; failure: 
   const [errR, errW] = pipe();
   const [execR, execW] = pipe();
   const stub = openSync(execStub, 'r');
-  // The join below would otherwise wait ~10 ms for the kernel's cgroup lock.
-  warmMigrationLock(cg.layout);
   let pid: number;
   try {
     pid = cloneExec({
@@ -360,7 +330,9 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     const spec = buildSpec(rec, stdio, etc, cg);
     spec.process.env = mergeEnv(net.env, spec.process.env);
 
-    // 3.-4. clone, build the root, exec (see launch()).
+    // 3.-4. clone, build the root, exec (see launch()). A grace period can
+    // outlast the steps since the first warm-up: warm the lock once more.
+    warmMigrationLock(layout);
     let settings: ContainerRecord['NetworkSettings'] | undefined;
     let flags = CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC;
     if (net.newNetns) flags |= CLONE.NEWNET;
@@ -408,46 +380,3 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     throw e;
   }
 }
-
-/**
- * Records the exit, then releases what only a running container needs: the
- * cgroup (after reading its OOM counter) and the overlay mount. The upper dir
- * stays, so a restart finds its files.
- */
-export function finalize(id: string, exitCode: number, error = ''): ContainerRecord | undefined {
-  let rec: ContainerRecord;
-  try {
-    rec = store.read(id);
-  } catch {
-    return undefined; // removed meanwhile (rm -f)
-  }
-  const cg = cgroupOf(rec);
-  const oom = oomKilled(cg);
-  try {
-    destroyCgroup(cg);
-  } catch {
-    // processes that outlive PID 1 are killed by the kernel with the pid namespace
-  }
-  unmountRootfs(id);
-  releaseNetwork(id);
-  const exit = { ExitCode: exitCode, Error: error, OOMKilled: oom, FinishedAt: new Date().toISOString() };
-  try {
-    writeExitRecord(id, exit); // in place: works on a full disk
-  } catch {
-    // removed meanwhile, or started before exit records existed
-  }
-  try {
-    return store.update(id, (r) => {
-      r.State = { ...r.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ...exit };
-      r.Skiff.MonitorPid = 0;
-    });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') {
-      process.stderr.write(`skiff: container ${id.slice(0, 12)} exited with ${exitCode}, but its state could not be saved: no space left on device; ps, inspect and wait report the saved exit status, and the state is saved once space is free\n`);
-      return exitedView(rec, exit);
-    }
-    return undefined;
-  }
-}
-

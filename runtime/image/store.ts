@@ -27,7 +27,6 @@ import { sweepStale } from '../util/stale.js';
 import { mark } from '../util/trace.js';
 import { paths, skiffRoot } from '../util/paths.js';
 import { normalizeReference } from './reference.js';
-import { unpackOffThread } from './unpack-pool.js';
 
 /** The parts of an OCI image config skiff reads. */
 export interface ImageConfig {
@@ -182,6 +181,8 @@ export class ImageStore {
     mkdirSync(tmp, { mode: 0o755 });
     mark('layer-unpacking');
     try {
+      // Loaded here: most commands that open the store never unpack (ps, images, inspect).
+      const { unpackOffThread } = await import('./unpack-pool.js');
       const got = await unpackOffThread(this.blobPath(blobDigest), tmp);
       if (got.diffId !== diffId) throw new SkiffError(`layer ${blobDigest}: diff_id mismatch: config says ${diffId}, content is ${got.diffId}`);
       writeFileSync(`${tmp}.json`, JSON.stringify({ size: got.size }));

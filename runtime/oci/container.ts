@@ -15,7 +15,7 @@ import { CLONE } from '../../native-bindings/helper.js';
 import { mknod, prlimit, S_IFIFO, setns, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import {
   applyLimits, attachDeviceProgram, cgroupView, containerCgroup, createCgroup, destroyCgroup, detectHostLayout, freezeCgroup, killAll,
-  listPids, planDevices, planLimits, thawCgroup, validateLimits, type ContainerCgroup,
+  listPids, planDevices, planLimits, thawCgroup, validateLimits, warmMigrationLock, type ContainerCgroup,
 } from '../cgroups/index.js';
 import { launch, type Stdio } from '../container/start.js';
 import { destroyAt, makeCgroup, ociCgroup } from './cgroup.js';
@@ -194,6 +194,9 @@ export async function create(o: CreateOptions, stdio: Stdio['fds'] = [0, 1, 2]):
       const file = memV === 1 ? x.file1 : memV === 2 ? x.file2 : undefined;
       return file ? [{ controller: 'memory' as const, file, value: x.value, ifExists: true as const }] : [];
     }));
+    // The join in launch() would otherwise wait ~10 ms for the kernel's cgroup
+    // lock. Before enterJoins(): see warmMigrationLock on pid namespaces.
+    warmMigrationLock(layout);
     // Saved now, with no pid: a create killed from here on leaves a state
     // that `delete` reads to find and remove the cgroup.
     const saved: Saved = {

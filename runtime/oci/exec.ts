@@ -8,7 +8,7 @@ import { nsExec } from '../../native-bindings/helper.js';
 import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import { joinCgroup } from '../cgroups/index.js';
 import { execFailure } from '../container/exec.js';
-import { readToEnd } from '../container/start.js';
+import { readToEnd } from '../util/pipe.js';
 import { CAPS, capabilityMask } from '../sandbox/capabilities.js';
 import { ConfigError } from './config.js';
 import { hostPty, sendConsole } from './console.js';

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { execInContainer } from '../../container/exec.js';
-import { explainFlag, getCommandWords } from '../container-options.js';
+import { explainFlag } from '../container-options.js';
+import { getCommandWords } from '../split.js';
 
 interface Args { container: string; interactive: boolean; tty: boolean; detach: boolean; env?: string[]; workdir?: string; user?: string }
 
