@@ -1,7 +1,7 @@
 // The one-Node start: the parent's main thread builds the container's root
 // inside the child's namespaces and comes back (runtime/sandbox/enter.ts).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { insideNamespacesOf } from '../../runtime/sandbox/enter.js';
 import { cli, harness, it } from './_harness.js';
@@ -44,4 +44,23 @@ it('the main thread returns to its own namespaces and directory, also when a ste
   // And the same after a normal return.
   t.is(insideNamespacesOf(pid, () => 42), 42);
   t.deepEqual(here(), before);
+});
+
+// What makes the CLI-only commands load fast (tools/bundle.mjs, README
+// "Performance"): a body per verb without the start path, and Node builtins
+// loaded on first use. A heavy import creeping back shows up here first.
+it('ps, images and inspect load none of the builtins only other verbs use (crypto, child_process, zlib, http...)', async (t) => {
+  const h = await harness(t);
+  const id = (await h.ok(t, ['create', '--network', 'none', 'busybox', 'true'])).trim();
+  const preload = join(h.root, 'loaded.cjs');
+  writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(process.env.LOADED_OUT, process.moduleLoadList.join('\\n')));\n`);
+  const heavy = ['crypto', 'child_process', 'zlib', 'dgram', 'http', 'https', 'readline', 'fs/promises'];
+  for (const args of [['ps', '-a'], ['images'], ['inspect', id]]) {
+    const out = join(h.root, `loaded-${args[0]}.txt`);
+    const r = await h.run(args, { env: { NODE_OPTIONS: `--require ${preload}`, LOADED_OUT: out } });
+    t.is(r.code, 0, r.stderr);
+    const builtins = readFileSync(out, 'utf8').split('\n').filter((l) => l.startsWith('NativeModule ')).map((l) => l.slice('NativeModule '.length));
+    t.deepEqual(heavy.filter((m) => builtins.includes(m)), [], `skiff ${args[0]} loads only what it uses`);
+  }
+  t.is((await h.run(['rm', id])).code, 0);
 });
