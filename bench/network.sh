@@ -22,6 +22,7 @@
 # Usage: bench/network.sh                       N=20 start runs each, ROUNDS=3, SECS=3, RATE_SECS=1
 #        N=10 ROUNDS=2 SECS=2 bench/network.sh
 #        SKIFF_CLI=/path/to/main.cjs bench/network.sh   (default: a private copy of dist/bin/main.cjs)
+#        STARTS_ONLY=1 bench/network.sh             part 1 only (no wrk/iperf3 needed)
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -31,6 +32,7 @@ ROUNDS="${ROUNDS:-3}"
 SECS="${SECS:-3}"            # per throughput measurement
 RATE_SECS="${RATE_SECS:-1}"  # per connect-rate measurement (see TIME_WAIT below)
 WARMUP=2
+STARTS_ONLY="${STARTS_ONLY:-0}"
 export LC_ALL=C
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,8 +48,10 @@ exec 3>&1
 need=()
 command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
-command -v wrk >/dev/null || need+=(wrk)
-command -v iperf3 >/dev/null || need+=(iperf3)
+if [[ $STARTS_ONLY != 1 ]]; then
+  command -v wrk >/dev/null || need+=(wrk)
+  command -v iperf3 >/dev/null || need+=(iperf3)
+fi
 [[ -x /usr/sbin/nft ]] || need+=(nftables)
 command -v nsenter >/dev/null || need+=(util-linux)
 if ((${#need[@]})); then
@@ -214,9 +218,11 @@ measure_mode() { # measure_mode MODE FIRST_CPORT: the container "bw" serves on F
   done
   kill "${IPERF_PIDS[-1]}" 2>/dev/null || true
 }
+[[ $STARTS_ONLY == 1 ]] && ROUNDS=0
 WEB=(busybox sh -c 'mkdir -p /www && echo ok > /www/small && dd if=/dev/zero of=/www/big bs=1M count=16 2>/dev/null && for p in 80 81 82 83 84 85; do httpd -p $p -h /www; done; exec sleep 100000')
 c=80
 for mode in proxy dnat; do
+  [[ $STARTS_ONLY == 1 ]] && break
   proxy=1; [[ $mode == dnat ]] && proxy=0
   log "published ports, userland-proxy=$([[ $proxy == 1 ]] && echo true || echo false): $ROUNDS rounds x 3 paths, ${RATE_SECS}s/${SECS}s per measurement"
   SKIFF_USERLAND_PROXY=$proxy "${SK[@]}" run -d --name bw -p "$((HP0 + 1)):$((c + 1))" -p "$((HP0 + 2)):$((c + 2))" -p "$((HP0 + 3)):5201" "${WEB[@]}" >/dev/null
@@ -236,6 +242,7 @@ console.log(`start latency on a bridge, N=${process.env.N} alternating runs each
 console.log(`  skiff  run --rm busybox true (bridge)          median ${(median(sk) / 1e6).toFixed(3)} s  min ${(Math.min(...sk) / 1e6).toFixed(3)} s`);
 console.log(`  podman run --rm busybox true (netavark bridge) median ${(median(pd) / 1e6).toFixed(3)} s  min ${(Math.min(...pd) / 1e6).toFixed(3)} s`);
 console.log(`  ratio skiff/podman (median): ${(median(sk) / median(pd)).toFixed(2)}`);
+if (process.env.ROUNDS === '0') process.exit(0);
 console.log('');
 console.log(`published ports (medians of ${process.env.ROUNDS} rounds; ratio = path / direct)`);
 const row = (label, unit, k, mode) => {

@@ -17,6 +17,8 @@ const targets = [
   { src: 'skiff-exec.c', out: 'skiff-exec', flags: ['-static'] },
   // skiff-shim: what a detached monitor becomes (static: small and self-contained).
   { src: 'skiff-shim.c', out: 'skiff-shim', flags: ['-static'] },
+  // libskiff-net.so: the bridge network's veth pairs over rtnetlink (loaded by runtime/network/netlink.ts).
+  { src: 'skiff-netlink.c', out: 'libskiff-net.so', flags: ['-shared', '-fPIC'] },
 ];
 for (const t of targets) {
   const src = join(here, t.src);

@@ -16,14 +16,15 @@
 // Everything in the kernel is derived from state.json: the nftables table
 // `ip skiff-<bridge>` is rewritten as a whole, in one nft transaction, from the
 // leases whenever they change, and deleted with the last lease.
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { flock, LOCK_EX } from '../../native-bindings/libc.js';
 import { SkiffError } from '../util/errors.js';
 import { readJsonOr, writeJsonAtomic } from '../util/json.js';
 import { cidrString, formatIPv4, gatewayOf, overlaps, parseCidr, parseIPv4, type Cidr } from './ipv4.js';
 import type { Binding } from './ports.js';
+import { nftScript } from './nftlib.js';
 import { DEFAULT_SUBNETS, type NetSettings } from './settings.js';
 
 let ownNetDir: string | undefined;
@@ -239,31 +240,9 @@ function runSync(cmd: string, args: string[], input: string, pkg: string): void 
   }
 }
 
-function runAsync(cmd: string, args: string[], input: string, pkg: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool(cmd), args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? missingTool(cmd, pkg) : e));
-    child.on('close', (code) => {
-      if (code === 0) resolve();
-      else reject(new SkiffError(`${cmd} ${args.join(' ')} failed: ${stderr.trim()}`));
-    });
-    // The child may exit before reading (e.g. nsenter when the container already died): no EPIPE crash.
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
-}
-
 /** `ip -batch -` on the host. */
 export function ipSync(lines: string[]): void {
   runSync('ip', ['-batch', '-'], lines.join('\n') + '\n', 'iproute2');
-}
-
-export function ipAsync(lines: string[], netnsPid?: number): Promise<void> {
-  const input = lines.join('\n') + '\n';
-  if (netnsPid === undefined) return runAsync('ip', ['-batch', '-'], input, 'iproute2');
-  return runAsync('nsenter', [`--net=/proc/${netnsPid}/ns/net`, tool('ip'), '-batch', '-'], input, 'util-linux');
 }
 
 export function linkExists(name: string): boolean {
@@ -428,17 +407,22 @@ export function requireBridgeTools(): void {
 
 // ---- nftables --------------------------------------------------------------------------
 
+/** One nft transaction, in this process where libnftables loads (see nftlib.ts). */
 function nft(script: string): void {
-  runSync('nft', ['-f', '-'], script, 'nftables');
+  const nftPath = tool('nft');
+  let r;
+  try {
+    r = nftScript(script, nftPath);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw missingTool('nft', 'nftables');
+    throw e;
+  }
+  if (!r.ok) throw new SkiffError(`nft -f - failed: ${r.err}\n${script.trim()}`);
 }
 
 export function tableExists(bridge: string): boolean {
-  try {
-    execFileSync(tool('nft'), ['list', 'table', 'ip', tableName(bridge)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
+  if (!existsSync(tool('nft'))) return false;
+  return nftScript(`list table ip ${tableName(bridge)}\n`, tool('nft')).ok;
 }
 
 export function deleteTable(bridge: string): void {
@@ -532,16 +516,6 @@ export function applyRules(s: BridgeState, userlandProxy: boolean): void {
   nft(renderTable(s, userlandProxy));
 }
 
-/** applyRules without blocking: for attachNetwork, which runs while the container's first process makes its procfs. */
-export async function applyRulesAsync(s: BridgeState, userlandProxy: boolean): Promise<void> {
-  if (Object.keys(s.leases).length === 0) {
-    deleteTable(s.bridge);
-    return;
-  }
-  setRouteLocalnet(s, userlandProxy);
-  await runAsync('nft', ['-f', '-'], renderTable(s, userlandProxy), 'nftables');
-}
-
 // ---- ip_forward ------------------------------------------------------------------------
 
 const FORWARD = '/proc/sys/net/ipv4/ip_forward';
@@ -606,6 +580,54 @@ export function forwardAcceptRules(bridge: string): string[] {
   ];
 }
 
+/** Which iptables iptables-save is: Debian's alternatives point at xtables-nft-multi or xtables-legacy-multi. */
+function iptablesVariant(save: string): 'nft' | 'legacy' | undefined {
+  try {
+    const real = basename(realpathSync(save));
+    return real.includes('nft') ? 'nft' : real.includes('legacy') ? 'legacy' : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * iptables-nft keeps FORWARD in nftables' `ip filter` table, so one
+ * in-process listing (no iptables-save) finds skiff's rules there: those
+ * matching the bridge by name (-i/-o) that carry an iptables comment match
+ * and accept. Returns their handles; undefined when there is no FORWARD
+ * chain; null when this host's iptables is not iptables-nft (or nftables is
+ * not there to ask).
+ */
+function nftForwardHandles(bridge: string): number[] | undefined | null {
+  const save = tool('iptables-save');
+  if (!existsSync(save)) return undefined;
+  if (!forwardCheckedInProcess()) return null;
+  const r = nftScript('list chain ip filter FORWARD\n', tool('nft'), true);
+  if (!r.ok) return /No such file or directory/.test(r.err) ? undefined : null;
+  type Expr = { match?: { left?: { meta?: { key?: string } }; right?: unknown }; xt?: { name?: string }; accept?: null };
+  let items: Array<{ rule?: { chain: string; handle: number; expr: Expr[] } }>;
+  try {
+    items = (JSON.parse(r.out.slice(0, r.out.lastIndexOf('}') + 1)) as { nftables: typeof items }).nftables;
+  } catch {
+    return null;
+  }
+  const ours = (e: Expr[]) =>
+    e.some((x) => ['iifname', 'oifname'].includes(x.match?.left?.meta?.key ?? '') && x.match?.right === bridge) &&
+    e.some((x) => x.xt?.name === 'comment') && e.some((x) => 'accept' in x);
+  return items.flatMap((i) => (i.rule && i.rule.chain === 'FORWARD' && ours(i.rule.expr) ? [i.rule.handle] : []));
+}
+
+/** Whether skiff's FORWARD rules can be found without running iptables-save: iptables is iptables-nft. */
+function forwardCheckedInProcess(): boolean {
+  const save = tool('iptables-save');
+  return existsSync(save) && iptablesVariant(save) === 'nft' && existsSync(tool('nft'));
+}
+
+/** Deletes rules of FORWARD by handle, in one transaction; false if that did not work (then iptables must). */
+function nftDeleteForward(handles: number[]): boolean {
+  return nftScript(handles.map((h) => `delete rule ip filter FORWARD handle ${h}\n`).join(''), tool('nft')).ok;
+}
+
 /** skiff's rules for `bridge` now in FORWARD (as iptables-save prints them), or undefined when there is no FORWARD chain or no iptables. */
 function forwardChainRules(bridge: string): string[] | undefined {
   const save = tool('iptables-save');
@@ -633,16 +655,41 @@ function iptablesRestore(lines: string[]): void {
   runSync('iptables-restore', ['--noflush'], ['*filter', ...lines, 'COMMIT', ''].join('\n'), 'iptables');
 }
 
+/** iptables-restore input that puts the accept rules for `bridge` at the top of FORWARD, or undefined when they are there (or there is no FORWARD). */
+function acquireScript(bridge: string): string | undefined {
+  const rules = forwardAcceptRules(bridge);
+  const insert = (rs: string[]) => ['*filter', ...[...rs].reverse().map((r) => `-I FORWARD 1 ${r}`), 'COMMIT', ''].join('\n');
+  const handles = nftForwardHandles(bridge);
+  if (handles === undefined) return undefined;
+  if (handles) {
+    if (handles.length === rules.length) return undefined;
+    // A partial set (someone deleted one): start over.
+    if (handles.length && !nftDeleteForward(handles)) return acquireScriptSlow(bridge, rules, insert);
+    return insert(rules);
+  }
+  return acquireScriptSlow(bridge, rules, insert);
+}
+
+function acquireScriptSlow(bridge: string, rules: string[], insert: (rs: string[]) => string): string | undefined {
+  const present = forwardChainRules(bridge);
+  if (!present) return undefined;
+  const missing = rules.filter((r) => !present.includes(r));
+  return missing.length ? insert(missing) : undefined;
+}
+
 /** Puts the accept rules for `bridge` at the top of FORWARD, unless they are there already. */
 export function forwardAcceptAcquire(bridge: string): void {
-  const present = forwardChainRules(bridge);
-  if (!present) return;
-  const missing = forwardAcceptRules(bridge).filter((r) => !present.includes(r));
-  if (missing.length) iptablesRestore(missing.reverse().map((r) => `-I FORWARD 1 ${r}`));
+  const script = acquireScript(bridge);
+  if (script) runSync('iptables-restore', ['--noflush'], script, 'iptables');
 }
 
 /** Removes every rule skiff put into FORWARD for `bridge`. */
 export function forwardAcceptRelease(bridge: string): void {
+  const handles = nftForwardHandles(bridge);
+  if (handles === undefined) return;
+  // In process, as one nftables transaction: no iptables-save, no iptables-restore (whose exit would also
+  // wait out the grace period that deleting rules costs).
+  if (handles && (handles.length === 0 || nftDeleteForward(handles))) return;
   const present = forwardChainRules(bridge);
   if (present?.length) iptablesRestore(present.map((r) => `-D FORWARD ${r}`));
 }

@@ -42,12 +42,13 @@ import { skiffRoot } from '../util/paths.js';
 import type { ContainerRecord } from '../container/model.js';
 import * as store from '../container/store.js';
 import {
-  allSteps, applyRules, ensureBridge as ensureDefaultBridge, applyRulesAsync, bridgeLock, forwardAcceptAcquire, forwardAcceptRelease, requireBridgeTools, deleteLink, forwardingAcquire, forwardingRelease, ipAsync, knownBridges, readState,
+  allSteps, applyRules, ensureBridge as ensureDefaultBridge, bridgeLock, forwardAcceptAcquire, forwardAcceptRelease, requireBridgeTools, deleteLink, forwardingAcquire, forwardingRelease, knownBridges, readState,
   staleLeases, vethName, withFileLock, withFileLockAsync, writeState, deleteTable, type BridgeState, type Lease,
 } from './host.js';
 import { refreshHosts } from './hosts.js';
 import { ensureUserBridge, findUserNetwork, lookupNetwork, NetworkError, type UserNetwork } from './user.js';
-import { broadcast, contains, formatIPv4, macFor, parseCidr, parseIPv4 } from './ipv4.js';
+import { broadcast, contains, formatIPv4, macFor, maskOf, parseCidr, parseIPv4 } from './ipv4.js';
+import { plugVeth } from './netlink.js';
 import { dockerLinks, linkEnv, linkHostsLine, namesOf, parseStoredLink } from './links.js';
 import { apiPorts, displayablePorts, parseExpose, parsePublish, splitKey, type Binding, type PortBinding } from './ports.js';
 import { bindPorts, closePorts, type BindRequest } from './proxy.js';
@@ -430,25 +431,31 @@ function recordLease(rec: ContainerRecord, req: EndpointRequest, { s, ip, rulesC
   };
 }
 
-/** The veth pair of one endpoint: the container end made inside its netns, already named and with its MAC. */
-async function plugEndpoint(e: BridgeEndpoint, pid: number, defaultRoute: boolean): Promise<void> {
-  await ipAsync([
-    `link add ${e.veth} type veth peer name ${e.ifname} address ${e.mac} netns ${pid}`,
-    `link set ${e.veth} master ${e.bridge} up`,
-  ]);
-  await ipAsync([
-    'link set lo up',
-    `addr add ${e.ip}/${e.prefixLen} brd + dev ${e.ifname}`,
-    `link set ${e.ifname} up`,
-    ...(defaultRoute ? [`route add default via ${e.gateway} dev ${e.ifname}`] : []),
-  ], pid);
+/** The veth pair of one endpoint: the container end made inside its netns, already named and with its MAC (netlink.ts). */
+function plugEndpoint(e: BridgeEndpoint, pid: number, defaultRoute: boolean): void {
+  const ip = parseIPv4(e.ip)!;
+  let netnsFd: number;
+  try {
+    netnsFd = openSync(`/proc/${pid}/ns/net`, 'r');
+  } catch (err) {
+    // the child is gone already (its own failure is the one start reports)
+    throw new SkiffError(`connecting the container to bridge ${e.bridge}: ${(err as Error).message}`);
+  }
+  try {
+    plugVeth({
+      hostIf: e.veth, bridge: e.bridge, peerIf: e.ifname, mac: e.mac, netnsFd, ip, prefixLen: e.prefixLen,
+      broadcast: (ip | ~maskOf(e.prefixLen)) >>> 0, gateway: defaultRoute ? parseIPv4(e.gateway)! : 0,
+    });
+  } finally {
+    closeSync(netnsFd);
+  }
 }
 
 /** The rules of the endpoint's bridge, rendered from its leases (this one's included). */
 function endpointRules(e: BridgeEndpoint): Promise<void> {
   return withFileLockAsync(bridgeLock(e.bridge), async () => {
     const s = readState(e.bridge);
-    if (s) await applyRulesAsync(s, s.userlandProxy !== false);
+    if (s) applyRules(s, s.userlandProxy !== false);
   });
 }
 
@@ -522,7 +529,7 @@ export async function attachNetwork(rec: ContainerRecord, pid: number, net: Prep
     };
   }
   const plugs = (async () => {
-    for (const [i, ep] of net.endpoints.entries()) await plugEndpoint(ep, pid, i === 0);
+    for (const [i, ep] of net.endpoints.entries()) plugEndpoint(ep, pid, i === 0);
   })();
   // Meanwhile: each bridge's nftables table, rendered from the leases (ours included).
   const results = await Promise.allSettled([plugs, rulesOneAtATime(net.endpoints, endpointRules)]);
@@ -656,7 +663,7 @@ export async function connectNetwork(netRef: string, ctrRef: string, opts: { ali
   try {
     // The API service runs this: no bridge lock may be held across an await here (see withFileLock).
     e = leaseEndpointSync(rec, { network: n.Name, networkId: n.Id, ensure: () => ensureUserBridge(n), ifname: `eth${k}`, aliases: opts.aliases ?? [], ports: false });
-    await plugEndpoint(e, pid, false);
+    plugEndpoint(e, pid, false);
     endpointRulesSync(e);
   } catch (err) {
     releaseNetwork(rec.Id, n.Bridge);
