@@ -59,6 +59,7 @@ async function main(argv: string[], load: CommandLoader): Promise<void> {
   } else if (verb === 'start') {
     argv = [verb, ...takeExplainFlag(argv.slice(1))];
   }
+  const help = argv.includes('--help');
   const y = yargs(argv)
     .scriptName('skiff')
     .usage('Usage: skiff COMMAND\n\nA small container runtime you can read in an afternoon.')
@@ -66,13 +67,22 @@ async function main(argv: string[], load: CommandLoader): Promise<void> {
     .help('help')
     .version(false)
     .parserConfiguration({ 'greedy-arrays': false })
-    // On a terminal, fit it; into a pipe or file, do not wrap (yargs would cut words).
-    .wrap(process.stdout.isTTY && process.stdout.columns ? Math.min(110, process.stdout.columns) : null)
+    // On a terminal, fit it; into a pipe or file, do not wrap (yargs would cut
+    // words). Only help is wrapped: no other command pays for a look at stdout.
+    .wrap(help && process.stdout.isTTY && process.stdout.columns ? Math.min(110, process.stdout.columns) : null)
     .demandCommand(1, 'a command is required')
     .fail((msg, err) => {
       if (err) throw err;
       fail(usageMessage(msg), 125, verb in COMMANDS ? verb : undefined);
     });
+  // yargs formats the whole help of the command it runs, every time, in case
+  // a handler asks for it later: ~5 ms for run's 60 flags. skiff's handlers
+  // never do, and failures print one line (fail() above), so that help is
+  // only made when --help asks for it (the Angular CLI does the same).
+  if (!help) {
+    const internal = (y as unknown as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } } }).getInternalMethods();
+    internal.getUsageInstance().cacheHelpMessage = () => {};
+  }
   if (mod) {
     y.command(mod.default);
   } else {
