@@ -19,6 +19,7 @@ import { isAnonymousVolume, parseDevice, parseTmpfs, parseVolume, validateSecuri
 import { ANONYMOUS_LABEL, removeAnonymousVolumes, withVolumes } from '../volume/store.js';
 import { checkUserSpec } from './user.js';
 import { checkWorkdir } from './workdir.js';
+import { DEFAULT_PATH, expandEnv, mergeEnv, parseEnvFile } from './env.js';
 import { claimEphemeral, claimStart } from './recover.js';
 import { MAX_PIDS } from '../util/numbers.js';
 
@@ -77,33 +78,6 @@ function resolverConfig(opts: CreateOptions): Pick<ContainerRecord['HostConfig']
   for (const d of opts.dns ?? []) if (!isIP(d)) throw new SkiffError(`invalid argument "${d}" for "--dns" flag: ${d} is not an ip address`);
   const list = (v: string[] | undefined) => (v?.length ? v : undefined);
   return { ExtraHosts: list(extraHosts), Dns: list(opts.dns), DnsSearch: list(opts.dnsSearch), DnsOptions: list(opts.dnsOptions) };
-}
-
-export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-/** Parses an --env-file: KEY=VALUE lines, comments, and bare KEY taken from our environment. */
-export function parseEnvFile(text: string, hostEnv: NodeJS.ProcessEnv = process.env): string[] {
-  return text.split('\n').map((l) => l.replace(/^\s+/, '')).filter((l) => l && !l.startsWith('#')).flatMap((l) => expandEnv(l, hostEnv));
-}
-
-function expandEnv(entry: string, hostEnv: NodeJS.ProcessEnv): string[] {
-  if (entry === '') throw new SkiffError('invalid environment variable: "" (want KEY=VALUE, or KEY to copy it from this environment)');
-  if (entry.includes('=')) {
-    if (entry.startsWith('=')) throw new SkiffError(`invalid environment variable: ${entry}`);
-    return [entry];
-  }
-  const v = hostEnv[entry];
-  return v === undefined ? [] : [`${entry}=${v}`];
-}
-
-/** Later entries win, by key, keeping the first position of each key. */
-export function mergeEnv(...lists: string[][]): string[] {
-  const m = new Map<string, string>();
-  for (const list of lists) for (const e of list) {
-    const i = e.indexOf('=');
-    m.set(i < 0 ? e : e.slice(0, i), e);
-  }
-  return [...m.values()];
 }
 
 /** Docker's rules for what runs: --entrypoint replaces the image's and drops its Cmd. */

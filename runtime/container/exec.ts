@@ -9,14 +9,14 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { nsExec } from '../../native-bindings/helper.js';
 import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
-import { joinCgroup, warmMigrationLock } from '../cgroups/index.js';
+import { detectHostLayout } from '../cgroups/detect.js';
+import { containerCgroup, joinCgroup, warmMigrationLock } from '../cgroups/lifecycle.js';
 import { secureJoin } from '../sandbox/securejoin.js';
 import { errnoText, EXIT, SkiffError } from '../util/errors.js';
-import { mergeEnv } from './create.js';
+import { mergeEnv } from './env.js';
 import { attachedIo, type ContainerIo } from './io.js';
 import { chownPty, execPty, type Pty } from './pty.js';
 import { findLive } from './lifecycle.js';
-import { cgroupOf } from './finalize.js';
 import { readToEnd } from '../util/pipe.js';
 import { resolveUser } from './user.js';
 import { checkWorkdir, resolveWorkdir } from './workdir.js';
@@ -63,15 +63,17 @@ export function execFailure(report: string, file: string, cwd: string): SkiffErr
 }
 
 export async function execInContainer(ref: string, opts: ExecOptions): Promise<number> {
+  // First of all: the join below would otherwise wait ~10 ms for the
+  // kernel's cgroup lock, and the steps until then are few.
+  const layout = detectHostLayout();
+  warmMigrationLock(layout);
   const rec = findLive(ref);
   if (!rec.State.Running) throw new SkiffError(`container ${rec.Id} is not running`, 1);
   // A process born into a frozen cgroup would hang until the thaw.
   if (rec.State.Paused) throw new SkiffError(`Container ${rec.Id} is paused, unpause the container before exec`, 1);
   if (opts.cmd.length === 0) throw new SkiffError('exec needs a command to run');
   checkWorkdir(opts.workdir);
-  const cg = cgroupOf(rec);
-  // The join below would otherwise wait ~10 ms for the kernel's cgroup lock.
-  warmMigrationLock(cg.layout);
+  const cg = containerCgroup(layout, rec.Id);
   const pid = rec.State.Pid;
   const root = `/proc/${pid}/root`;
   const user = resolveUser(opts.user ?? rec.Config.User, readIn(root, '/etc/passwd'), readIn(root, '/etc/group'));

@@ -49,7 +49,7 @@ import { prepareWorkdir } from './workdir.js';
 import { claimStart, releaseStart } from './recover.js';
 import { reserveExitRecord } from './exit-record.js';
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
-import { mergeEnv } from './create.js';
+import { mergeEnv } from './env.js';
 import { chownPty } from './pty.js';
 import { deviceRules, ensureVolumeSources, seccompSummary, securitySpec, userMounts } from './security.js';
 import { attachNetwork, prepareNetwork, releaseNetwork } from '../network/index.js';
@@ -330,9 +330,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     const spec = buildSpec(rec, stdio, etc, cg);
     spec.process.env = mergeEnv(net.env, spec.process.env);
 
-    // 3.-4. clone, build the root, exec (see launch()). A grace period can
-    // outlast the steps since the first warm-up: warm the lock once more.
-    warmMigrationLock(layout);
+    // 3.-4. clone, build the root, exec (see launch()).
     let settings: ContainerRecord['NetworkSettings'] | undefined;
     let flags = CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC;
     if (net.newNetns) flags |= CLONE.NEWNET;
@@ -342,6 +340,9 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
       ...(map ? { idMaps: (p: number) => writeIdMaps(p, map) } : {}),
       whileChildMounts: async (p) => {
         settings = await attachNetwork(rec, p, net);
+        // A bridge's wiring can outlast the first warm-up's grace period and
+        // the window after it: warm the lock again for the join to come.
+        warmMigrationLock(layout);
       },
       steps: {
         cloned: (p) => explain(() => narrate.cloneStep(p, flags, net.joinNetnsFd >= 0)),

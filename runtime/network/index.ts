@@ -48,7 +48,7 @@ import {
 import { refreshHosts } from './hosts.js';
 import { ensureUserBridge, findUserNetwork, lookupNetwork, NetworkError, type UserNetwork } from './user.js';
 import { broadcast, contains, formatIPv4, macFor, maskOf, parseCidr, parseIPv4 } from './ipv4.js';
-import { plugVeth } from './netlink.js';
+import { plugVeth } from '../../native-bindings/netlink.js';
 import { dockerLinks, linkEnv, linkHostsLine, namesOf, parseStoredLink } from './links.js';
 import { apiPorts, displayablePorts, parseExpose, parsePublish, splitKey, type Binding, type PortBinding } from './ports.js';
 import { bindPorts, closePorts, type BindRequest } from './proxy.js';
@@ -446,6 +446,8 @@ function plugEndpoint(e: BridgeEndpoint, pid: number, defaultRoute: boolean): vo
       hostIf: e.veth, bridge: e.bridge, peerIf: e.ifname, mac: e.mac, netnsFd, ip, prefixLen: e.prefixLen,
       broadcast: (ip | ~maskOf(e.prefixLen)) >>> 0, gateway: defaultRoute ? parseIPv4(e.gateway)! : 0,
     });
+  } catch (err) {
+    throw new SkiffError((err as Error).message);
   } finally {
     closeSync(netnsFd);
   }

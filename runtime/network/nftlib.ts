@@ -16,50 +16,16 @@
 // was made: the host's, as skiff enters a container's namespace only briefly
 // and only on the main thread inside one synchronous call (see plugVeth).
 import { execFileSync } from 'node:child_process';
-import { koffiLib } from '../../native-bindings/libc.js';
-
-interface Lib {
-  run(ctx: unknown, script: string): number;
-  setFlags(ctx: unknown, flags: number): void;
-  errors(ctx: unknown): string;
-  output(ctx: unknown): string;
-  ctx: unknown;
-}
-
-let lib: Lib | null | undefined;
-
-function load(): Lib | null {
-  if (lib !== undefined) return lib;
-  try {
-    const so = koffiLib().load('libnftables.so.1');
-    const ctxNew = so.func('void *nft_ctx_new(uint32_t)');
-    const bufferOutput = so.func('int nft_ctx_buffer_output(void *)');
-    const bufferError = so.func('int nft_ctx_buffer_error(void *)');
-    const getOutput = so.func('const char *nft_ctx_get_output_buffer(void *)');
-    const getError = so.func('const char *nft_ctx_get_error_buffer(void *)');
-    const run = so.func('int nft_run_cmd_from_buffer(void *, const char *)');
-    const setFlags = so.func('void nft_ctx_output_set_flags(void *, uint32_t)');
-    const ctx = ctxNew(0);
-    if (!ctx || bufferOutput(ctx) !== 0 || bufferError(ctx) !== 0) throw new Error('nft_ctx_new failed');
-    // Each get_*_buffer call returns what was written since the last one, and resets it.
-    lib = { ctx, run: (c, s) => run(c, s) as number, setFlags: (c, f) => setFlags(c, f), errors: (c) => (getError(c) as string | null) ?? '', output: (c) => (getOutput(c) as string | null) ?? '' };
-  } catch {
-    lib = null;
-  }
-  return lib;
-}
+import { nftables, OUTPUT_JSON } from '../../native-bindings/nftables.js';
 
 export interface NftResult { ok: boolean; out: string; err: string }
-
-/** NFT_CTX_OUTPUT_JSON (libnftables.h): listings in JSON, as `nft -j`. */
-const OUTPUT_JSON = 1 << 4;
 
 /**
  * Runs an nft script as one transaction (`nft -f -`). `nftPath`: the
  * command, for the fallback. `json`: listings in JSON (with rule handles).
  */
 export function nftScript(script: string, nftPath: string, json = false): NftResult {
-  const l = load();
+  const l = nftables();
   if (l) {
     l.errors(l.ctx);
     l.output(l.ctx);

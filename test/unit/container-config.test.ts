@@ -1,5 +1,6 @@
 import test from 'ava';
-import { commandOf, mergeEnv, parseEnvFile } from '../../runtime/container/create.js';
+import { commandOf } from '../../runtime/container/create.js';
+import { mergeEnv, parseEnvFile } from '../../runtime/container/env.js';
 import { parseGroup, resolveUser } from '../../runtime/container/user.js';
 import { mountPlan } from '../../runtime/sandbox/mounts.js';
 import { hostResolvConf, overlayOptions } from '../../runtime/container/rootfs.js';

@@ -1,9 +1,8 @@
 // koffi declaration of skiff-netlink.c (libskiff-net.so): a container's veth
 // pair over rtnetlink, without spawning ip.
 import { join } from 'node:path';
-import { koffiLib } from '../../native-bindings/libc.js';
-import { packageRoot } from '../../native-bindings/helper.js';
-import { SkiffError } from '../util/errors.js';
+import { koffiLib } from './libc.js';
+import { packageRoot } from './helper.js';
 
 type Fn = (...args: unknown[]) => number;
 let plug: Fn | undefined;
@@ -15,7 +14,7 @@ function load(): Fn {
       'int skiff_plug_veth(const char *, const char *, const char *, const uint8_t *, int, uint32_t, int, uint32_t, uint32_t, _Out_ uint8_t *, int)',
     ) as Fn);
   } catch (e) {
-    throw new SkiffError(`cannot load ${file}: ${(e as Error).message}; run 'npm run build' to compile the C helper`);
+    throw new Error(`cannot load ${file}: ${(e as Error).message}; run 'npm run build' to compile the C helper`);
   }
 }
 
@@ -49,5 +48,5 @@ export function plugVeth(p: VethPlug): void {
   const mac = Buffer.from(p.mac.split(':').map((x) => parseInt(x, 16)));
   const err = Buffer.alloc(256);
   const rc = load()(p.hostIf, p.bridge, p.peerIf, mac, p.netnsFd, wire(p.ip), p.prefixLen, wire(p.broadcast), p.gateway ? wire(p.gateway) : 0, err, err.length);
-  if (rc < 0) throw new SkiffError(`connecting the container to bridge ${p.bridge}: ${err.toString('utf8', 0, Math.max(0, err.indexOf(0)))}`);
+  if (rc < 0) throw new Error(`connecting the container to bridge ${p.bridge}: ${err.toString('utf8', 0, Math.max(0, err.indexOf(0)))}`);
 }
