@@ -14,13 +14,14 @@
 // the verified blobs and layers.
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync,
-  writeFileSync,
+  closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync,
+  statSync, write, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SkiffError } from '../util/errors.js';
+import { streamedBytes } from '../util/gc.js';
 import { readJsonOr, writeJsonAtomic } from '../util/json.js';
 import { withLock } from '../util/lock.js';
 import { sweepStale } from '../util/stale.js';
@@ -89,6 +90,9 @@ export const MEDIA = {
 export const hexOf = (digest: string) => digest.replace(/^sha256:/, '');
 export const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+
+/** pullLayer: the blob is the one asked for, but its content was refused or could not be unpacked. */
+export class UnpackError extends SkiffError {}
 
 export class ImageStore {
   readonly dir: string;
@@ -185,17 +189,117 @@ export class ImageStore {
       const { unpackOffThread } = await import('./unpack-pool.js');
       const got = await unpackOffThread(this.blobPath(blobDigest), tmp);
       if (got.diffId !== diffId) throw new SkiffError(`layer ${blobDigest}: diff_id mismatch: config says ${diffId}, content is ${got.diffId}`);
-      writeFileSync(`${tmp}.json`, JSON.stringify({ size: got.size }));
-      renameSync(`${tmp}.json`, `${this.layerPath(diffId)}.json`);
-      try {
-        renameSync(tmp, this.layerPath(diffId));
-      } catch (e) {
-        // Another pull or load finished the same layer first: keep theirs.
-        if (!['ENOTEMPTY', 'EEXIST'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
-      }
+      this.commitLayer(tmp, diffId, got.size);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
       rmSync(`${tmp}.json`, { force: true });
+    }
+  }
+
+  /**
+   * Stores a layer blob and unpacks it in one pass over `input` (a download):
+   * the compressed bytes go to a temporary blob file and, at the same time,
+   * through gunzip into a temporary layer directory. Only when the stream has
+   * ended are the blob's digest and the layer's diff_id checked; then the
+   * blob and the layer appear by rename, blob first. A mismatch, a hostile
+   * entry or a kill leaves only temporaries (removed here, or swept by the
+   * next store command), never a layer anything trusts.
+   */
+  async pullLayer(input: Readable, blobDigest: string, diffId: string, onBytes?: (n: number) => void): Promise<void> {
+    mkdirSync(this.blobsDir, { recursive: true });
+    mkdirSync(this.layersDir, { recursive: true });
+    const blobTmp = this.tmpName(this.blobsDir);
+    const tmp = this.tmpName(this.layersDir);
+    mkdirSync(tmp, { mode: 0o755 });
+    mark('layer-unpacking');
+    // Loaded here, as unpackBlob's pool is: most commands that open the store never unpack.
+    const { unpackLayer } = await import('./unpack.js');
+    const fd = openSync(blobTmp, 'wx');
+    let fdOpen = true;
+    const hash = createHash('sha256');
+    // The unpacker reads `feed`. When it fails (a hostile entry, or garbage
+    // from a corrupt download), the rest of the input is still hashed: a blob
+    // that is not the one asked for is reported as a digest mismatch, whatever
+    // it contained.
+    const feed = new PassThrough();
+    let unpackFailed = false;
+    let resume: (() => void) | undefined;
+    const wake = () => {
+      resume?.();
+      resume = undefined;
+    };
+    feed.on('drain', wake);
+    const unpacking = unpackLayer(feed, tmp).then(
+      (result) => ({ result }),
+      (error: unknown) => {
+        unpackFailed = true;
+        wake();
+        return { error };
+      },
+    );
+    // The blob write in flight: the fd is closed only after it (a failed
+    // pipeline does not wait for it, and a closed fd number gets reused).
+    let writing: Promise<unknown> = Promise.resolve();
+    const take = async (chunk: Buffer): Promise<void> => {
+      hash.update(chunk);
+      onBytes?.(chunk.length);
+      streamedBytes(chunk.length);
+      if (unpackFailed || feed.destroyed) return;
+      // The file write and gunzip run at the same time, both off this thread.
+      const w = writeAll(fd, chunk);
+      writing = w.catch(() => {});
+      if (!feed.write(chunk) && !unpackFailed) await new Promise<void>((r) => (resume = r));
+      await w;
+    };
+    const sink = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        take(chunk).then(() => cb(), cb);
+      },
+      final(cb) {
+        feed.end();
+        cb();
+      },
+    });
+    try {
+      try {
+        await pipeline(input, sink);
+      } catch (e) {
+        feed.destroy(e as Error);
+        await unpacking;
+        throw e;
+      }
+      const unpacked = await unpacking;
+      await writing;
+      closeSync(fd);
+      fdOpen = false;
+      mark('blob-written');
+      const digest = `sha256:${hash.digest('hex')}`;
+      if (digest !== blobDigest) throw new SkiffError(`digest mismatch: expected ${blobDigest}, got ${digest}`);
+      if ('error' in unpacked) throw new UnpackError((unpacked.error as Error).message);
+      const got = unpacked.result;
+      if (got.diffId !== diffId) throw new UnpackError(`layer ${blobDigest}: diff_id mismatch: config says ${diffId}, content is ${got.diffId}`);
+      renameSync(blobTmp, this.blobPath(digest));
+      this.commitLayer(tmp, diffId, got.size);
+    } finally {
+      if (fdOpen) {
+        await writing;
+        closeSync(fd);
+      }
+      rmSync(blobTmp, { force: true });
+      rmSync(tmp, { recursive: true, force: true });
+      rmSync(`${tmp}.json`, { force: true });
+    }
+  }
+
+  /** Makes the verified layer in `tmp` the store's: its size record, then the directory. */
+  private commitLayer(tmp: string, diffId: string, size: number): void {
+    writeFileSync(`${tmp}.json`, JSON.stringify({ size }));
+    renameSync(`${tmp}.json`, `${this.layerPath(diffId)}.json`);
+    try {
+      renameSync(tmp, this.layerPath(diffId));
+    } catch (e) {
+      // Another pull or load finished the same layer first: keep theirs.
+      if (!['ENOTEMPTY', 'EEXIST'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
     }
   }
 
@@ -416,4 +520,16 @@ export function parseManifest(bytes: Buffer): ImageManifest {
 /** An OCI manifest for an image that came without one (docker-archive, commit, build). */
 export function makeManifest(config: Descriptor, layers: Descriptor[]): Buffer {
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config, layers }));
+}
+
+/** Writes all of `buf` at the file's current offset (a write may be short), on libuv's pool. */
+function writeAll(fd: number, buf: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const next = (b: Buffer) => write(fd, b, 0, b.length, null, (err, n) => {
+      if (err) reject(err);
+      else if (n < b.length) next(b.subarray(n));
+      else resolve();
+    });
+    next(buf);
+  });
 }

@@ -6,10 +6,13 @@
 //   2. For a list/index, select the platform (host's, or --platform) and GET
 //      that manifest by digest.
 //   3. GET the config (kept in memory and verified; it is stored last).
-//   4. Download the layers, 3 at once, each straight into the blob store with
-//      its digest verified (ImageStore.putBlob); unpack each as soon as it is
-//      in (ImageStore.unpackBlob verifies the diff_id). Blobs and layers
-//      already present are skipped.
+//   4. Download the layers, 3 at once, each unpacked while it downloads
+//      (ImageStore.pullLayer: the blob goes to a temporary file and through
+//      gunzip into a temporary layer directory at the same time; the blob's
+//      digest and the layer's diff_id are verified at the end, before either
+//      is renamed into the store). Blobs and layers already present are
+//      skipped; a blob without its layer is unpacked from the store
+//      (ImageStore.unpackBlob, on a worker thread).
 //   5. Store the config and record the image (ImageStore.addImage) last.
 //
 // So a pull killed at any moment leaves no half image: only verified blobs
@@ -19,7 +22,7 @@
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import {
-  type Descriptor, type Image, type ImageConfig, type ImageManifest, type ImageStore, MEDIA, parseConfig, sha256,
+  type Descriptor, type Image, type ImageConfig, type ImageManifest, type ImageStore, MEDIA, parseConfig, sha256, UnpackError,
 } from '../image/store.js';
 import { SkiffError } from '../util/errors.js';
 import { readJsonOr, writeJsonAtomic } from '../util/json.js';
@@ -256,6 +259,15 @@ async function pullLayers(
   const tasks = [...todo.values()].map(async ({ layer, diffId }) => {
     const id = shortId(layer.digest);
     if (store.hasBlob(layer.digest) && store.hasLayer(diffId)) return;
+    if (!store.hasBlob(layer.digest) && !store.hasLayer(diffId)) {
+      // Neither is here: download and unpack in one pass.
+      await downloads.run(async () => {
+        if (failed) throw new Cancelled();
+        await downloadAndUnpack(store, client, r.repository, layer, diffId, id, emit);
+      }, () => emit({ kind: 'layer', id, status: 'Waiting' }));
+      emit({ kind: 'layer', id, status: 'Pull complete' });
+      return;
+    }
     if (!store.hasBlob(layer.digest)) {
       await downloads.run(async () => {
         if (failed) throw new Cancelled(); // another layer failed: start no new download
@@ -280,6 +292,26 @@ async function pullLayers(
   })));
   const bad = results.find((x): x is PromiseRejectedResult => x.status === 'rejected' && !(x.reason instanceof Cancelled));
   if (bad) throw bad.reason;
+}
+
+async function downloadAndUnpack(
+  store: ImageStore, client: RegistryClient, repository: string, layer: Descriptor, diffId: string, id: string, emit: ProgressSink,
+): Promise<void> {
+  let current = 0;
+  emit({ kind: 'layer', id, status: 'Downloading', current, total: layer.size });
+  const stream: Readable = client.blobStream(repository, layer.digest, layer.size);
+  try {
+    await store.pullLayer(stream, layer.digest, diffId, (n) => {
+      current += n;
+      emit({ kind: 'layer', id, status: 'Downloading', current, total: layer.size });
+    });
+  } catch (e) {
+    if (e instanceof UnpackError) throw new SkiffError(`failed to register layer ${layer.digest}: ${e.message}`);
+    if (e instanceof SkiffError) throw new SkiffError(`layer ${layer.digest}: ${e.message}`);
+    throw new SkiffError(`layer ${layer.digest}: download failed: ${(e as Error).message}`);
+  }
+  emit({ kind: 'layer', id, status: 'Verifying Checksum' });
+  emit({ kind: 'layer', id, status: 'Download complete' });
 }
 
 async function downloadLayer(store: ImageStore, client: RegistryClient, repository: string, layer: Descriptor, id: string, emit: ProgressSink): Promise<void> {

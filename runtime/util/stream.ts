@@ -29,12 +29,14 @@ export async function peek(input: Readable): Promise<Buffer> {
 export const isGzip = (b: Buffer) => b[0] === 0x1f && b[1] === 0x8b;
 export const isZstd = (b: Buffer) => b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd;
 
+/** A gunzip stage. 128 KiB output chunks: fewer hand-offs between zlib's thread and ours. */
+export const gunzipStream = () => createGunzip({ chunkSize: 128 * 1024 });
+
 /** Returns the stream itself, or a gunzipped view of it when it starts with gzip's magic. */
 export async function decompressed(input: Readable): Promise<Readable> {
   const head = await peek(input);
-  // 128 KiB output chunks: fewer hand-offs between zlib's thread and ours.
   if (!isGzip(head)) return input;
-  const gunzip = createGunzip({ chunkSize: 128 * 1024 });
+  const gunzip = gunzipStream();
   // pipe() does not pass errors on: a source that fails (a client gone mid-upload) must fail the reader too.
   input.once('error', (e) => gunzip.destroy(e));
   return input.pipe(gunzip);

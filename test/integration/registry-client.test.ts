@@ -6,8 +6,10 @@
 // _registry-cli.js (the same command modules main.ts loads).
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import * as tar from 'tar-stream';
 import { loadArchive } from '../../runtime/image/load.js';
 import { ImageStore } from '../../runtime/image/store.js';
 import { authFile, getCredentials, login, logout } from '../../runtime/registry/auth.js';
@@ -335,6 +337,29 @@ it('a layer whose digest does not match is refused and nothing is stored', async
   t.deepEqual(store.repositories(), {});
   t.deepEqual(existsSync(store.layersDir) ? readdirSync(store.layersDir) : [], []);
   t.deepEqual(tempLeftovers(store), []);
+});
+
+it('a hostile layer is refused while it streams in: the host is untouched and nothing of it is kept', async (t) => {
+  const root = tempRoot(t);
+  const outside = join(root, 'outside');
+  mkdirSync(outside);
+  // Refused only after ~1 MiB of good files, so the refusal comes mid-download, mid-unpack.
+  const pack = tar.pack();
+  for (let i = 0; i < 16; i++) pack.entry({ name: `ok/f${i}`, type: 'file' }, randomBytes(64 * 1024));
+  pack.entry({ name: 'evil', type: 'symlink', linkname: outside });
+  pack.entry({ name: 'evil/canary', type: 'file' }, 'pwned\n');
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(c);
+  const image = buildImage([Buffer.concat(chunks)]);
+  const srv = await startTestRegistry(t, { repo: 'evil/hostile', tag: 'x', image });
+  const store = new ImageStore(root);
+  await t.throwsAsync(pullImage(store, `${srv.host}/evil/hostile:x`), { message: /^failed to register layer sha256:[0-9a-f]{64}: .*through the symlink/ });
+  t.deepEqual(readdirSync(outside), [], 'nothing was written through the symlink');
+  t.is(blobCount(store), 0, 'neither the layer blob nor the config is kept');
+  t.deepEqual(readdirSync(store.layersDir), [], 'no layer, no temporary');
+  t.deepEqual(tempLeftovers(store), []);
+  t.deepEqual(store.ids(), []);
 });
 
 it('a 10 MB garbage manifest is a clear error; so is a small garbage one', async (t) => {
