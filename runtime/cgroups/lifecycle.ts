@@ -150,6 +150,7 @@ function enableV2Controllers(cg: ContainerCgroup, h: CgroupDir): void {
 function moveProcessesToLeaf(dir: string): void {
   const leaf = path.join(dir, LEAF_NAME);
   mkdir(leaf);
+  ownV2Procs = undefined; // this process may be one of them
   // Processes can fork while we move them; a few rounds catch the stragglers.
   for (let round = 0; round < 5; round++) {
     const pids = (readText(path.join(dir, 'cgroup.procs')) ?? '').split(/\s+/).filter((p) => /^\d+$/.test(p));
@@ -223,6 +224,9 @@ export function warmMigrationLock(layout: CgroupLayout): void {
   fs.write(fd, String(process.pid), () => fs.close(fd, () => {}));
 }
 
+/** This process's cgroup.procs in v2, once known; moveProcessesToLeaf() forgets it. */
+let ownV2Procs: string | undefined;
+
 /** cgroup.procs of the cgroup this process is in now, in one hierarchy. */
 function currentProcsFile(layout: CgroupLayout): string | undefined {
   // skiff never moves itself in a v1 hierarchy, so ownDir is where it is.
@@ -230,8 +234,13 @@ function currentProcsFile(layout: CgroupLayout): string | undefined {
   if (v1) return path.join(v1.ownDir, 'cgroup.procs');
   if (!layout.v2) return undefined;
   // In v2 it may have moved itself into the leaf (see enableV2Controllers).
-  const self = fs.readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)?.[1] ?? '';
-  return path.join(layout.v2.ownDir, path.basename(self) === LEAF_NAME ? LEAF_NAME : '', 'cgroup.procs');
+  // Read once: reading /proc/self/cgroup takes the cgroup mutex, which a
+  // warm-up in flight holds for its whole grace period.
+  if (ownV2Procs === undefined) {
+    const self = fs.readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)?.[1] ?? '';
+    ownV2Procs = path.join(layout.v2.ownDir, path.basename(self) === LEAF_NAME ? LEAF_NAME : '', 'cgroup.procs');
+  }
+  return ownV2Procs;
 }
 
 /** Moves PID into the container's cgroup in every hierarchy used. */
