@@ -3,8 +3,8 @@
 // see or write half a state file.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import dockerNames from 'docker-names';
 import { diskFailure, SkiffError } from '../util/errors.js';
 import { readJson, writeJsonAtomic } from '../util/json.js';
 import { withLock } from '../util/lock.js';
@@ -69,6 +69,16 @@ export function find(ref: string): ContainerRecord {
   throw new SkiffError(`No such container: ${ref}`, 1);
 }
 
+/**
+ * docker-names' "adjective_scientist" (with a digit on retries). Required on
+ * first use, not imported: its ~55 KB of word lists are part of every
+ * command that reads the store, and only create needs them.
+ */
+function randomName(retry: boolean): string {
+  const dockerNames = createRequire(import.meta.url)('docker-names') as typeof import('docker-names').default;
+  return dockerNames.getRandomName(retry);
+}
+
 /** Reserves an ID and a unique name, and writes the first record. */
 export function create(build: (id: string, name: string) => ContainerRecord, wanted?: string, claimStart?: (id: string) => void): ContainerRecord {
   if (wanted !== undefined && wanted.length > MAX_NAME) {
@@ -83,7 +93,7 @@ export function create(build: (id: string, name: string) => ContainerRecord, wan
       throw new SkiffError(`Conflict. The container name "/${wanted}" is already in use by container "${taken.get(wanted)}". You have to remove (or rename) that container to be able to reuse that name.`);
     }
     let name = wanted;
-    for (let i = 0; name === undefined || taken.has(name); i++) name = dockerNames.getRandomName(i > 0);
+    for (let i = 0; name === undefined || taken.has(name); i++) name = randomName(i > 0);
     const id = randomBytes(32).toString('hex');
     const rec = build(id, name);
     mkdirSync(paths.container(id), { recursive: true, mode: 0o711 });
