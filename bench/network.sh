@@ -73,6 +73,9 @@ fi
 FWD_BEFORE="$(cat /proc/sys/net/ipv4/ip_forward)"
 TABLES_BEFORE="$($NFT list tables 2>/dev/null | sort)"
 PODMAN0_BEFORE=0; [[ -e /sys/class/net/podman0 ]] && PODMAN0_BEFORE=1
+# podman with the CNI backend (this machine's) uses cni-podman0 and keeps IPAM state in /var/lib/cni.
+CNI_BRIDGE_BEFORE=0; [[ -e /sys/class/net/cni-podman0 ]] && CNI_BRIDGE_BEFORE=1
+CNI_STATE_BEFORE=0; [[ -e /var/lib/cni ]] && CNI_STATE_BEFORE=1
 libpod_parent_existed=0; compgen -G '/sys/fs/cgroup/*/libpod_parent' >/dev/null && libpod_parent_existed=1
 
 # --- private state -----------------------------------------------------------------
@@ -136,6 +139,8 @@ cleanup() {
   done
   # podman's netavark: its bridge and the iptables-nft tables it made; skiff's other tables are not ours to judge.
   ((PODMAN0_BEFORE)) || { [[ -e /sys/class/net/podman0 ]] && $IP link del podman0; }
+  ((CNI_BRIDGE_BEFORE)) || { [[ -e /sys/class/net/cni-podman0 ]] && $IP link del cni-podman0; }
+  ((CNI_STATE_BEFORE)) || rm -rf /var/lib/cni
   local t
   while read -r t; do
     [[ -z "$t" || "$t" == *" skiff-"* ]] && continue
@@ -160,7 +165,7 @@ cleanup() {
   for root in "$SKIFF_ROOT" "$PODMAN_DIR" "$WORK"; do
     [[ -n "$(mounts_under "$root")" ]] || rm -rf "$root"
   done
-  report_cleanup "$rc" "bridge, nft table, containers, podman store and netavark rules removed; ip_forward $(cat /proc/sys/net/ipv4/ip_forward), found $FWD_BEFORE"
+  report_cleanup "$rc" "bridge, nft table, containers, podman store, netavark/CNI rules and state removed; ip_forward $(cat /proc/sys/net/ipv4/ip_forward), found $FWD_BEFORE"
 }
 on_exit cleanup
 

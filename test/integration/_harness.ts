@@ -35,6 +35,27 @@ const commandTimeoutMs = Number(process.env.SKIFF_TEST_TIMEOUT_MS) || 60_000;
 
 export interface RunOpts { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number }
 
+/**
+ * Runs CMD ARGS to the end and collects its output (stdin: INPUT, then EOF);
+ * killed after the timeout (exit 137). Never throws on a non-zero exit.
+ */
+export function runProcess(cmd: string, args: string[], opts: RunOpts & { cwd?: string } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? commandTimeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 137, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
 /** A system tool by absolute path: under npm/npx, PATH starts with node_modules/.bin, whose `nft` is @vercel/nft. */
 export function sysTool(name: string): string {
   return ['/usr/sbin', '/sbin', '/usr/bin', '/bin'].map((d) => join(d, name)).find((f) => existsSync(f)) ?? name;
@@ -124,20 +145,7 @@ export class Harness {
 
   /** Runs `skiff ARGS` and collects its output. Never throws on a non-zero exit. */
   run(args: string[], opts: RunOpts = {}): Promise<Result> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [cli, ...args], { env: this.env(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? commandTimeoutMs);
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? 128 + (signal ? 9 : 0), stdout, stderr });
-      });
-      child.stdin.end(opts.input ?? '');
-    });
+    return runProcess(process.execPath, [cli, ...args], { ...opts, env: this.env(opts.env) });
   }
 
   /** Runs and requires exit 0; returns stdout. */

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { cli, type Result } from './_harness.js';
+import { cli, runProcess, type Result } from './_harness.js';
 
 export const DOCKER = '/usr/bin/docker';
 /** The docker 28 client these machines ship (not from apt); it speaks API 1.50 and negotiates down. */
@@ -81,20 +81,6 @@ export function client(t: ExecutionContext, svc: Service, args: string[], opts: 
   const config = opts.config ?? mkdtempSync('/tmp/skiff-test-docker-config-');
   if (!opts.config) t.teardown(() => rmSync(config, { recursive: true, force: true }));
   const env = { ...process.env, DOCKER_CONFIG: config, DOCKER_HOST: `unix://${svc.sock}`, DOCKER_CONTEXT: '', ...opts.env };
-  return new Promise((resolve, reject) => {
-    const child = opts.shell
-      ? spawn('/bin/sh', ['-c', args[0]], { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] })
-      : spawn(opts.bin ?? DOCKER, args, { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 137, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
+  const run = { cwd: opts.cwd, env, input: opts.input, timeoutMs: 120_000 };
+  return opts.shell ? runProcess('/bin/sh', ['-c', args[0]], run) : runProcess(opts.bin ?? DOCKER, args, run);
 }

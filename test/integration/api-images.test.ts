@@ -13,7 +13,7 @@ import type { ExecutionContext } from 'ava';
 import bcrypt from 'bcryptjs';
 import * as tar from 'tar-stream';
 import { startRegistry } from '../../runtime/registry/server.js';
-import { harness, it, mountsUnder, type Harness, type Result } from './_harness.js';
+import { harness, it, mountsUnder, runProcess, type Harness, type Result } from './_harness.js';
 import { client, DOCKER, DOCKER28, startService, type ClientOptions, type Service } from './_service.js';
 import { REGISTRY, startRegistry as startDistribution } from './_registry.js';
 
@@ -546,19 +546,7 @@ except docker.errors.BuildError as e:
 ran = c.containers.run('skt-py', network_mode='none', remove=True).decode()
 print(json.dumps({'id': img.id, 'tags': img.tags, 'steps': out.count('Step '), 'history': len(img.history()), 'ustar': tar[257:262].decode(), 'err': err, 'ran': ran}))
 `;
-  const r = await new Promise<Result>((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', ['-c', script, svc.sock, ctx, bad], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 137, stdout, stderr });
-    });
-  });
+  const r = await runProcess('/usr/bin/python3', ['-c', script, svc.sock, ctx, bad], { timeoutMs: 120_000 });
   t.is(r.code, 0, r.stderr);
   const got = JSON.parse(r.stdout) as { id: string; tags: string[]; steps: number; history: number; ustar: string; err: string; ran: string };
   t.regex(got.id, /^sha256:[0-9a-f]{64}$/);

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { startRegistry } from '../../runtime/registry/server.js';
-import { cli, fixtures, harness, it, type Result } from './_harness.js';
+import { cli, fixtures, harness, it, runProcess, type Result } from './_harness.js';
 import { client, DOCKER, DOCKER28, startService, type Service } from './_service.js';
 
 const TOOLS = { [DOCKER]: 'docker.io' };
@@ -434,19 +434,7 @@ ct.remove()
 out = c.containers.run('busybox', ['echo', 'ran'], network_mode='none', remove=True).decode()
 print(json.dumps({'lines': ''.join(lines), 'code': code, 'status': status, 'out': out, 'left': len(c.containers.list(all=True))}))
 `;
-  const r = await new Promise<Result>((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', ['-c', script, svc.sock], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 137, stdout, stderr });
-    });
-  });
+  const r = await runProcess('/usr/bin/python3', ['-c', script, svc.sock], { timeoutMs: 60_000 });
   t.is(r.code, 0, r.stderr);
   t.deepEqual(JSON.parse(r.stdout), { lines: 'l1\nl2\nl3\n', code: 5, status: 'exited', out: 'ran\n', left: 0 });
   t.deepEqual(h.containerIds(), []);

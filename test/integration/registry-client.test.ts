@@ -23,6 +23,7 @@ import {
   tempLeftovers, tempRoot, writeScript, REGISTRY, SKOPEO, HTPASSWD,
 } from './_registry.js';
 import { type Tools, withTools } from './_tools.js';
+import { runProcess, type Result } from './_harness.js';
 
 // Every test sets process.env.SKIFF_ROOT (the store's locks follow it), so they run one at a time.
 // Each test names the programs it runs besides skiff: a missing one skips only that test (or fails it under CI).
@@ -498,19 +499,6 @@ it('kill -9 during a pull, at several points, then pull again: the store stays c
 
 // ---- child processes ----------------------------------------------------------------------------------
 
-function runNode(script: string, args: string[], root: string, input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, SKIFF_ROOT: root }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 137, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+function runNode(script: string, args: string[], root: string, input = ''): Promise<Result> {
+  return runProcess(process.execPath, [script, ...args], { env: { ...process.env, SKIFF_ROOT: root }, input, timeoutMs: 60_000 });
 }
