@@ -36,7 +36,7 @@ WORK="$(mktemp -d /tmp/skiff-bench-api.XXXX)"
 chmod 711 "$WORK"
 export SKIFF_ROOT="$WORK/root" DOCKER_CONFIG="$WORK/docker-config"
 mkdir -p "$SKIFF_ROOT" && chmod 711 "$SKIFF_ROOT"
-SKIFF=(node "$WORK/skiff/dist/bin/main.cjs")
+SKIFF=("$WORK/skiff/dist/bin/main.cjs")   # the launcher, as `skiff` runs it
 SVC_SOCK="$WORK/skiff.sock"
 D="$WORK/dockerd"
 P="$WORK/podman"

@@ -75,7 +75,7 @@ chmod 711 "$SKIFF_ROOT"   # like /var/lib/skiff: containers traverse, nobody lis
 BUILDAH_DIR="$(mktemp -d /tmp/skiff-bbench-buildah.XXXX)"
 WORK="$(mktemp -d /tmp/skiff-bbench-work.XXXX)"   # skiff snapshot, context, logs, timings
 chmod 711 "$WORK"
-SKIFF_CLI=(node "$WORK/skiff/dist/bin/main.cjs")
+SKIFF_CLI=("$WORK/skiff/dist/bin/main.cjs")   # the launcher, as `skiff` runs it
 BUILDAH=(buildah --root "$BUILDAH_DIR/root" --runroot "$BUILDAH_DIR/run" --storage-driver overlay)
 BUD=(bud --isolation oci --runtime runc --network none --pull=never --layers)
 CTX="$WORK/ctx"
@@ -113,6 +113,7 @@ cleanup() {
       "${BUILDAH[@]}" rm -a >/dev/null 2>&1
     fi
     "${BUILDAH[@]}" rmi -a -f >/dev/null 2>&1
+    release_storage_home "$BUILDAH_DIR/root"
   fi
   # Mounts: ours are exactly those under our own directories (other sessions'
   # skiff roots may be mounted too; they are not ours to touch).

@@ -14,6 +14,13 @@ private_skiff_copy() {
   chmod 755 "$dest"
 }
 
+# release_storage_home ROOT: containers/storage's overlay driver (podman,
+# buildah) bind-mounts its home, ROOT/overlay, on itself and leaves it mounted
+# by design; after `rmi -a` it is unmounted here rather than reported as a leak.
+release_storage_home() {
+  if mountpoint -q "$1/overlay"; then umount "$1/overlay"; fi
+}
+
 # report_cleanup RC OK_MESSAGE: the last line of every benchmark. Reads the
 # caller's `problems` array; exits with RC, or 1 if anything was left behind.
 report_cleanup() {

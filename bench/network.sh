@@ -105,7 +105,7 @@ if [[ -n "${SKIFF_CLI:-}" ]]; then
 else
   # A private copy of the build, as bench/start.sh does: others' `npm test` rewrites dist/ in place.
   private_skiff_copy "$REPO" "$WORK/skiff"
-  SK=(node "$WORK/skiff/dist/bin/main.cjs")
+  SK=("$WORK/skiff/dist/bin/main.cjs")   # the launcher, as `skiff` runs it
 fi
 PODMAN=(podman --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" --tmpdir "$PODMAN_DIR/tmp"
   --network-config-dir "$PODMAN_DIR/net" --runtime runc)
@@ -132,6 +132,7 @@ cleanup() {
   if [[ -d "$PODMAN_DIR/root" ]]; then
     "${PODMAN[@]}" rm -a -f >/dev/null 2>&1
     "${PODMAN[@]}" rmi -a -f >/dev/null 2>&1
+    release_storage_home "$PODMAN_DIR/root"
   fi
   for root in "$SKIFF_ROOT" "$PODMAN_DIR"; do
     local m; m="$(mounts_under "$root")"

@@ -59,7 +59,7 @@ fi
 # --- 2. private state, removed at exit ------------------------------------------------
 WORK="$(mktemp -d /tmp/skiff-bench-pull.XXXX)"
 chmod 711 "$WORK"
-SKIFF_CLI=(node "$WORK/skiff/dist/bin/main.cjs")
+SKIFF_CLI=("$WORK/skiff/dist/bin/main.cjs")   # the launcher, as `skiff` runs it
 REG_PIDS=()     # registries this script started and has not stopped yet
 REG_STOPPED=0
 REG_PID="" REG_PORT="" REG_DIR=""

@@ -72,7 +72,13 @@ chmod 711 "$SKIFF_ROOT"
 PODMAN_DIR="$(mktemp -d /tmp/skiff-bench-podman.XXXX)"
 WORK="$(mktemp -d /tmp/skiff-bench-work.XXXX)"   # per-run stderr, timings, skiff snapshot
 chmod 711 "$WORK"
-SKIFF_CLI=(node "$WORK/skiff/dist/bin/main.cjs")   # filled in below
+# The launcher itself, as `skiff` runs it (npm's bin link and try.sh's wrapper
+# exec it): its hashbang keeps NODE_EXTRA_CA_CERTS out of Node's start.
+SKIFF_CLI=("$WORK/skiff/dist/bin/main.cjs")   # filled in below
+# When this environment sets NODE_EXTRA_CA_CERTS, Node 20 reads it at every
+# start (90 ms here): the bench then also times `node main.cjs`, which pays it.
+PLAIN=0
+[[ -n "${NODE_EXTRA_CA_CERTS:-}" ]] && PLAIN=1
 
 # Every piece of podman state goes under PODMAN_DIR: image store (--root),
 # runtime state (--runroot), libpod tmp + events log (--tmpdir, default
@@ -121,6 +127,16 @@ cleanup() {
       m="${m##*/ctr-}"; ids+=("${m%.lock}")
     done
   fi
+  # podman: containers, then images (unmounts and deletes its layers).
+  if [[ -d "$PODMAN_DIR/root" ]]; then
+    if [[ -n "$("${PODMAN[@]}" ps -aq 2>/dev/null)" ]]; then
+      problems+=("podman containers left")
+      "${PODMAN[@]}" rm -a -f >/dev/null 2>&1
+    fi
+    "${PODMAN[@]}" rmi -a -f >/dev/null 2>&1
+    release_storage_home "$PODMAN_DIR/root"
+  fi
+
   # Mount check: ours are exactly those under our own directories.
   for root in "$SKIFF_ROOT" "$PODMAN_DIR"; do
     m="$(mounts_under "$root")"
@@ -130,15 +146,6 @@ cleanup() {
       sort -r <<<"$m" | xargs -r -n1 umount -l
     fi
   done
-
-  # podman: containers, then images (unmounts and deletes its layers).
-  if [[ -d "$PODMAN_DIR/root" ]]; then
-    if [[ -n "$("${PODMAN[@]}" ps -aq 2>/dev/null)" ]]; then
-      problems+=("podman containers left")
-      "${PODMAN[@]}" rm -a -f >/dev/null 2>&1
-    fi
-    "${PODMAN[@]}" rmi -a -f >/dev/null 2>&1
-  fi
 
   # Remove the directories only when nothing is mounted under them, so rm -rf
   # can never reach through a mount into something that is not ours.
@@ -186,6 +193,7 @@ log "skiff root $SKIFF_ROOT, podman store $PODMAN_DIR"
 # file (skiff's holds its SKIFF_TRACE marks); a failed run stops the bench.
 run_skiff() { SKIFF_TRACE=1 "${SKIFF_CLI[@]}" run --rm --network none busybox true; }
 run_podman() { "${PODMAN[@]}" "${PODMAN_RUN[@]}" busybox true; }
+run_plain() { node "$WORK/skiff/dist/bin/main.cjs" run --rm --network none busybox true; }
 time_one() { # time_one TOOL ERRFILE
   local t0 t1 rc=0
   t0=$EPOCHREALTIME
@@ -209,6 +217,7 @@ log "timing: $N runs each, alternating skiff/podman"
 for ((i = 1; i <= N; i++)); do
   time_one skiff "$WORK/skiff.$i.err" >>"$WORK/skiff.us"
   time_one podman "$WORK/podman.$i.err" >>"$WORK/podman.us"
+  ((PLAIN)) && time_one plain "$WORK/plain.err" >>"$WORK/plain.us"
 done
 
 # exec into a running container, against `podman exec` (issue 10's goal: ≤ 0.7×),
@@ -221,11 +230,14 @@ if [[ ${EXEC:-1} != 0 ]]; then
   run_skiff_ps() { "${SKIFF_CLI[@]}" ps; }
   run_skiff_images() { "${SKIFF_CLI[@]}" images; }
   run_skiff_inspect() { "${SKIFF_CLI[@]}" inspect "$sid"; }
-  run_node0() { node -e 0; }
+  # Node's own start, as the launcher gives it to skiff; and as this environment
+  # gives it to any other Node program.
+  run_node0() { env -u NODE_EXTRA_CA_CERTS node -e 0; }
+  run_node0_env() { node -e 0; }
   log "timing: exec, $N runs each, alternating; ps, images, inspect and node -e 0, $N runs each"
   for t in skiff_exec podman_exec; do time_one "$t" "$WORK/warm.err" >/dev/null; done
   for ((i = 1; i <= N; i++)); do
-    for t in skiff_exec podman_exec node0 skiff_ps skiff_images skiff_inspect; do
+    for t in skiff_exec podman_exec node0 skiff_ps skiff_images skiff_inspect $( ((PLAIN)) && echo node0_env); do
       time_one "$t" "$WORK/$t.err" >>"$WORK/$t.us"
     done
   done
@@ -266,14 +278,21 @@ const p90 = (a) => sorted(a)[Math.ceil(0.9 * a.length) - 1];
 const sec = (us) => `${(us / 1e6).toFixed(3)} s`;
 
 const t = { skiff: read('skiff.us'), podman: read('podman.us') };
+const plain = read('plain.us');
+if (plain.length) t['node main.cjs'] = plain;
 console.log(`start latency, N=${N} (alternating, same run)`);
-console.log(`${'tool'.padEnd(8)} ${'median'.padEnd(9)} ${'p90'.padEnd(9)} ${'min'.padEnd(9)} peak RSS`);
+const w = plain.length ? 14 : 8;
+console.log(`${'tool'.padEnd(w)} ${'median'.padEnd(9)} ${'p90'.padEnd(9)} ${'min'.padEnd(9)} peak RSS`);
 for (const [tool, v] of Object.entries(t)) {
   const rss = read(`${tool}.rss`);
   const rssText = rss.length ? `${(median(rss) / 1024).toFixed(0)} MiB (median of ${rss.length})` : '-';
-  console.log(`${tool.padEnd(8)} ${sec(median(v)).padEnd(9)} ${sec(p90(v)).padEnd(9)} ${sec(Math.min(...v)).padEnd(9)} ${rssText}`);
+  console.log(`${tool.padEnd(w)} ${sec(median(v)).padEnd(9)} ${sec(p90(v)).padEnd(9)} ${sec(Math.min(...v)).padEnd(9)} ${rssText}`);
 }
 console.log(`ratio skiff/podman (median): ${(median(t.skiff) / median(t.podman)).toFixed(2)}`);
+if (plain.length) {
+  console.log(`ratio node main.cjs/podman (median): ${(median(plain) / median(t.podman)).toFixed(2)}` +
+    ' (NODE_EXTRA_CA_CERTS is set here: started without the launcher, Node reads it first)');
+}
 
 const ex = { skiff: read('skiff_exec.us'), podman: read('podman_exec.us') };
 if (ex.skiff.length) {
@@ -282,6 +301,8 @@ if (ex.skiff.length) {
   console.log(`ratio skiff/podman (median): ${(median(ex.skiff) / median(ex.podman)).toFixed(2)}`);
   const node0 = median(read('node0.us'));
   console.log(`\nCLI-only commands against node -e 0 (${sec(node0)}), N=${N}`);
+  const env0 = read('node0_env.us');
+  if (env0.length) console.log(`(node -e 0 with this environment's NODE_EXTRA_CA_CERTS: ${sec(median(env0))}; the launcher spares skiff that)`);
   for (const cmd of ['ps', 'images', 'inspect']) {
     const v = read(`skiff_${cmd}.us`);
     console.log(`skiff ${cmd.padEnd(8)} ${sec(median(v)).padEnd(9)} ratio ${(median(v) / node0).toFixed(2)}`);

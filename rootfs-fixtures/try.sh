@@ -25,8 +25,9 @@ elif [ ! -f "$stamp" ] || [ -n "$(find runtime native-bindings test tools \( -na
   npm run --silent build
 fi
 # A small wrapper rather than a link to the bundle: it survives rebuilds, which replace dist/bin.
+# It execs the launcher itself, whose hashbang keeps NODE_EXTRA_CA_CERTS from slowing Node's start.
 wrapper="#!/bin/sh
-exec node $(printf '%q' "$PWD/dist/bin/main.cjs") \"\$@\""
+exec $(printf '%q' "$PWD/dist/bin/main.cjs") \"\$@\""
 if [ "$(cat /usr/local/bin/skiff 2>/dev/null)" != "$wrapper" ]; then
   printf '%s\n' "$wrapper" >/usr/local/bin/skiff.tmp && chmod 755 /usr/local/bin/skiff.tmp && mv /usr/local/bin/skiff.tmp /usr/local/bin/skiff
   echo "skiff is now /usr/local/bin/skiff (runs $PWD/dist/bin/main.cjs)"

@@ -26,6 +26,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SkiffError } from '../util/errors.js';
 import { apiHostOf, canonicalRegistry, DOCKER_HUB, isInsecure } from './reference.js';
+import { registryTrust } from './trust.js';
 
 export interface Credentials {
   username: string;
@@ -100,6 +101,10 @@ export function isNetworkError(e: unknown): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// For redirects away from the registry (S3, a CDN), always verified; shared by every client.
+let otherHosts: https.Agent | undefined;
+const otherHostsAgent = () => (otherHosts ??= new https.Agent({ keepAlive: true, ...registryTrust() }));
+
 export class RegistryClient {
   readonly registry: string;
   readonly apiHost: string;
@@ -109,7 +114,7 @@ export class RegistryClient {
   private readonly timeoutMs: number;
   private readonly credentials?: Credentials;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-  private readonly httpsAgent: https.Agent;
+  private httpsAgentMade?: https.Agent;
   private base?: Promise<URL>;
   private challenge?: Challenge;
   private readonly tokens = new Map<string, { token: string; expires: number }>();
@@ -122,14 +127,18 @@ export class RegistryClient {
     this.backoffMs = opts.backoffMs ?? 250;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
     this.credentials = opts.credentials;
+  }
+
+  // Made on first use: most registries a test or a demo talks to are plain HTTP on loopback.
+  private get httpsAgent(): https.Agent {
     // Insecure registries skip certificate checks, as Docker's do.
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: !this.insecure });
+    return (this.httpsAgentMade ??= new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: !this.insecure, ...registryTrust() }));
   }
 
   /** Frees the kept-alive sockets. */
   close(): void {
     this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.httpsAgentMade?.destroy();
   }
 
   private backoff(attempt: number): number {
@@ -148,7 +157,7 @@ export class RegistryClient {
         headers: { 'User-Agent': USER_AGENT, ...headers, ...(body ? { 'Content-Length': String(body.length) } : {}) },
         // Only the registry itself gets the insecure treatment; a redirect to
         // other storage (S3, a CDN) is verified as usual.
-        agent: isHttps ? (url.host === this.apiHost ? this.httpsAgent : https.globalAgent) : this.httpAgent,
+        agent: isHttps ? (url.host === this.apiHost ? this.httpsAgent : otherHostsAgent()) : this.httpAgent,
         timeout: this.timeoutMs,
       });
       req.on('response', resolve);
@@ -670,7 +679,7 @@ async function hubSearch(term: string, limit: number): Promise<SearchResult[]> {
   url.searchParams.set('q', term);
   url.searchParams.set('n', String(limit));
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
-    https.get(url, { headers: { 'User-Agent': USER_AGENT }, timeout: 30_000 }, resolve).on('error', reject).on('timeout', function (this: http.ClientRequest) {
+    https.get(url, { headers: { 'User-Agent': USER_AGENT }, timeout: 30_000, ...registryTrust() }, resolve).on('error', reject).on('timeout', function (this: http.ClientRequest) {
       this.destroy(new Error('timed out'));
     });
   }).catch((e: Error) => {

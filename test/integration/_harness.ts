@@ -145,7 +145,8 @@ export class Harness {
 
   /** Runs `skiff ARGS` and collects its output. Never throws on a non-zero exit. */
   run(args: string[], opts: RunOpts = {}): Promise<Result> {
-    return runProcess(process.execPath, [cli, ...args], { ...opts, env: this.env(opts.env) });
+    // The launcher itself, as a user's `skiff` runs it: its hashbang is part of what is tested.
+    return runProcess(cli, args, { ...opts, env: this.env(opts.env) });
   }
 
   /** Runs and requires exit 0; returns stdout. */

@@ -93,9 +93,9 @@ async function pushImage(r: Served, name: string, tag: string, seed = tag): Prom
 }
 
 interface Proc { code: number; stdout: string; stderr: string }
-function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<Proc> {
+function run(cmd: string, args: string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = process.env): Promise<Proc> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20, env }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
@@ -588,6 +588,51 @@ needs({ openssl: 'openssl', skopeo: 'skopeo' })('TLS: with a certificate and key
   await skopeo(t, ['copy', '--dest-cert-dir', certDir, `docker-archive:${join(fixtures, 'busybox.tar')}`, `docker://${r2.host}/tls/busybox:1`]);
   const info = JSON.parse(await skopeo(t, ['inspect', '--cert-dir', certDir, `docker://${r2.host}/tls/busybox:1`])) as { RepoTags: string[] };
   t.deepEqual(info.RepoTags, ['1']);
+});
+
+needs({ openssl: 'openssl', skopeo: 'skopeo' })('NODE_EXTRA_CA_CERTS: the launcher keeps it from Node\'s start, and `skiff pull` still trusts it', async (t) => {
+  // Node reads the file at start, before any JavaScript, and warns there when it cannot:
+  // no warning through the launcher means Node never looked (nor spent its 90 ms).
+  const missing = { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' };
+  const direct = spawnSync(process.execPath, [cli, '--version'], { encoding: 'utf8', env: missing });
+  t.regex(direct.stderr, /Ignoring extra certs from `\/nonexistent\/ca\.pem`/, 'plain `node main.cjs` reads it at start');
+  const launched = spawnSync(cli, ['--version'], { encoding: 'utf8', env: missing });
+  t.is(launched.status, 0);
+  t.is(launched.stderr, '', 'the launcher: Node did not read it');
+
+  // A registry whose certificate only NODE_EXTRA_CA_CERTS vouches for. skiff (as Docker) does not
+  // verify registries on loopback addresses, so the pull names it registry.test, which a private
+  // /etc/hosts in the pull's own mount namespace maps to 127.0.0.1.
+  const dir = tempDir(t, 'skiff-registry-ca-');
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const gen = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+    '-subj', '/CN=registry.test', '-addext', 'subjectAltName=DNS:registry.test,IP:127.0.0.1']);
+  if (gen.code !== 0) return t.fail(`openssl: ${gen.stderr}`);
+  const r = await serve(t, { tlsCert: cert, tlsKey: key });
+  const certDir = join(dir, 'certs');
+  mkdirSync(certDir);
+  writeFileSync(join(certDir, 'ca.crt'), readFileSync(cert));
+  await skopeo(t, ['copy', '--dest-cert-dir', certDir, `docker-archive:${join(fixtures, 'busybox.tar')}`, `docker://${r.host}/tls/busybox:1`]);
+  const hosts = join(dir, 'hosts');
+  writeFileSync(hosts, '127.0.0.1 localhost registry.test\n');
+
+  const ref = `registry.test:${r.port}/tls/busybox:1`;
+  const pull = (ca: string | undefined) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, SKIFF_ROOT: join(dir, 'store') };
+    delete env.NODE_EXTRA_CA_CERTS;
+    delete env.SKIFF_INSECURE_REGISTRIES;
+    if (ca) env.NODE_EXTRA_CA_CERTS = ca;
+    // A private mount namespace, so the bind mount over /etc/hosts ends with the process.
+    return run('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec "$@"',
+      'sh', hosts, cli, 'pull', '-q', ref], 120_000, env);
+  };
+  const refused = await pull(undefined);
+  t.is(refused.code, 125, refused.stderr);
+  t.regex(refused.stderr, /certificate/i);
+  const pulled = await pull(cert);
+  t.is(pulled.code, 0, pulled.stderr);
+  t.is(pulled.stdout.trim(), ref);
 });
 
 /** Opens a raw connection that sends `bytes` and then stalls. */

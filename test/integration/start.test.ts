@@ -15,7 +15,7 @@ it('a run starts exactly one Node process: the CLI (no second Node boot inside t
   const log = join(h.root, 'execs.txt');
   t.teardown(() => rmSync(log, { force: true }));
   execFileSync(strace, ['-f', '-qq', '-e', 'trace=execve,execveat', '-e', 'signal=none', '-o', log,
-    process.execPath, cli, 'run', '--rm', '--network', 'none', 'busybox', 'true'], { env: h.env(), stdio: 'ignore' });
+    cli, 'run', '--rm', '--network', 'none', 'busybox', 'true'], { env: h.env(), stdio: 'ignore' });
   const execs = readFileSync(log, 'utf8').split('\n').filter((l) => / exec(ve|veat)\(/.test(l) && /= 0$/.test(l));
   t.log(execs.map((l) => l.slice(0, 120)).join('\n'));
   const nodes = execs.filter((l) => l.includes(`"${process.execPath}"`) || /\["node"/.test(l));
