@@ -38,16 +38,17 @@ function decl(proto: string): () => Fn {
   return () => (f ??= (_libc ??= koffiLib().load('libc.so.6')).func(proto));
 }
 
-const errnoNames: Record<number, string> = Object.fromEntries(
-  Object.entries(constants.errno).map(([name, num]) => [num, name]),
-);
+// Built on the first error: reading os.constants loads node:os, which a `ps` never needs.
+let errnoNames: Record<number, string> | undefined;
+const errnoName = (errno: number): string | undefined =>
+  (errnoNames ??= Object.fromEntries(Object.entries(constants.errno).map(([name, num]) => [num, name])))[errno];
 const strerror = decl('const char *strerror(int errnum)');
 
 export class SyscallError extends Error {
   readonly errno: number;
   readonly code: string;
   constructor(readonly call: string, readonly path: string | undefined, errno: number) {
-    const code = errnoNames[errno] ?? `errno ${errno}`;
+    const code = errnoName(errno) ?? `errno ${errno}`;
     super(`${call}${path ? ` ${path}` : ''}: ${code} (${strerror()(errno)})`);
     this.errno = errno;
     this.code = code;

@@ -33,12 +33,12 @@ const YARGS_ASSERT = `const fail = (m) => { throw new Error(m ?? 'yargs: interna
 export const strictEqual = (a, b, m) => { if (!Object.is(a, b)) fail(m); };
 export const notStrictEqual = (a, b, m) => { if (Object.is(a, b)) fail(m); };`;
 const LAZY_BUILTINS = new Set(['child_process', 'crypto', 'dgram', 'fs/promises', 'http', 'https', 'net', 'os', 'readline',
-  'stream/promises', 'string_decoder', 'tls', 'tty', 'worker_threads', 'zlib']);
+  'stream/promises', 'string_decoder', 'tls', 'tty', 'v8', 'worker_threads', 'zlib']);
 const nodeRequire = createRequire(import.meta.url);
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?[a-z_]+(\/[a-z_]+)?$/ }, (args) => {
+    b.onResolve({ filter: /^(node:)?[a-z0-9_]+(\/[a-z_]+)?$/ }, (args) => {
       const name = args.path.replace(/^node:/, '');
       if (name === 'assert' && /node_modules\/yargs\//.test(args.importer)) return { path: 'assert', namespace: 'yargs-assert' };
       if (!LAZY_BUILTINS.has(name)) return undefined;
