@@ -73,9 +73,15 @@ export async function unpackLayer(input: Readable, dest: string): Promise<Unpack
   if (head.length === 0) throw new SkiffError('layer is empty: not a tar archive');
   if (isZstd(head)) throw new SkiffError('zstd-compressed layers are not supported yet; re-export the image with gzip layers');
   // One pipeline: a failure anywhere (a hostile entry, a broken download) destroys every stage, the source included.
-  if (isGzip(head)) await pipeline(input, gunzipStream(), hasher, extract);
-  else await pipeline(input, hasher, extract);
-  writer.finish();
+  try {
+    if (isGzip(head)) await pipeline(input, gunzipStream(), hasher, extract);
+    else await pipeline(input, hasher, extract);
+  } finally {
+    // Files still being created: the caller removes this directory on failure,
+    // and nothing may be written into it after that.
+    await writer.settleAll();
+  }
+  await writer.finish();
   return { diffId: `sha256:${hash.digest('hex')}`, size: writer.bytes };
 }
 
@@ -87,6 +93,10 @@ class LayerWriter {
   private realDirs = new Set<string>(['']);
   /** Every relative path this layer has created (some may be gone since): a superset of what exists. */
   private created = new Set<string>();
+  /** Small files being created while later entries are read, by relative path. */
+  private pending = new Map<string, Promise<void>>();
+  private pendingBytes = 0;
+  private failure: Error | undefined;
 
   constructor(private root: string) {}
 
@@ -126,8 +136,30 @@ class LayerWriter {
     this.realDirs.delete(rel);
   }
 
+  /**
+   * Waits for the pending creations of REL and of its parents: an entry that
+   * replaces, links to or writes below a path sees it as the tar left it.
+   */
+  private async settle(rel: string): Promise<void> {
+    if (this.pending.size === 0) return;
+    for (let i = rel.indexOf('/'); ; i = rel.indexOf('/', i + 1)) {
+      const p = this.pending.get(i < 0 ? rel : rel.slice(0, i));
+      if (p) await p;
+      if (i < 0) break;
+    }
+  }
+
+  /** Waits for every pending creation; the first one that failed is thrown by finish(). */
+  async settleAll(): Promise<void> {
+    while (this.pending.size) await Promise.all(this.pending.values());
+  }
+
   async entry(h: tar.Header, stream: Readable): Promise<void> {
+    if (this.failure) throw this.failure;
     const action = classifyEntry(h.name);
+    if (action.kind !== 'opaque') await this.settle(action.path);
+    else if (action.dir) await this.settle(action.dir);
+    if (h.type === 'link') await this.settle(safeRelative(h.linkname ?? ''));
     if (action.kind === 'opaque') {
       if (action.dir) this.ensureParents(`${action.dir}/x`, h.name);
       lsetxattr(this.abs(action.dir), 'trusted.overlay.opaque', Buffer.from('y'));
@@ -154,6 +186,7 @@ class LayerWriter {
         break;
       case 'file':
       case 'contiguous-file': {
+        if ((h.size ?? 0) <= SMALL_FILE) return this.createSmallFile(rel, path, h, mode, await readAll(stream));
         const fd = await createFile(path);
         try {
           for await (const chunk of stream) {
@@ -173,8 +206,14 @@ class LayerWriter {
         return;
       }
       case 'symlink':
-        await createSymlink(h.linkname ?? '', path);
-        break;
+        await drain(stream);
+        return this.later(rel, 0, async () => {
+          await createSymlink(h.linkname ?? '', path);
+          lchownSync(path, h.uid ?? 0, h.gid ?? 0);
+          this.setXattrs(path, h);
+          const mtime = h.mtime ?? new Date(0);
+          lutimesSync(path, mtime, mtime);
+        });
       case 'link': {
         const target = safeRelative(h.linkname ?? '');
         this.ensureParents(target, h.linkname ?? '');
@@ -197,11 +236,51 @@ class LayerWriter {
     await drain(stream);
     lchownSync(path, h.uid ?? 0, h.gid ?? 0);
     // chown clears setuid/setgid bits, so the mode goes on after it.
-    if (h.type !== 'symlink') chmodSync(path, mode);
+    chmodSync(path, mode);
     this.setXattrs(path, h);
     const mtime = h.mtime ?? new Date(0);
     if (h.type === 'directory') this.dirTimes.push([path, mtime]);
     else lutimesSync(path, mtime, mtime);
+  }
+
+  /** A small file, read whole, is created while the next entries are read (see later). */
+  private createSmallFile(rel: string, path: string, h: tar.Header, mode: number, content: Buffer[]): Promise<void> {
+    const size = content.reduce((n, b) => n + b.length, 0);
+    this.bytes += size;
+    return this.later(rel, size, async () => {
+      const fd = await createFile(path);
+      try {
+        for (const b of content) writeSync(fd, b);
+        fchownSync(fd, h.uid ?? 0, h.gid ?? 0);
+        fchmodSync(fd, mode); // after chown, which clears setuid/setgid
+        const mtime = h.mtime ?? new Date(0);
+        futimesSync(fd, mtime, mtime);
+      } finally {
+        closeSync(fd);
+      }
+      this.setXattrs(path, h);
+    });
+  }
+
+  /**
+   * Runs CREATE (the making of REL, holding SIZE bytes) while the next
+   * entries are read: creating an inode is the slow part (see createFile),
+   * and only an entry that touches the same path, or a path below it, waits
+   * for it (settle). A failure is thrown at the next entry or by finish().
+   */
+  private async later(rel: string, size: number, create: () => Promise<void>): Promise<void> {
+    const task: Promise<void> = create()
+      .catch((e: Error) => {
+        this.failure ??= e;
+      })
+      .finally(() => {
+        if (this.pending.get(rel) === task) this.pending.delete(rel);
+        this.pendingBytes -= size;
+      });
+    this.pending.set(rel, task);
+    this.pendingBytes += size;
+    // Bounded, in entries and in bytes held.
+    while (this.pending.size >= MAX_PENDING || this.pendingBytes > MAX_PENDING_BYTES) await Promise.race(this.pending.values());
   }
 
   private setXattrs(path: string, h: tar.Header): void {
@@ -210,15 +289,29 @@ class LayerWriter {
     }
   }
 
-  finish(): void {
+  /** After the last entry: the pending files, then the directories' times (creating entries changed them). */
+  async finish(): Promise<void> {
+    await this.settleAll();
+    if (this.failure) throw this.failure;
     for (const [path, time] of this.dirTimes.reverse()) lutimesSync(path, time, time);
   }
+}
+
+const SMALL_FILE = 1024 * 1024;
+const MAX_PENDING = 32;
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+async function readAll(stream: Readable): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return chunks;
 }
 
 // Creating an inode is the slow part of unpacking (~0.4 ms each on some
 // ext4 VMs, serialized in the kernel: a second thread does not help). On
 // libuv's pool it leaves this thread free to hash, gunzip and parse the
-// layers that download at the same time. The rest (writes, chown, chmod,
+// layers that download at the same time, and the entries after a small file
+// (createSmallFile). The rest (writes, chown, chmod,
 // utimes on the fd) takes microseconds and stays synchronous.
 const done = <T>(resolve: (v: T) => void, reject: (e: Error) => void) => (err: Error | null, v?: T) => (err ? reject(err) : resolve(v as T));
 const createFile = (path: string) => new Promise<number>((res, rej) => open(path, 'wx', 0o600, done(res, rej)));

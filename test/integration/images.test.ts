@@ -146,3 +146,34 @@ it('unpacking keeps modes, owners, setuid bits, hardlinks, symlinks, devices, fi
   t.true(st('fifo').isFIFO());
   t.is(execFileSync('getfattr', ['--only-values', '-n', 'user.skiff', join(dir, 'owned')]).toString(), 'yes');
 }, { getfattr: 'attr' });
+
+it('entries that come back to a path find it as the tar left it (small files and symlinks are created while later entries are read)', async (t) => {
+  const h = await harness(t, []);
+  const many = Array.from({ length: 100 }, (_, i) => ({ header: { name: `bulk/f${i}`, type: 'file' as const, mode: 0o644 }, body: `${i}\n` }));
+  const tarPath = await archiveWith(h.root, 'revisit', [
+    ...many,
+    { header: { name: 'x', type: 'file', mode: 0o644 }, body: 'first\n' },
+    { header: { name: 'x', type: 'file', mode: 0o600 }, body: 'second\n' },
+    { header: { name: 'd', type: 'file' }, body: 'a file, then a directory\n' },
+    { header: { name: 'd', type: 'directory', mode: 0o755 } },
+    { header: { name: 'd/f', type: 'file' }, body: 'inside\n' },
+    { header: { name: 's', type: 'symlink', linkname: 'x' } },
+    { header: { name: 's', type: 'file' }, body: 'no longer a link\n' },
+    { header: { name: 'gone', type: 'file' }, body: 'removed below\n' },
+    { header: { name: '.wh.gone', type: 'file' } },
+    { header: { name: 'hard', type: 'link', linkname: 'bulk/f99' } },
+  ]);
+  await h.ok(t, ['load', '-i', tarPath]);
+  const layers = join(h.root, 'image', 'layers');
+  const dir = join(layers, readdirSync(layers).find((f) => /^[0-9a-f]{64}$/.test(f))!);
+  t.is(readdirSync(join(dir, 'bulk')).length, 100);
+  t.is(readFileSync(join(dir, 'bulk', 'f42'), 'utf8'), '42\n');
+  t.is(readFileSync(join(dir, 'x'), 'utf8'), 'second\n');
+  t.is(lstatSync(join(dir, 'x')).mode & 0o777, 0o600);
+  t.true(lstatSync(join(dir, 'd')).isDirectory());
+  t.is(readFileSync(join(dir, 'd', 'f'), 'utf8'), 'inside\n');
+  t.true(lstatSync(join(dir, 's')).isFile(), 's is a file now');
+  t.is(readFileSync(join(dir, 's'), 'utf8'), 'no longer a link\n');
+  t.true(lstatSync(join(dir, 'gone')).isCharacterDevice(), 'the whiteout replaced the file');
+  t.is(lstatSync(join(dir, 'hard')).ino, lstatSync(join(dir, 'bulk', 'f99')).ino);
+});
