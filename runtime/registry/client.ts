@@ -131,8 +131,11 @@ export class RegistryClient {
 
   // Made on first use: most registries a test or a demo talks to are plain HTTP on loopback.
   private get httpsAgent(): https.Agent {
-    // Insecure registries skip certificate checks, as Docker's do.
-    return (this.httpsAgentMade ??= new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: !this.insecure, ...registryTrust() }));
+    // Insecure registries skip certificate checks, as Docker's do. Nothing is
+    // checked against a CA then, and an empty list spares Node building its
+    // root store for the connection (~30 ms, on every pull from localhost).
+    const trust = this.insecure ? { ca: [] } : registryTrust();
+    return (this.httpsAgentMade ??= new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: !this.insecure, ...trust }));
   }
 
   /** Frees the kept-alive sockets. */
