@@ -9,7 +9,7 @@
  * the same, so the container's PID 1 is still our child and `ps`'s liveness
  * check (pid + start time) keeps working.
  *
- * usage: skiff-shim CHILD_PID LOG_PATH OUT_FD ERR_FD HOLD_FD HOLD_FD [tcp:FD:IP:PORT...] [attach:FD] [listen:FD] [notify:FD] -- FINALIZER ARGS...
+ * usage: skiff-shim CHILD_PID LOG_PATH OUT_FD ERR_FD HOLD_FD HOLD_FD [tcp:FD:IP:PORT...] [udp:FD:IP:PORT...] [attach:FD] [listen:FD] [notify:FD] -- FINALIZER ARGS...
  *   OUT_FD/ERR_FD: read ends of the container's stdout/stderr (-1 if none;
  *   with a tty, OUT_FD is the pty master and ERR_FD is -1).
  *   HOLD_FDs: fds to keep open while the container runs, or -1: the write end
@@ -20,6 +20,9 @@
  *   container's IP:PORT: the userland proxy for what DNAT does not carry
  *   (loopback clients, containers dialing a host address). Byte pipes with
  *   half-close, as docker-proxy does.
+ *   udp:FD:IP:PORT: the same for a published UDP port's bound socket: each
+ *   client address gets a socket of its own towards the container, dropped
+ *   after 90 s without traffic (docker-proxy's UDP timeout).
  *   attach:FD: with a tty, a connection to a client attached to the terminal
  *   (the Engine API's attach; see io.ts): what the master says goes to it as
  *   well as to the log, what it sends is typed into the master, so echo and
@@ -177,12 +180,12 @@ static int pump(struct stream *s) {
   return 1;
 }
 
-/* ---- the userland proxy: published TCP ports ---------------------------- */
+/* ---- the userland proxy: published TCP and UDP ports ---------------------- */
 
 #define MAX_PROXIES 64
 #define BUF 16384
 
-struct proxy { int fd; struct sockaddr_in to; };
+struct proxy { int fd; struct sockaddr_in to; int udp; };
 /* One relayed connection: a = the client, b = the container. */
 struct conn {
   int a, b, connecting;
@@ -200,8 +203,11 @@ static int nconns, capconns;
 static int parse_proxy(const char *arg) {
   char ip[64];
   int fd, port;
-  if (nproxies == MAX_PROXIES || sscanf(arg, "tcp:%d:%63[^:]:%d", &fd, ip, &port) != 3) return -1;
+  int udp = strncmp(arg, "udp:", 4) == 0;
+  if (nproxies == MAX_PROXIES || sscanf(arg + 4, "%d:%63[^:]:%d", &fd, ip, &port) != 3) return -1;
+  if (!udp && strncmp(arg, "tcp:", 4) != 0) return -1;
   struct proxy *p = &proxies[nproxies];
+  p->udp = udp;
   memset(&p->to, 0, sizeof(p->to));
   p->to.sin_family = AF_INET;
   p->to.sin_port = htons((uint16_t)port);
@@ -301,8 +307,64 @@ static short want_b(struct conn *c) {
   return (short)((!c->b_eof && c->ba_len < BUF ? POLLIN : 0) | (c->ab_len ? POLLOUT : 0));
 }
 
+/* UDP: one flow per client address, with its own (connected) socket towards the container. */
+#define MAX_FLOWS 1024
+#define UDP_IDLE_S 90
+struct flow { int up, proxy; struct sockaddr_in client; time_t last; };
+static struct flow flows[MAX_FLOWS];
+static int nflows;
+static char datagram[65536];
+
+static time_t now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec;
+}
+
+static void flow_close(int i) {
+  close(flows[i].up);
+  flows[i] = flows[--nflows];
+}
+
+/* Datagrams from clients: each to its client's flow, made on its first. */
+static void udp_in(int pi) {
+  struct proxy *p = &proxies[pi];
+  for (;;) {
+    struct sockaddr_in from;
+    socklen_t fl = sizeof(from);
+    ssize_t n = recvfrom(p->fd, datagram, sizeof(datagram), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+    if (n < 0) return;
+    int i = 0;
+    while (i < nflows && !(flows[i].proxy == pi && flows[i].client.sin_port == from.sin_port &&
+                           flows[i].client.sin_addr.s_addr == from.sin_addr.s_addr)) i++;
+    if (i == nflows) {
+      if (nflows == MAX_FLOWS) continue; /* full: dropped, as a datagram may be */
+      int up = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      /* Connected: only the container's address and port are read from it. */
+      if (up < 0 || connect(up, (struct sockaddr *)&p->to, sizeof(p->to)) < 0) {
+        if (up >= 0) close(up);
+        continue;
+      }
+      flows[nflows++] = (struct flow){ up, pi, from, 0 };
+    }
+    flows[i].last = now_s();
+    send(flows[i].up, datagram, (size_t)n, MSG_DONTWAIT);
+  }
+}
+
+/* Replies from the container, back to the flow's client; 1 when the flow is broken. */
+static int udp_out(struct flow *f) {
+  for (;;) {
+    ssize_t n = recv(f->up, datagram, sizeof(datagram), MSG_DONTWAIT);
+    if (n < 0) return errno != EAGAIN && errno != EINTR;
+    f->last = now_s();
+    sendto(proxies[f->proxy].fd, datagram, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&f->client, sizeof(f->client));
+  }
+}
+
 /* The container is gone: nothing to relay to; release the ports. */
 static void stop_proxies(void) {
+  while (nflows) flow_close(0);
   while (nconns) conn_close(0);
   for (int i = 0; i < nproxies; i++) close(proxies[i].fd);
   nproxies = 0;
@@ -359,8 +421,13 @@ int main(int argc, char **argv) {
       else if (w < 0 && errno == ECHILD) { exited = 1; status = 255 << 8; } /* reaped elsewhere: unknown */
       if (exited) stop_proxies();
     }
-    /* The poll set: the two output streams, the attached clients and tty.sock, the port listeners, then two per connection. */
-    size_t need = 3 + MAX_ATTACH + (size_t)nproxies + 2 * (size_t)nconns;
+    /* UDP flows without traffic for UDP_IDLE_S end (the poll wakes at least every 200 ms). */
+    if (nflows) {
+      time_t t = now_s();
+      for (int i = nflows - 1; i >= 0; i--) if (t - flows[i].last > UDP_IDLE_S) flow_close(i);
+    }
+    /* The poll set: the two output streams, the attached clients and tty.sock, the port listeners, two per connection, one per UDP flow. */
+    size_t need = 3 + MAX_ATTACH + (size_t)nproxies + 2 * (size_t)nconns + (size_t)nflows;
     if (need > cap) {
       struct pollfd *np = realloc(p, need * sizeof(*p));
       if (!np) { stop_proxies(); need = 3 + MAX_ATTACH; } else { p = np; cap = need; }
@@ -387,6 +454,8 @@ int main(int argc, char **argv) {
       p[n++] = (struct pollfd){ conns[i]->a, want_a(conns[i]), 0 };
       p[n++] = (struct pollfd){ conns[i]->b, want_b(conns[i]), 0 };
     }
+    int first_flow = n, polled_flows = nflows;
+    for (int i = 0; i < nflows; i++) p[n++] = (struct pollfd){ flows[i].up, POLLIN, 0 };
     if (n == 0) {
       if (exited) break;
       /* Nothing to read or relay: just wait for the child. */
@@ -436,7 +505,15 @@ int main(int argc, char **argv) {
     }
     k = listen_slot >= 0 ? listen_slot + 1 : attach_slot + polled_attach;
     int first_conn = k + nproxies, polled_conns = nconns;
-    for (int i = 0; i < nproxies; i++, k++) if (p[k].revents & POLLIN) accept_all(&proxies[i]);
+    /* Flows first: udp_in below may add flows, which were not polled. Backwards: flow_close moves the last flow into the freed slot. */
+    for (int i = polled_flows - 1; i >= 0; i--) {
+      if (p[first_flow + i].revents & (POLLIN | POLLERR)) if (udp_out(&flows[i])) flow_close(i);
+    }
+    for (int i = 0; i < nproxies; i++, k++) {
+      if (!(p[k].revents & POLLIN)) continue;
+      if (proxies[i].udp) udp_in(i);
+      else accept_all(&proxies[i]);
+    }
     /* Backwards: conn_close moves the last connection into the freed slot. */
     for (int i = polled_conns - 1; i >= 0; i--) {
       if (conn_step(conns[i], p[first_conn + 2 * i].revents, p[first_conn + 2 * i + 1].revents)) conn_close(i);

@@ -54,8 +54,7 @@ async function main(id: string, notifyFd?: number): Promise<number> {
   // The launcher's stderr must not stay open here: it would wait for its EOF.
   stopExplaining();
   const current = store.read(id);
-  // Published TCP ports' listening sockets go along (skiff-shim relays them);
-  // a UDP port keeps this Node monitor, whose proxy relays datagrams.
+  // Published ports' sockets go along: skiff-shim relays them (TCP and UDP).
   const ports = hasPublishedPorts(current) ? handOverPorts(id) : [];
   if (ports && io.handOver && existsSync(monitorShim)) {
     // Nothing left that needs Node: become skiff-shim (same pid, so the

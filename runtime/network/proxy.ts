@@ -8,9 +8,9 @@
 // (loopback clients, and containers on the bridge dialing a host address) to
 // the container, TCP as a byte pipe with half-close, UDP as a datagram relay
 // with one upstream socket per client. The sockets close when the monitor
-// closes them, or die with it. A detached container's monitor hands its TCP
-// sockets to skiff-shim (handOverPorts), which relays them in C, so that no
-// Node process stays per container; UDP relays keep the Node monitor.
+// closes them, or die with it. A detached container's monitor hands its
+// sockets, TCP and UDP, to skiff-shim (handOverPorts), which relays them in
+// C, so that no Node process stays per container.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { setCloexec } from '../../native-bindings/libc.js';
@@ -28,7 +28,7 @@ export interface BindRequest {
 
 interface Held {
   close(): void;
-  /** skiff-shim's argument for this socket (tcp:FD:IP:PORT, the fd left open across execve), if it can relay it. */
+  /** skiff-shim's argument for this socket (tcp:FD:IP:PORT or udp:FD:IP:PORT, the fd left open across execve), if it can relay it. */
   shimArg?(): string | undefined;
 }
 
@@ -109,6 +109,15 @@ function udpProxy(sock: dgram.Socket, target: () => { host: string; port: number
   });
   sock.on('error', () => {});
   return {
+    shimArg() {
+      // dgram keeps its handle under a symbol of its own; the handle has the fd.
+      const state = Object.getOwnPropertySymbols(sock).find((k) => k.description === 'state symbol');
+      const fd = state ? (sock as unknown as Record<symbol, { handle?: { fd?: number } }>)[state].handle?.fd : undefined;
+      if (fd === undefined || fd < 0) return undefined;
+      setCloexec(fd, false);
+      const t = target();
+      return `udp:${fd}:${t.host}:${t.port}`;
+    },
     close() {
       for (const f of flows.values()) {
         clearTimeout(f.timer);

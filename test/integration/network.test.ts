@@ -6,7 +6,7 @@
 // that no veth, lease, nft table, bridge or state is left.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import test from 'ava';
 import { displayablePorts, parsePublish } from '../../runtime/network/ports.js';
@@ -41,7 +41,7 @@ it('seed: run -d -P, port, the page through 127.0.0.1, the host address on the b
   t.is(none.code, 1);
   t.regex(none.stderr, /No public port '6000' published for web/);
 
-  // Loopback goes through the userland proxy; the gateway (this host's address on the bridge) through DNAT.
+  // Loopback and the gateway (this host's address on the bridge) both go through DNAT, skiff's default.
   t.is(await fetchText('127.0.0.1', hp), 'hello-web\n');
   t.is(await fetchText(gateway, hp), 'hello-web\n');
   const ip = await inspect(h, t, 'web', '{{.NetworkSettings.IPAddress}}');
@@ -105,7 +105,7 @@ it('-p 127.0.0.1:PORT:CPORT, 127.0.0.1::CPORT, a range and several -p at once; p
   await assertNetClean(t, h, [id]);
 });
 
-it('-p .../udp: datagrams reach the container through the proxy (loopback) and DNAT (host address)', async (t) => {
+it('-p .../udp: datagrams reach the container through DNAT (loopback and host address); skiff-shim holds the ports', async (t) => {
   const h = await harness(t);
   const u = await freePort();
   const id = (await h.ok(t, ['run', '-d', '--name', 'udp', '-p', '127.0.0.1::5000/udp', '-p', `${u}:5001/udp`, 'busybox', 'sleep', '300'])).trim();
@@ -117,12 +117,47 @@ it('-p .../udp: datagrams reach the container through the proxy (loopback) and D
   t.regex(lines[0], /^5000\/udp -> 127\.0\.0\.1:\d+$/);
   t.is(lines[1], `5001/udp -> 0.0.0.0:${u}`);
   const x = Number(lines[0].split(':')[1]);
+  // The monitor has become skiff-shim, which holds both ports (and would relay them with the userland proxy, below).
+  const mon = monitorPid(h, id);
+  let comm = '';
+  for (let i = 0; i < 100 && (comm = readFileSync(`/proc/${mon}/comm`, 'utf8').trim()) !== 'skiff-shim'; i++) await new Promise((r) => setTimeout(r, 20));
+  t.is(comm, 'skiff-shim', 'no Node process stays for a UDP port either');
   t.is(await udpAsk('127.0.0.1', x, 'hi'), 'echo:hi');
   t.is(await udpAsk('127.0.0.1', u, 'ho'), 'echo:ho');
   t.is(await udpAsk(h.net.gateway, u, 'hey'), 'echo:hey');
   t.regex((await h.ok(t, ['ps', '--format', '{{.Ports}}'])).trim(), new RegExp(`^127\\.0\\.0\\.1:${x}->5000/udp, 0\\.0\\.0\\.0:${u}->5001/udp$`));
   await assertNetClean(t, h, [id]);
   t.false(await portBusy('udp', '0.0.0.0', u));
+});
+
+it('-p .../udp with the userland proxy: skiff-shim relays the datagrams, a flow per client; no Node process stays', async (t) => {
+  const h = await harness(t);
+  const env = { SKIFF_USERLAND_PROXY: '1' };
+  const id = (await h.ok(t, ['run', '-d', '-p', '127.0.0.1::5000/udp', 'busybox', 'sleep', '300'], { env })).trim();
+  const pid = Number(await inspect(h, t, id, '{{.State.Pid}}'));
+  await udpEchoIn(t, pid, 5000);
+  const x = Number((await h.ok(t, ['port', id, '5000/udp'])).trim().split(':')[1]);
+  const mon = monitorPid(h, id);
+  let comm = '';
+  for (let i = 0; i < 100 && (comm = readFileSync(`/proc/${mon}/comm`, 'utf8').trim()) !== 'skiff-shim'; i++) await new Promise((r) => setTimeout(r, 20));
+  t.is(comm, 'skiff-shim');
+  const rssKiB = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${mon}/status`, 'utf8'))![1]);
+  t.true(rssKiB < 4096, `skiff-shim's RSS: ${rssKiB} KiB`);
+  t.log(`skiff-shim relaying 127.0.0.1:${x}/udp: RSS ${rssKiB} KiB`);
+  const sockets = () => readdirSync(`/proc/${mon}/fd`).filter((f) => {
+    try {
+      return readlinkSync(`/proc/${mon}/fd/${f}`).startsWith('socket:');
+    } catch {
+      return false;
+    }
+  }).length;
+  const before = sockets();
+  t.is(await udpAsk('127.0.0.1', x, 'one'), 'echo:one');
+  t.is(await udpAsk('127.0.0.1', x, 'two'), 'echo:two');
+  t.is(sockets(), before + 2, 'a flow (its own socket towards the container) per client address; each ask is a new client port');
+  await h.ok(t, ['rm', '-f', id]);
+  t.false(await portBusy('udp', '127.0.0.1', x), 'the port is free once the container is gone');
+  await assertNetClean(t, h, [id]);
 });
 
 it('links: env vars, /etc/hosts, ping by alias, names in ps, HostConfig.Links, talking without published ports', async (t) => {
@@ -250,10 +285,11 @@ it('a host port held by another process: 125 and no container, veth, lease or ru
   await assertNetClean(t, h, []);
 });
 
-it('-p TCP: skiff-shim holds and relays the port, no Node process stays; 4 MiB echo with half-close through 127.0.0.1', async (t) => {
+it('-p TCP with the userland proxy: skiff-shim holds and relays the port, no Node process stays; 4 MiB echo with half-close through 127.0.0.1', async (t) => {
   const h = await harness(t);
   const p = await freeRange(1);
-  const id = (await h.ok(t, ['run', '-d', '-p', `127.0.0.1:${p}:7000`, 'busybox', 'sleep', '600'])).trim();
+  // The proxy, not DNAT, carries loopback clients then: the relay is what is tested.
+  const id = (await h.ok(t, ['run', '-d', '-p', `127.0.0.1:${p}:7000`, 'busybox', 'sleep', '600'], { env: { SKIFF_USERLAND_PROXY: '1' } })).trim();
   const pid = Number(await inspect(h, t, id, '{{.State.Pid}}'));
   // Nothing listens inside yet: the relay's connect is refused, so the client just sees the connection close.
   const refused = await new Promise<string>((resolve) => {
