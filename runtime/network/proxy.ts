@@ -3,11 +3,12 @@
 // prepareNetwork binds every published port before the container is cloned.
 // The bound socket is the port reservation: the kernel lets exactly one
 // process bind a port, so of two `run -p 8080:80` racing, one gets
-// EADDRINUSE and fails cleanly before anything else is made. The same socket
-// then serves as the userland proxy: it relays what DNAT does not carry
-// (loopback clients, and containers on the bridge dialing a host address) to
-// the container, TCP as a byte pipe with half-close, UDP as a datagram relay
-// with one upstream socket per client. The sockets close when the monitor
+// EADDRINUSE and fails cleanly before anything else is made. With the
+// userland proxy on ("userland-proxy": true, or SKIFF_USERLAND_PROXY=1) the
+// same socket relays what DNAT then does not carry (loopback clients, and
+// containers on the bridge dialing a host address) to the container, TCP as
+// a byte pipe with half-close, UDP as a datagram relay with one upstream
+// socket per client. The sockets close when the monitor
 // closes them, or die with it. A detached container's monitor hands its
 // sockets, TCP and UDP, to skiff-shim (handOverPorts), which relays them in
 // C, so that no Node process stays per container.
