@@ -21,10 +21,20 @@ release_storage_home() {
   if mountpoint -q "$1/overlay"; then umount "$1/overlay"; fi
 }
 
+# containers/image (podman, skopeo, buildah) keeps root's blob-info cache in
+# /var/lib/containers/cache whatever --root says; a benchmark that made that
+# directory removes it at exit (test/run.mjs does the same for the tests).
+CONTAINERS_DIR_EXISTED=0
+[[ -e /var/lib/containers ]] && CONTAINERS_DIR_EXISTED=1
+forget_containers_cache() {
+  if ((!CONTAINERS_DIR_EXISTED)); then rm -rf /var/lib/containers; fi
+}
+
 # report_cleanup RC OK_MESSAGE: the last line of every benchmark. Reads the
 # caller's `problems` array; exits with RC, or 1 if anything was left behind.
 report_cleanup() {
   local rc=$1 ok=$2
+  forget_containers_cache
   echo >&3
   if ((${#problems[@]} == 0)); then
     echo "cleanup: ok ($ok)" >&3
