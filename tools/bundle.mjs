@@ -34,10 +34,35 @@ export const strictEqual = (a, b, m) => { if (!Object.is(a, b)) fail(m); };
 export const notStrictEqual = (a, b, m) => { if (Object.is(a, b)) fail(m); };`;
 const LAZY_BUILTINS = new Set(['child_process', 'crypto', 'dgram', 'fs/promises', 'http', 'https', 'net', 'os', 'readline',
   'stream/promises', 'string_decoder', 'tls', 'tty', 'v8', 'worker_threads', 'zlib']);
+// Packages only some commands use get the same stand-in: their code stays in
+// the bundle (compiled from the code cache when used) but runs on first use.
+// write-file-atomic with signal-exit is ~2 ms of every `ps` that never
+// writes; docker-names is 55 KB of word lists that only `create` needs.
+// (Required from node_modules at run time instead, they cost ~8 ms of
+// uncached compiling in the `run` that does need them.)
+const LAZY_PACKAGES = new Set(['write-file-atomic', 'docker-names']);
 const nodeRequire = createRequire(import.meta.url);
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
+    b.onResolve({ filter: /^[a-z][a-z-]*$/ }, (args) => {
+      if (!LAZY_PACKAGES.has(args.path) || args.namespace === 'lazy-package') return undefined;
+      return { path: args.path, namespace: 'lazy-package' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, ({ path }) => {
+      // Its own properties and its class's methods (docker-names exports an instance), bound to it.
+      const real = nodeRequire(path);
+      const proto = Object.getPrototypeOf(real);
+      const names = [...new Set([...Object.getOwnPropertyNames(real), ...(proto && proto !== Object.prototype && proto !== Function.prototype ? Object.getOwnPropertyNames(proto) : [])])]
+        .filter((n) => !['length', 'name', 'prototype', 'constructor'].includes(n));
+      return {
+        loader: 'js',
+        resolveDir: pkg,
+        contents: `let real;
+const load = () => (real ??= require(${JSON.stringify(path)}));
+for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => { const v = load()[name]; return typeof v === 'function' ? v.bind(real) : v; } });`,
+      };
+    });
     b.onResolve({ filter: /^(node:)?[a-z0-9_]+(\/[a-z_]+)?$/ }, (args) => {
       const name = args.path.replace(/^node:/, '');
       if (name === 'assert' && /node_modules\/yargs\//.test(args.importer)) return { path: 'assert', namespace: 'yargs-assert' };

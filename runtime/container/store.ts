@@ -3,7 +3,7 @@
 // see or write half a state file.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import dockerNames from 'docker-names';
 import { join } from 'node:path';
 import { diskFailure, SkiffError } from '../util/errors.js';
 import { readJson, writeJsonAtomic } from '../util/json.js';
@@ -70,12 +70,11 @@ export function find(ref: string): ContainerRecord {
 }
 
 /**
- * docker-names' "adjective_scientist" (with a digit on retries). Required on
- * first use, not imported: its ~55 KB of word lists are part of every
- * command that reads the store, and only create needs them.
+ * docker-names' "adjective_scientist" (with a digit on retries). In the CLI
+ * bundle its word lists load on first use (tools/bundle.mjs, LAZY_PACKAGES):
+ * only create needs them.
  */
 function randomName(retry: boolean): string {
-  const dockerNames = createRequire(import.meta.url)('docker-names') as typeof import('docker-names').default;
   return dockerNames.getRandomName(retry);
 }
 

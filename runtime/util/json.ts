@@ -1,11 +1,8 @@
 // Atomic JSON state files: write-file-atomic writes a temp file, fsyncs and
 // renames, so a reader never sees half a file even if skiff is killed.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-
-// Required on the first write: `ps`, `inspect` and `images` only read, and
-// loading it (with signal-exit's handlers) is 2 ms of their start.
-let writeFileAtomic: typeof import('write-file-atomic') | undefined;
+// In the CLI bundle it runs on first use (tools/bundle.mjs, LAZY_PACKAGES).
+import writeFileAtomic from 'write-file-atomic';
 
 export function readJson<T>(file: string): T {
   return JSON.parse(readFileSync(file, 'utf8')) as T;
@@ -26,6 +23,5 @@ export function readJsonOr<T>(file: string, fallback: T): T {
  * little for state that describes processes that die with the machine anyway.
  */
 export function writeJsonAtomic(file: string, value: unknown, mode = 0o644): void {
-  writeFileAtomic ??= createRequire(import.meta.url)('write-file-atomic') as typeof import('write-file-atomic');
   writeFileAtomic.sync(file, JSON.stringify(value, null, 2) + '\n', { mode, fsync: false });
 }
