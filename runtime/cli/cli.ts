@@ -1,6 +1,6 @@
 // skiff's command line: a thin layer over the library in runtime/.
-import yargs, { type Argv, type CommandModule } from 'yargs';
-import { joinDashValues, knownFlagsOf, setCommandWords, splitAtImage, valueFlagsOf } from './split.js';
+import yargs, { type CommandModule } from 'yargs';
+import { joinDashValues, knownFlagsOf, optionTableOf, setCommandWords, splitAtImage, valueFlagsOf } from './split.js';
 import { COMMANDS } from './registry.js';
 import { mark } from '../util/trace.js';
 import { startMarked } from '../container/store.js';
@@ -50,8 +50,7 @@ async function main(argv: string[], load: CommandLoader): Promise<void> {
   if (verb in COMMANDS) mod = await load(verb);
   if (mod && STOP_AT_IMAGE.has(verb)) {
     // Hand yargs only the flags and the image; keep the command words aside.
-    const probe = (mod.default.builder as (y: Argv) => Argv)(yargs([]));
-    const table = (probe as unknown as { getOptions(): Parameters<typeof valueFlagsOf>[0] }).getOptions();
+    const table = optionTableOf(mod.default.builder as (y: never) => unknown);
     const values = valueFlagsOf(table);
     const [head, command] = splitAtImage(argv.slice(1), values, knownFlagsOf(table));
     argv = [verb, ...joinDashValues(takeExplainFlag(head), values)];

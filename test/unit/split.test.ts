@@ -1,5 +1,9 @@
 import test from 'ava';
-import { imageIndex, knownFlagsOf, splitAtImage, valueFlagsOf } from '../../runtime/cli/split.js';
+import yargs, { type Argv, type CommandModule } from 'yargs';
+import { imageIndex, knownFlagsOf, optionTableOf, splitAtImage, valueFlagsOf } from '../../runtime/cli/split.js';
+import run from '../../runtime/cli/commands/run.js';
+import create from '../../runtime/cli/commands/create.js';
+import exec from '../../runtime/cli/commands/exec.js';
 
 const table = {
   boolean: ['interactive', 'tty', 'rm', 'detach'],
@@ -35,4 +39,15 @@ test('an unknown flag is an error before it can swallow the image', (t) => {
 
 test('no image: index is the end', (t) => {
   t.is(imageIndex(['-it'], values), 1);
+});
+
+test('the recorded option table of run, create and exec gives the flags yargs itself declares', (t) => {
+  for (const [name, mod] of Object.entries({ run, create, exec }) as Array<[string, CommandModule]>) {
+    const builder = mod.builder as (y: Argv) => Argv;
+    const real = (builder(yargs([])) as unknown as { getOptions(): Parameters<typeof knownFlagsOf>[0] }).getOptions();
+    const recorded = optionTableOf(builder as (y: never) => unknown);
+    t.deepEqual([...knownFlagsOf(recorded)].sort(), [...knownFlagsOf(real)].sort(), `${name}: known flags`);
+    t.deepEqual([...valueFlagsOf(recorded)].sort(), [...valueFlagsOf(real)].sort(), `${name}: flags that take a value`);
+    t.true(valueFlagsOf(recorded).has('e') && knownFlagsOf(recorded).has('interactive'), `${name}: -e takes a value, --interactive is known`);
+  }
 });
