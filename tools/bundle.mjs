@@ -42,6 +42,22 @@ const LAZY_BUILTINS = new Set(['child_process', 'crypto', 'dgram', 'fs/promises'
 // uncached compiling in the `run` that does need them.)
 const LAZY_PACKAGES = new Set(['write-file-atomic', 'docker-names']);
 const nodeRequire = createRequire(import.meta.url);
+
+// A module of getters that requires SPECIFIER on first use: the real module's
+// own properties, and its class's methods bound to it (docker-names exports
+// an instance of a class).
+function standIn(specifier) {
+  const real = nodeRequire(specifier);
+  const proto = Object.getPrototypeOf(real);
+  const own = Object.getOwnPropertyNames(real).filter((n) => !['length', 'name', 'prototype'].includes(n));
+  const methods = proto && proto !== Object.prototype && proto !== Function.prototype
+    ? Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor') : [];
+  return `let real;
+const load = () => (real ??= require(${JSON.stringify(specifier)}));
+for (const name of ${JSON.stringify(own)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });
+for (const name of ${JSON.stringify(methods)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name].bind(real) });`;
+}
+
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
@@ -49,20 +65,8 @@ const lazyBuiltins = {
       if (!LAZY_PACKAGES.has(args.path) || args.namespace === 'lazy-package') return undefined;
       return { path: args.path, namespace: 'lazy-package' };
     });
-    b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, ({ path }) => {
-      // Its own properties and its class's methods (docker-names exports an instance), bound to it.
-      const real = nodeRequire(path);
-      const proto = Object.getPrototypeOf(real);
-      const names = [...new Set([...Object.getOwnPropertyNames(real), ...(proto && proto !== Object.prototype && proto !== Function.prototype ? Object.getOwnPropertyNames(proto) : [])])]
-        .filter((n) => !['length', 'name', 'prototype', 'constructor'].includes(n));
-      return {
-        loader: 'js',
-        resolveDir: pkg,
-        contents: `let real;
-const load = () => (real ??= require(${JSON.stringify(path)}));
-for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => { const v = load()[name]; return typeof v === 'function' ? v.bind(real) : v; } });`,
-      };
-    });
+    // resolveDir: the stand-in's require of the package resolves (and is bundled) from here.
+    b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, ({ path }) => ({ loader: 'js', resolveDir: pkg, contents: standIn(path) }));
     b.onResolve({ filter: /^(node:)?[a-z0-9_]+(\/[a-z_]+)?$/ }, (args) => {
       const name = args.path.replace(/^node:/, '');
       if (name === 'assert' && /node_modules\/yargs\//.test(args.importer)) return { path: 'assert', namespace: 'yargs-assert' };
@@ -72,15 +76,7 @@ for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name
       return { path: name, namespace: 'lazy-builtin' };
     });
     b.onLoad({ filter: /.*/, namespace: 'yargs-assert' }, () => ({ loader: 'js', contents: YARGS_ASSERT }));
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, ({ path }) => {
-      const names = Object.getOwnPropertyNames(nodeRequire(`node:${path}`));
-      return {
-        loader: 'js',
-        contents: `let real;
-const load = () => (real ??= require('node:${path}'));
-for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });`,
-      };
-    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, ({ path }) => ({ loader: 'js', contents: standIn(`node:${path}`) }));
   },
 };
 const out = join(pkg, 'dist', 'bin');

@@ -12,7 +12,7 @@ import test from 'ava';
 import { displayablePorts, parsePublish } from '../../runtime/network/ports.js';
 import { linkEnv } from '../../runtime/network/links.js';
 import type { ContainerRecord } from '../../runtime/container/model.js';
-import { harness, it, sysTool } from './_harness.js';
+import { type Harness, harness, it, sysTool } from './_harness.js';
 import {
   assertNetClean, bridgeMembers, bridgeState, fetchText, freePort, freeRange, ipForward, monitorPid, portBusy, udpAsk, udpEchoIn,
   vethsOf, webApp,
@@ -22,6 +22,17 @@ const inspect = async (h: Awaited<ReturnType<typeof harness>>, t: Parameters<Par
   (await h.ok(t, ['inspect', '-f', fmt, ref])).trim();
 
 const nftChain = (bridge: string, chain: string) => execFileSync(sysTool('nft'), ['list', 'chain', 'ip', `skiff-${bridge}`, chain], { encoding: 'utf8' });
+
+
+/** What a detached container's monitor runs as, once it has had time to exec into skiff-shim (right after reporting the start). */
+async function monitorComm(h: Harness, id: string): Promise<string> {
+  const mon = monitorPid(h, id);
+  let comm = '';
+  for (let i = 0; i < 100 && (comm = readFileSync(`/proc/${mon}/comm`, 'utf8').trim()) !== 'skiff-shim'; i++) await new Promise((r) => setTimeout(r, 20));
+  return comm;
+}
+
+const rssOf = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
 it('seed: run -d -P, port, the page through 127.0.0.1, the host address on the bridge and another container', async (t) => {
   const forwardBefore = existsSync('/run/skiff/net/forward.json') ? undefined : ipForward();
@@ -118,10 +129,7 @@ it('-p .../udp: datagrams reach the container through DNAT (loopback and host ad
   t.is(lines[1], `5001/udp -> 0.0.0.0:${u}`);
   const x = Number(lines[0].split(':')[1]);
   // The monitor has become skiff-shim, which holds both ports (and would relay them with the userland proxy, below).
-  const mon = monitorPid(h, id);
-  let comm = '';
-  for (let i = 0; i < 100 && (comm = readFileSync(`/proc/${mon}/comm`, 'utf8').trim()) !== 'skiff-shim'; i++) await new Promise((r) => setTimeout(r, 20));
-  t.is(comm, 'skiff-shim', 'no Node process stays for a UDP port either');
+  t.is(await monitorComm(h, id), 'skiff-shim', 'no Node process stays for a UDP port either');
   t.is(await udpAsk('127.0.0.1', x, 'hi'), 'echo:hi');
   t.is(await udpAsk('127.0.0.1', u, 'ho'), 'echo:ho');
   t.is(await udpAsk(h.net.gateway, u, 'hey'), 'echo:hey');
@@ -138,10 +146,8 @@ it('-p .../udp with the userland proxy: skiff-shim relays the datagrams, a flow 
   await udpEchoIn(t, pid, 5000);
   const x = Number((await h.ok(t, ['port', id, '5000/udp'])).trim().split(':')[1]);
   const mon = monitorPid(h, id);
-  let comm = '';
-  for (let i = 0; i < 100 && (comm = readFileSync(`/proc/${mon}/comm`, 'utf8').trim()) !== 'skiff-shim'; i++) await new Promise((r) => setTimeout(r, 20));
-  t.is(comm, 'skiff-shim');
-  const rssKiB = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${mon}/status`, 'utf8'))![1]);
+  t.is(await monitorComm(h, id), 'skiff-shim');
+  const rssKiB = rssOf(mon);
   t.true(rssKiB < 4096, `skiff-shim's RSS: ${rssKiB} KiB`);
   t.log(`skiff-shim relaying 127.0.0.1:${x}/udp: RSS ${rssKiB} KiB`);
   const sockets = () => readdirSync(`/proc/${mon}/fd`).filter((f) => {
@@ -306,12 +312,9 @@ it('-p TCP with the userland proxy: skiff-shim holds and relays the port, no Nod
   t.teardown(() => void server.kill('SIGKILL'));
   await new Promise((resolve) => server.stdout!.once('data', resolve));
 
-  // The monitor has become skiff-shim (it execs right after reporting the start).
   const mon = monitorPid(h, id);
-  let comm = '';
-  for (let i = 0; i < 100 && (comm = readFileSync(`/proc/${mon}/comm`, 'utf8').trim()) !== 'skiff-shim'; i++) await new Promise((r) => setTimeout(r, 20));
-  t.is(comm, 'skiff-shim');
-  const rssKiB = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${mon}/status`, 'utf8'))![1]);
+  t.is(await monitorComm(h, id), 'skiff-shim');
+  const rssKiB = rssOf(mon);
   t.true(rssKiB < 4096, `skiff-shim's RSS: ${rssKiB} KiB`);
   t.log(`skiff-shim relaying 127.0.0.1:${p}: RSS ${rssKiB} KiB`);
 

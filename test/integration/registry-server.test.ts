@@ -100,6 +100,14 @@ function run(cmd: string, args: string[], timeoutMs = 120_000, env: NodeJS.Proce
     });
   });
 }
+/** A self-signed certificate (cert.pem, key.pem in DIR) for CN, valid for the subjectAltName SAN. */
+async function selfSigned(dir: string, cn: string, san: string): Promise<{ cert: string; key: string } | { error: string }> {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const gen = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+    '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${san}`]);
+  return gen.code === 0 ? { cert, key } : { error: `openssl: ${gen.stderr}` };
+}
 async function skopeo(t: ExecutionContext, args: string[]): Promise<string> {
   const r = await run('skopeo', args);
   if (r.code !== 0) t.fail(`skopeo ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
@@ -558,11 +566,9 @@ skopeoTest('htpasswd: Basic auth with bcrypt entries; missing or wrong credentia
 
 needs({ openssl: 'openssl', skopeo: 'skopeo' })('TLS: with a certificate and key the registry speaks HTTPS', async (t) => {
   const dir = tempDir(t, 'skiff-registry-tls-');
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  const gen = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
-  if (gen.code !== 0) return t.fail(`openssl: ${gen.stderr}`);
+  const made = await selfSigned(dir, '127.0.0.1', 'IP:127.0.0.1');
+  if ('error' in made) return t.fail(made.error);
+  const { cert, key } = made;
   const r = await serve(t, { tlsCert: cert, tlsKey: key });
   t.regex(r.url, /^https:\/\/127\.0\.0\.1:\d+$/);
   const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -604,11 +610,9 @@ needs({ openssl: 'openssl', skopeo: 'skopeo' })('NODE_EXTRA_CA_CERTS: the launch
   // verify registries on loopback addresses, so the pull names it registry.test, which a private
   // /etc/hosts in the pull's own mount namespace maps to 127.0.0.1.
   const dir = tempDir(t, 'skiff-registry-ca-');
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  const gen = await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-    '-subj', '/CN=registry.test', '-addext', 'subjectAltName=DNS:registry.test,IP:127.0.0.1']);
-  if (gen.code !== 0) return t.fail(`openssl: ${gen.stderr}`);
+  const made = await selfSigned(dir, 'registry.test', 'DNS:registry.test,IP:127.0.0.1');
+  if ('error' in made) return t.fail(made.error);
+  const { cert, key } = made;
   const r = await serve(t, { tlsCert: cert, tlsKey: key });
   const certDir = join(dir, 'certs');
   mkdirSync(certDir);
