@@ -7,26 +7,32 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { koffiLib, SyscallError } from './libc.js';
 
-/** The package root: the nearest directory above this file that holds package.json (works from source, tsc output and bundle chunks alike). */
-function findPackageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
+let root: string | undefined;
+/**
+ * The package root: the nearest directory above this file that holds
+ * package.json (works from source, tsc output and bundle chunks alike).
+ * Looked up on first use: `skiff ps` never needs it.
+ */
+export function packageRoot(): string {
+  if (root === undefined) {
+    let dir = dirname(fileURLToPath(import.meta.url));
+    while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+    root = dir;
+  }
+  return root;
 }
-export const packageRoot = findPackageRoot();
-const pkgRoot = packageRoot;
-export const helperLibrary = join(pkgRoot, 'native-bindings', 'build', 'libskiff.so');
+export const helperLibrary = (): string => join(packageRoot(), 'native-bindings', 'build', 'libskiff.so');
 /** The static exec stub (skiff-exec.c) that the container's first process execs. */
-export const execStub = join(pkgRoot, 'native-bindings', 'build', 'skiff-exec');
+export const execStub = (): string => join(packageRoot(), 'native-bindings', 'build', 'skiff-exec');
 /** The static log-and-wait program a detached monitor execs into (skiff-shim.c). */
-export const monitorShim = join(pkgRoot, 'native-bindings', 'build', 'skiff-shim');
+export const monitorShim = (): string => join(packageRoot(), 'native-bindings', 'build', 'skiff-shim');
 
 let lib: LibraryHandle | undefined;
 function load(): LibraryHandle {
   try {
-    return (lib ??= koffiLib().load(helperLibrary));
+    return (lib ??= koffiLib().load(helperLibrary()));
   } catch (e) {
-    throw new Error(`cannot load ${helperLibrary}: ${(e as Error).message}; run 'npm run build' to compile the C helper`);
+    throw new Error(`cannot load ${helperLibrary()}: ${(e as Error).message}; run 'npm run build' to compile the C helper`);
   }
 }
 

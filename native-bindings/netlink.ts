@@ -8,7 +8,7 @@ type Fn = (...args: unknown[]) => number;
 let plug: Fn | undefined;
 
 function load(): Fn {
-  const file = join(packageRoot, 'native-bindings', 'build', 'libskiff-net.so');
+  const file = join(packageRoot(), 'native-bindings', 'build', 'libskiff-net.so');
   try {
     return (plug ??= koffiLib().load(file).func(
       'int skiff_plug_veth(const char *, const char *, const char *, const uint8_t *, int, uint32_t, int, uint32_t, uint32_t, _Out_ uint8_t *, int)',

@@ -23,17 +23,14 @@ const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
 // cost a compile each, ~0.1-1 ms per internal module: crypto alone is a dozen.
 // The bundle imports them all (the CLI is one file), though `ps` needs none
 // and `run` few, so each becomes a module of getters that loads the real one
-// on first use. stream's export is a class (extended, instanceof), for which
-// no stand-in will do, so it stays eager.
+// on first use. skiff's own code reads stream's classes at use (`new
+// PassThrough()`), never its default export, so it can be lazy too: `ps`
+// writes with write(2) (cli/output.ts) and no longer loads node:stream.
 //
-// yargs checks its own invariants with assert's strictEqual/notStrictEqual on
-// every parse. Loading node:assert makes Node build a stderr stream for its
-// colours (~6 ms); two plain comparisons do the same job.
-const YARGS_ASSERT = `const fail = (m) => { throw new Error(m ?? 'yargs: internal invariant failed'); };
-export const strictEqual = (a, b, m) => { if (!Object.is(a, b)) fail(m); };
-export const notStrictEqual = (a, b, m) => { if (Object.is(a, b)) fail(m); };`;
+// yargs is not bundled: cli/quick-parse.ts reads most lines without it, and
+// cli.ts requires it from node_modules for the rest (--help, errors).
 const LAZY_BUILTINS = new Set(['child_process', 'crypto', 'dgram', 'fs/promises', 'http', 'https', 'net', 'os', 'readline',
-  'stream/promises', 'string_decoder', 'tls', 'tty', 'v8', 'worker_threads', 'zlib']);
+  'stream', 'stream/promises', 'string_decoder', 'tls', 'tty', 'v8', 'worker_threads', 'zlib']);
 // Packages only some commands use get the same stand-in: their code stays in
 // the bundle (compiled from the code cache when used) but runs on first use.
 // write-file-atomic with signal-exit is ~2 ms of every `ps` that never
@@ -69,13 +66,11 @@ const lazyBuiltins = {
     b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, ({ path }) => ({ loader: 'js', resolveDir: pkg, contents: standIn(path) }));
     b.onResolve({ filter: /^(node:)?[a-z0-9_]+(\/[a-z_]+)?$/ }, (args) => {
       const name = args.path.replace(/^node:/, '');
-      if (name === 'assert' && /node_modules\/yargs\//.test(args.importer)) return { path: 'assert', namespace: 'yargs-assert' };
       if (!LAZY_BUILTINS.has(name)) return undefined;
       // The stand-in's own require of the real module stays a plain require.
       if (args.namespace === 'lazy-builtin') return { path: `node:${name}`, external: true };
       return { path: name, namespace: 'lazy-builtin' };
     });
-    b.onLoad({ filter: /.*/, namespace: 'yargs-assert' }, () => ({ loader: 'js', contents: YARGS_ASSERT }));
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, ({ path }) => ({ loader: 'js', contents: standIn(`node:${path}`) }));
   },
 };

@@ -1,5 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
+import { existsSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { freezeCgroup, thawCgroup } from './freeze.js';
 import { describe, errno, sleepSync, writeValue } from './io.js';
 import { listPids, type ContainerCgroup } from './lifecycle.js';
@@ -31,8 +31,8 @@ export function killAll(cg: ContainerCgroup, timeoutMs = 2000): void {
 
 function v2KillFile(cg: ContainerCgroup): string | undefined {
   const h = cg.hierarchies.find((x) => x.version === 2);
-  const file = h && path.join(h.dir, 'cgroup.kill');
-  return file && fs.existsSync(file) ? file : undefined;
+  const file = h && join(h.dir, 'cgroup.kill');
+  return file && existsSync(file) ? file : undefined;
 }
 
 /**
@@ -96,7 +96,7 @@ export function destroyCgroup(cg: ContainerCgroup, timeoutMs = 2000): void {
   for (const h of cg.hierarchies) {
     for (;;) {
       try {
-        fs.rmdirSync(h.dir);
+        rmdirSync(h.dir);
         break;
       } catch (err) {
         if (errno(err) === 'ENOENT') break;
@@ -110,7 +110,7 @@ export function destroyCgroup(cg: ContainerCgroup, timeoutMs = 2000): void {
   }
   for (const parent of new Set(cg.hierarchies.map((h) => h.parent))) {
     try {
-      fs.rmdirSync(parent);
+      rmdirSync(parent);
     } catch {
       // still used by other containers (EBUSY/ENOTEMPTY), or already gone
     }

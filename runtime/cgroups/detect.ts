@@ -1,5 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { readText } from './io.js';
 
 /** The leaf cgroup v2 processes move into so that their own cgroup can delegate controllers. */
@@ -95,7 +95,7 @@ function dirInMount(mount: CgroupMount, cgPath: string, fsRoot: string): string 
   const root = mount.root.replace(/\/+$/, '');
   if (cgPath.startsWith('/..')) return undefined; // outside our cgroup namespace
   if (root !== '' && cgPath !== root && !cgPath.startsWith(root + '/')) return undefined;
-  const dir = path.join(fsRoot, mount.mountPoint, cgPath.slice(root.length));
+  const dir = join(fsRoot, mount.mountPoint, cgPath.slice(root.length));
   return dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
 }
 
@@ -108,7 +108,7 @@ function hierarchyFor(
   if (cgPath === undefined) return undefined;
   for (const mount of mounts) {
     const ownDir = dirInMount(mount, cgPath, fsRoot);
-    if (ownDir !== undefined) return { version, mountPoint: path.join(fsRoot, mount.mountPoint), ownDir };
+    if (ownDir !== undefined) return { version, mountPoint: join(fsRoot, mount.mountPoint), ownDir };
   }
   return undefined;
 }
@@ -126,16 +126,16 @@ export function detectLayout(procSelfCgroup: string, mountinfo: string, fsRoot =
   const v2Base = hierarchyFor(v2Mounts, v2Entry?.path, fsRoot, 2);
   // A process that skiff moved into <base>/skiff-leaf (v2's no-internal-
   // processes rule, see lifecycle.ts) still places containers under <base>.
-  if (v2Base && path.basename(v2Base.ownDir) === LEAF_NAME) v2Base.ownDir = path.dirname(v2Base.ownDir);
+  if (v2Base && basename(v2Base.ownDir) === LEAF_NAME) v2Base.ownDir = dirname(v2Base.ownDir);
   let v2Available: string[] = [];
   let v2Delegatable: string[] = [];
   if (v2Base) {
-    v2Delegatable = (readText(path.join(v2Base.mountPoint, 'cgroup.controllers')) ?? '').split(/\s+/).filter(Boolean);
+    v2Delegatable = (readText(join(v2Base.mountPoint, 'cgroup.controllers')) ?? '').split(/\s+/).filter(Boolean);
     // Our cgroup.controllers lists what the parent delegated to us; the mount's
     // root file is the fallback if our own dir cannot be read.
     const text =
-      readText(path.join(v2Base.ownDir, 'cgroup.controllers')) ??
-      readText(path.join(v2Base.mountPoint, 'cgroup.controllers')) ??
+      readText(join(v2Base.ownDir, 'cgroup.controllers')) ??
+      readText(join(v2Base.mountPoint, 'cgroup.controllers')) ??
       '';
     v2Available = text.split(/\s+/).filter(Boolean);
   }
@@ -173,5 +173,5 @@ export function detectLayout(procSelfCgroup: string, mountinfo: string, fsRoot =
 
 /** Detects the layout of the running process from the real /proc/self files. */
 export function detectHostLayout(): CgroupLayout {
-  return detectLayout(fs.readFileSync('/proc/self/cgroup', 'utf8'), fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  return detectLayout(readFileSync('/proc/self/cgroup', 'utf8'), readFileSync('/proc/self/mountinfo', 'utf8'));
 }

@@ -10,7 +10,7 @@
 //     here, in TypeScript, as it assembles the seccomp filter.
 // On a hybrid host (v1 controllers plus a cgroup2 mount) the program is
 // used, and the v1 lines only where it cannot be attached (start.ts).
-import fs from 'node:fs';
+import { type Stats, closeSync, constants, openSync, statSync } from 'node:fs';
 import {
   BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, BPF_PROG_TYPE_CGROUP_DEVICE, bpfProgAttach, bpfProgLoad, close,
 } from '../../native-bindings/libc.js';
@@ -142,12 +142,12 @@ export interface BpfCalls {
 export const kernelBpf: BpfCalls = {
   load: (insns) => bpfProgLoad(BPF_PROG_TYPE_CGROUP_DEVICE, insns, 'Apache-2.0', 'skiff_devices'),
   attach: (dir, progFd) => {
-    const dirFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    const dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
     try {
       // ALLOW_MULTI: programs an ancestor cgroup holds (systemd's, say) still run too.
       bpfProgAttach(dirFd, progFd, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, dir);
     } finally {
-      fs.closeSync(dirFd);
+      closeSync(dirFd);
     }
   },
   close,
@@ -190,9 +190,9 @@ export function attachDeviceProgram(cg: ContainerCgroup, allow: DeviceRule[] | u
 
 /** Type, major and minor of a device node on the host, for `--device`. */
 export function hostDevice(hostPath: string): { type: 'b' | 'c'; major: number; minor: number } {
-  let st: fs.Stats;
+  let st: Stats;
   try {
-    st = fs.statSync(hostPath);
+    st = statSync(hostPath);
   } catch {
     throw new Error(`error gathering device information while adding custom device "${hostPath}": no such file or directory`);
   }

@@ -1,4 +1,4 @@
-import path from 'node:path';
+import { join } from 'node:path';
 import { parseKeyed, readText, sleepSync, writeValue } from './io.js';
 import type { ContainerCgroup } from './lifecycle.js';
 
@@ -15,13 +15,13 @@ function freezerDir(cg: ContainerCgroup): { version: 1 | 2; dir: string } {
 export function freezerState(cg: ContainerCgroup): FreezerState | undefined {
   const { version, dir } = freezerDir(cg);
   if (version === 2) {
-    const requested = readText(path.join(dir, 'cgroup.freeze'));
-    const events = readText(path.join(dir, 'cgroup.events'));
+    const requested = readText(join(dir, 'cgroup.freeze'));
+    const events = readText(join(dir, 'cgroup.events'));
     if (requested === undefined || events === undefined) return undefined;
     if (parseKeyed(events).get('frozen') === 1) return 'frozen';
     return requested.trim() === '1' ? 'freezing' : 'thawed';
   }
-  const state = readText(path.join(dir, 'freezer.state'))?.trim();
+  const state = readText(join(dir, 'freezer.state'))?.trim();
   if (state === undefined) return undefined;
   return state === 'FROZEN' ? 'frozen' : state === 'FREEZING' ? 'freezing' : 'thawed';
 }
@@ -29,7 +29,7 @@ export function freezerState(cg: ContainerCgroup): FreezerState | undefined {
 /** Freezes every process in the container; waits until the kernel reports it frozen. */
 export function freezeCgroup(cg: ContainerCgroup, timeoutMs = 2000): void {
   const { version, dir } = freezerDir(cg);
-  const file = path.join(dir, version === 2 ? 'cgroup.freeze' : 'freezer.state');
+  const file = join(dir, version === 2 ? 'cgroup.freeze' : 'freezer.state');
   const value = version === 2 ? '1' : 'FROZEN';
   const deadline = Date.now() + timeoutMs;
   writeValue(file, value);
@@ -48,6 +48,6 @@ export function freezeCgroup(cg: ContainerCgroup, timeoutMs = 2000): void {
 /** Thaws the container's processes. */
 export function thawCgroup(cg: ContainerCgroup): void {
   const { version, dir } = freezerDir(cg);
-  if (version === 2) writeValue(path.join(dir, 'cgroup.freeze'), '0');
-  else writeValue(path.join(dir, 'freezer.state'), 'THAWED');
+  if (version === 2) writeValue(join(dir, 'cgroup.freeze'), '0');
+  else writeValue(join(dir, 'freezer.state'), 'THAWED');
 }

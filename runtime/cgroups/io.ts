@@ -1,9 +1,9 @@
-import fs from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
 
 /** Reads a cgroup file; undefined when it (or its cgroup) does not exist. */
 export function readText(path: string): string | undefined {
   try {
-    return fs.readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (err) {
     if (errno(err) === 'ENOENT') return undefined;
     throw err;
@@ -17,12 +17,12 @@ export function readText(path: string): string | undefined {
 export function writeValue(path: string, value: string): void {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
-    fs.writeSync(fd, value);
+    fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC);
+    writeSync(fd, value);
   } catch (err) {
     throw new Error(`cgroup: cannot write '${value}' to ${path}: ${describe(err)}`, { cause: err });
   } finally {
-    if (fd !== undefined) fs.closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

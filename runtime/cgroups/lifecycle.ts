@@ -1,5 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
+import { close, constants, mkdirSync, openSync, readFileSync, rmdirSync, write } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { CONTROLLERS, LEAF_NAME, type CgroupLayout, type Controller } from './detect.js';
 import { describe, errno, readText, writeValue } from './io.js';
 
@@ -37,8 +37,8 @@ export function containerCgroup(layout: CgroupLayout, id: string): ContainerCgro
   for (const name of CONTROLLERS) {
     const h = layout.controllers[name];
     if (!h) continue;
-    const parent = path.join(h.ownDir, PARENT_NAME);
-    const dir = path.join(parent, id);
+    const parent = join(h.ownDir, PARENT_NAME);
+    const dir = join(parent, id);
     dirs[name] = dir;
     if (!hierarchies.some((x) => x.dir === dir)) hierarchies.push({ version: h.version, mountPoint: h.mountPoint, parent, dir });
   }
@@ -46,8 +46,8 @@ export function containerCgroup(layout: CgroupLayout, id: string): ContainerCgro
   // container still gets a directory there: v2's device program attaches to
   // it, and cgroup.kill/cgroup.events work on it.
   if (layout.v2) {
-    const parent = path.join(layout.v2.ownDir, PARENT_NAME);
-    const dir = path.join(parent, id);
+    const parent = join(layout.v2.ownDir, PARENT_NAME);
+    const dir = join(parent, id);
     if (!hierarchies.some((x) => x.dir === dir)) hierarchies.push({ version: 2, mountPoint: layout.v2.mountPoint, parent, dir });
   }
   return { id, layout, dirs, hierarchies };
@@ -68,7 +68,7 @@ export function createCgroup(layout: CgroupLayout, id: string): ContainerCgroup 
     for (const h of created) {
       for (const dir of [h.dir, h.parent]) {
         try {
-          fs.rmdirSync(dir);
+          rmdirSync(dir);
         } catch {
           // best effort (the parent may hold other containers); the original error matters more
         }
@@ -91,7 +91,7 @@ function makeDir(cg: ContainerCgroup, h: CgroupDir): boolean {
       throw err;
     }
     try {
-      fs.mkdirSync(h.dir);
+      mkdirSync(h.dir);
       return true;
     } catch (err) {
       if (errno(err) === 'EEXIST') return false;
@@ -103,7 +103,7 @@ function makeDir(cg: ContainerCgroup, h: CgroupDir): boolean {
 
 function mkdir(dir: string): void {
   try {
-    fs.mkdirSync(dir);
+    mkdirSync(dir);
   } catch (err) {
     if (errno(err) !== 'EEXIST') throw new Error(`cgroup: cannot create ${dir}: ${describe(err)}`, { cause: err });
   }
@@ -121,9 +121,9 @@ function mkdir(dir: string): void {
 function enableV2Controllers(cg: ContainerCgroup, h: CgroupDir): void {
   const wanted = V2_ENABLED.filter((c) => cg.layout.controllers[c]?.version === 2);
   if (wanted.length === 0) return;
-  const own = path.dirname(h.parent);
+  const own = dirname(h.parent);
   for (const dir of [own, h.parent]) {
-    const file = path.join(dir, 'cgroup.subtree_control');
+    const file = join(dir, 'cgroup.subtree_control');
     const enabled = (readText(file) ?? '').split(/\s+/).map((c) => c.replace(/^\+/, ''));
     const missing = wanted.filter((c) => !enabled.includes(c));
     if (missing.length === 0) continue;
@@ -138,7 +138,7 @@ function enableV2Controllers(cg: ContainerCgroup, h: CgroupDir): void {
       } catch (again) {
         throw new Error(
           `${describe(again)} (cgroup v2 refuses to enable controllers in a cgroup that has processes; ` +
-            `skiff moved those of ${own} into ${path.join(own, LEAF_NAME)}, but the cgroup is still busy)`,
+            `skiff moved those of ${own} into ${join(own, LEAF_NAME)}, but the cgroup is still busy)`,
           { cause: again },
         );
       }
@@ -148,16 +148,16 @@ function enableV2Controllers(cg: ContainerCgroup, h: CgroupDir): void {
 
 /** Moves every process of DIR into DIR/skiff-leaf (created if needed). */
 function moveProcessesToLeaf(dir: string): void {
-  const leaf = path.join(dir, LEAF_NAME);
+  const leaf = join(dir, LEAF_NAME);
   mkdir(leaf);
   ownV2Procs = undefined; // this process may be one of them
   // Processes can fork while we move them; a few rounds catch the stragglers.
   for (let round = 0; round < 5; round++) {
-    const pids = (readText(path.join(dir, 'cgroup.procs')) ?? '').split(/\s+/).filter((p) => /^\d+$/.test(p));
+    const pids = (readText(join(dir, 'cgroup.procs')) ?? '').split(/\s+/).filter((p) => /^\d+$/.test(p));
     if (pids.length === 0) return;
     for (const pid of pids) {
       try {
-        writeValue(path.join(leaf, 'cgroup.procs'), pid);
+        writeValue(join(leaf, 'cgroup.procs'), pid);
       } catch (err) {
         if (errno(err) !== 'ESRCH') throw err; // exited meanwhile
       }
@@ -177,7 +177,7 @@ export function cgroupView(cg: ContainerCgroup): {
     const v2 = cg.hierarchies.find((h) => h.version === 2);
     return v2 ? { unified: v2.dir } : {};
   }
-  const hierarchies = cg.hierarchies.map((h) => ({ name: path.basename(h.mountPoint), dir: h.dir }));
+  const hierarchies = cg.hierarchies.map((h) => ({ name: basename(h.mountPoint), dir: h.dir }));
   const names = new Set(hierarchies.map((h) => h.name));
   const links: Array<{ name: string; to: string }> = [];
   for (const { name } of hierarchies) {
@@ -217,11 +217,11 @@ export function warmMigrationLock(layout: CgroupLayout): void {
   // more from the event loop (the main thread is busy until the join).
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY);
+    fd = openSync(file, constants.O_WRONLY);
   } catch {
     return;
   }
-  fs.write(fd, String(process.pid), () => fs.close(fd, () => {}));
+  write(fd, String(process.pid), () => close(fd, () => {}));
 }
 
 /** This process's cgroup.procs in v2, once known; moveProcessesToLeaf() forgets it. */
@@ -231,28 +231,28 @@ let ownV2Procs: string | undefined;
 function currentProcsFile(layout: CgroupLayout): string | undefined {
   // skiff never moves itself in a v1 hierarchy, so ownDir is where it is.
   const v1 = CONTROLLERS.map((c) => layout.controllers[c]).find((h) => h?.version === 1);
-  if (v1) return path.join(v1.ownDir, 'cgroup.procs');
+  if (v1) return join(v1.ownDir, 'cgroup.procs');
   if (!layout.v2) return undefined;
   // In v2 it may have moved itself into the leaf (see enableV2Controllers).
   // Read once: reading /proc/self/cgroup takes the cgroup mutex, which a
   // warm-up in flight holds for its whole grace period.
   if (ownV2Procs === undefined) {
-    const self = fs.readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)?.[1] ?? '';
-    ownV2Procs = path.join(layout.v2.ownDir, path.basename(self) === LEAF_NAME ? LEAF_NAME : '', 'cgroup.procs');
+    const self = readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)?.[1] ?? '';
+    ownV2Procs = join(layout.v2.ownDir, basename(self) === LEAF_NAME ? LEAF_NAME : '', 'cgroup.procs');
   }
   return ownV2Procs;
 }
 
 /** Moves PID into the container's cgroup in every hierarchy used. */
 export function joinCgroup(cg: ContainerCgroup, pid: number): void {
-  for (const h of cg.hierarchies) writeValue(path.join(h.dir, 'cgroup.procs'), String(pid));
+  for (const h of cg.hierarchies) writeValue(join(h.dir, 'cgroup.procs'), String(pid));
 }
 
 /** The pids in the container's cgroups (union over hierarchies; empty if removed). */
 export function listPids(cg: ContainerCgroup): number[] {
   const pids = new Set<number>();
   for (const h of cg.hierarchies) {
-    for (const word of (readText(path.join(h.dir, 'cgroup.procs')) ?? '').split(/\s+/)) {
+    for (const word of (readText(join(h.dir, 'cgroup.procs')) ?? '').split(/\s+/)) {
       if (/^\d+$/.test(word)) pids.add(Number(word));
     }
   }

@@ -1,5 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { CgroupLayout, Controller } from './detect.js';
 import { writeValue } from './io.js';
 import type { ContainerCgroup } from './lifecycle.js';
@@ -69,10 +69,10 @@ export function planLimits(limits: CgroupLimits, layout: CgroupLayout): CgroupWr
       const v2 = layout.v2;
       if (v2?.delegatable.includes(controller)) {
         // The kernel has it, but our cgroup's parent did not hand it down.
-        const parent = path.dirname(v2.ownDir);
+        const parent = dirname(v2.ownDir);
         throw new Error(
           `cgroup: cannot set ${what}: the ${controller} controller is not delegated to skiff's cgroup ${v2.ownDir}; ` +
-            `enable it with: echo +${controller} > ${path.join(parent, 'cgroup.subtree_control')}`,
+            `enable it with: echo +${controller} > ${join(parent, 'cgroup.subtree_control')}`,
         );
       }
       throw new Error(`cgroup: cannot set ${what}: the ${controller} controller is not available on this host`);
@@ -121,8 +121,8 @@ export function applyLimits(cg: ContainerCgroup, writes: CgroupWrite[]): void {
   for (const w of writes) {
     const dir = cg.dirs[w.controller];
     if (!dir) throw new Error(`cgroup: container ${cg.id} has no ${w.controller} cgroup for ${w.file}`);
-    const file = path.join(dir, w.file);
-    if (w.ifExists && !fs.existsSync(file)) continue;
+    const file = join(dir, w.file);
+    if (w.ifExists && !existsSync(file)) continue;
     writeValue(file, w.value);
   }
 }

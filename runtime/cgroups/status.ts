@@ -1,11 +1,11 @@
-import path from 'node:path';
+import { join } from 'node:path';
 import { parseKeyed, readText } from './io.js';
 import type { ContainerCgroup } from './lifecycle.js';
 
 function memoryFile(cg: ContainerCgroup, v2: string, v1: string): string | undefined {
   const dir = cg.dirs.memory;
   const h = cg.layout.controllers.memory;
-  return dir && h ? readText(path.join(dir, h.version === 2 ? v2 : v1)) : undefined;
+  return dir && h ? readText(join(dir, h.version === 2 ? v2 : v1)) : undefined;
 }
 
 /**

@@ -1,5 +1,7 @@
 // skiff's command line: a thin layer over the library in runtime/.
-import yargs, { type CommandModule } from 'yargs';
+import { createRequire } from 'node:module';
+import type { CommandModule } from 'yargs';
+import { quickParse } from './quick-parse.js';
 import { joinDashValues, knownFlagsOf, optionTableOf, setCommandWords, splitAtImage, valueFlagsOf } from './split.js';
 import { COMMANDS } from './registry.js';
 import { mark } from '../util/trace.js';
@@ -58,6 +60,25 @@ async function main(argv: string[], load: CommandLoader): Promise<void> {
   } else if (verb === 'start') {
     argv = [verb, ...takeExplainFlag(argv.slice(1))];
   }
+  // Most lines never need yargs: see quick-parse.ts.
+  const quick = mod && quickParse(mod.default, argv);
+  if (mod && quick) {
+    await mod.default.handler(quick as never);
+    return;
+  }
+  await yargsFor(argv, mod?.default).parseAsync();
+}
+
+/**
+ * The yargs instance for a line the quick path leaves alone, and for --help:
+ * loaded only then. COMMAND is the verb's module; without it, the top level
+ * that lists every verb. The unit tests compare the quick path against it.
+ */
+export function yargsFor(argv: string[], command?: CommandModule) {
+  // From node_modules, and only here: the bundle leaves yargs out
+  // (tools/bundle.mjs), as most lines never need it.
+  const yargs = createRequire(import.meta.url)('yargs/yargs') as typeof import('yargs').default;
+  const verb = argv[0];
   const help = argv.includes('--help');
   const y = yargs(argv)
     .scriptName('skiff')
@@ -82,14 +103,14 @@ async function main(argv: string[], load: CommandLoader): Promise<void> {
     const internal = (y as unknown as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } } }).getInternalMethods();
     internal.getUsageInstance().cacheHelpMessage = () => {};
   }
-  if (mod) {
-    y.command(mod.default);
+  if (command) {
+    y.command(command);
   } else {
     // Handled above; declared so that the top-level --help lists it.
     y.option('version', { alias: 'v', type: 'boolean', describe: 'Print version information and quit' });
     for (const [name, describe] of Object.entries(COMMANDS)) y.command(name, describe);
   }
-  await y.parseAsync();
+  return y;
 }
 
 /** yargs says "Unknown arguments: foo"; Docker says "unknown flag: --foo". */

@@ -6,6 +6,7 @@
 import type { Argv } from 'yargs';
 import { SkiffError } from '../util/errors.js';
 import { compileGoTemplate, DOCKER_HEADER_FUNCS, TemplateError } from './template/index.js';
+import { printOut } from './output.js';
 import { tabwrite } from './table.js';
 
 /** A row: the fields a template sees ({{.ID}}, {{.Names}}, ...). Functions are Go methods ({{.Label "k"}}). */
@@ -62,7 +63,7 @@ export function renderListing(rows: Row[], spec: ListingSpec, opts: ListingOptio
 }
 
 export function writeListing(rows: Row[], spec: ListingSpec, opts: ListingOptions = {}): void {
-  process.stdout.write(renderListing(rows, spec, opts));
+  printOut(renderListing(rows, spec, opts));
 }
 
 /** Docker marshals a row's fields as a JSON object: sorted keys, methods left out. */

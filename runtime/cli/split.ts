@@ -3,6 +3,7 @@
 // the image is, we must know which flags consume a value (`-e X`, `-m 1g`).
 
 import { SkiffError } from '../util/errors.js';
+import { declaredBy } from './quick-parse.js';
 
 /**
  * Index of the first non-flag word in `args`, or args.length. With `known`,
@@ -44,34 +45,23 @@ export function splitAtImage(args: string[], valueFlags: Set<string>, known?: Se
 
 export type OptionTable = { boolean: string[]; string: string[]; number: string[]; array: string[]; alias: Record<string, string[]> };
 
-interface OptionSpec { type?: string; array?: boolean; alias?: string | string[] }
-
 /**
  * The option table a command's yargs builder declares, read by running the
- * builder against a recorder instead of a yargs instance: yargs would spend
- * 4-7 ms on `run`'s 60 options before it parses anything. `.option()` and
- * `.positional()` declare flags here; every other call is taken and ignored.
+ * builder against a recorder (quick-parse.ts) instead of a yargs instance:
+ * yargs would spend 4-7 ms on `run`'s 60 options before it parses anything.
  * A unit test checks it against yargs' own table.
  */
 export function optionTableOf(builder: (y: never) => unknown): OptionTable {
   // As yargs' table: its own --help and --version among the booleans, and each option's aliases filed with it.
   const table: OptionTable = { boolean: ['help', 'version'], string: [], number: [], array: [], alias: {} };
-  const recorder: Record<string | symbol, unknown> = new Proxy({}, {
-    get: (_t, method) => (...args: unknown[]) => {
-      // yargs files a positional in the same table as an option.
-      if (method === 'option' || method === 'options' || method === 'positional') {
-        const specs = typeof args[0] === 'string' ? { [args[0]]: args[1] as OptionSpec } : (args[0] as Record<string, OptionSpec>);
-        for (const [name, spec] of Object.entries(specs)) {
-          const aliases = spec.alias === undefined ? [] : ([] as string[]).concat(spec.alias);
-          if (spec.type === 'boolean' || spec.type === 'string' || spec.type === 'number') table[spec.type].push(name, ...aliases);
-          if (spec.array) table.array.push(name, ...aliases);
-          if (aliases.length) table.alias[name] = aliases;
-        }
-      }
-      return recorder;
-    },
-  });
-  builder(recorder as never);
+  const { options, positionals } = declaredBy(builder);
+  // yargs files a positional in the same table as an option.
+  for (const [name, spec] of [...Object.entries(options), ...Object.entries(positionals)]) {
+    const aliases = spec.alias === undefined ? [] : ([] as string[]).concat(spec.alias);
+    if (spec.type === 'boolean' || spec.type === 'string' || spec.type === 'number') table[spec.type].push(name, ...aliases);
+    if (spec.array) table.array.push(name, ...aliases);
+    if (aliases.length) table.alias[name] = aliases;
+  }
   return table;
 }
 

@@ -56,7 +56,7 @@ async function main(id: string, notifyFd?: number): Promise<number> {
   const current = store.read(id);
   // Published ports' sockets go along: skiff-shim relays them (TCP and UDP).
   const ports = hasPublishedPorts(current) ? handOverPorts(id) : [];
-  if (ports && io.handOver && existsSync(monitorShim)) {
+  if (ports && io.handOver && existsSync(monitorShim())) {
     // Nothing left that needs Node: become skiff-shim (same pid, so the
     // container stays our child) to copy the output into the log, relay the
     // published ports and wait.
@@ -64,7 +64,7 @@ async function main(id: string, notifyFd?: number): Promise<number> {
     // Node marks inherited descriptors close-on-exec; the shim needs this one.
     if (notifyFd !== undefined) setCloexec(notifyFd, false);
     report({ ok: true, pid: started.pid });
-    execve(monitorShim, [
+    execve(monitorShim(), [
       'skiff-shim', String(started.pid), rec.LogPath, String(fds.out), String(fds.err), String(fds.holds[0]), String(fds.holds[1]),
       ...ports, ...(fds.attach >= 0 ? [`attach:${fds.attach}`] : []), ...(fds.listen >= 0 ? [`listen:${fds.listen}`] : []),
       ...(notifyFd !== undefined ? [`notify:${notifyFd}`] : []), '--', process.execPath, stageScript('monitor'), '--finalize', id,

@@ -176,7 +176,7 @@ export async function launch(r: LaunchRequest): Promise<{ pid: number; failure: 
   const [syncR, syncW] = pipe();
   const [errR, errW] = pipe();
   const [execR, execW] = pipe();
-  const stub = openSync(execStub, 'r');
+  const stub = openSync(execStub(), 'r');
   let pid: number;
   try {
     pid = cloneExec({

@@ -3,8 +3,8 @@
 // relative one from the cgroup skiff-runc runs in. Without one, the container
 // gets skiff's own place, <own cgroup>/skiff/runc-ID. The directories made
 // here are recorded, so `delete` removes exactly those (and the container's).
-import fs from 'node:fs';
-import path from 'node:path';
+import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, posix, relative } from 'node:path';
 import { CONTROLLERS, containerCgroup, killAll, type CgroupLayout, type ContainerCgroup, type CgroupDir } from '../cgroups/index.js';
 import { sleepSync } from '../cgroups/io.js';
 import { ConfigError } from './config.js';
@@ -14,15 +14,15 @@ export function ociCgroup(layout: CgroupLayout, cgroupsPath: string | undefined,
   if (!cgroupsPath.startsWith('/') && cgroupsPath.includes(':')) {
     throw new ConfigError('linux.cgroupsPath', `"${cgroupsPath}" is a systemd slice:prefix:name path; skiff-runc manages cgroupfs paths only`);
   }
-  const norm = path.posix.normalize(cgroupsPath);
+  const norm = posix.normalize(cgroupsPath);
   const rel = norm.replace(/^\/+/, '');
   if (!rel || rel === '.' || rel.split('/').includes('..')) throw new ConfigError('linux.cgroupsPath', `"${cgroupsPath}" must name a cgroup below the root, without ".."`);
   const abs = norm.startsWith('/');
   const dirs: ContainerCgroup['dirs'] = {};
   const hierarchies: CgroupDir[] = [];
   const add = (version: 1 | 2, mountPoint: string, ownDir: string): string => {
-    const dir = path.join(abs ? mountPoint : ownDir, rel);
-    if (!hierarchies.some((x) => x.dir === dir)) hierarchies.push({ version, mountPoint, parent: path.dirname(dir), dir });
+    const dir = join(abs ? mountPoint : ownDir, rel);
+    if (!hierarchies.some((x) => x.dir === dir)) hierarchies.push({ version, mountPoint, parent: dirname(dir), dir });
     return dir;
   };
   for (const name of CONTROLLERS) {
@@ -38,7 +38,7 @@ function enableV2(cg: ContainerCgroup, dir: string): void {
   const wanted = (['memory', 'cpu', 'pids'] as const).filter((c) => cg.layout.controllers[c]?.version === 2);
   for (const c of wanted) {
     try {
-      fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), `+${c}`);
+      writeFileSync(join(dir, 'cgroup.subtree_control'), `+${c}`);
     } catch {
       // not available here, or the cgroup has processes (v2's no-internal-process rule)
     }
@@ -51,11 +51,11 @@ export function makeCgroup(cg: ContainerCgroup): string[] {
   try {
     for (const h of cg.hierarchies) {
       let cur = h.mountPoint;
-      for (const part of path.relative(h.mountPoint, h.dir).split('/')) {
+      for (const part of relative(h.mountPoint, h.dir).split('/')) {
         if (h.version === 2 && Object.values(cg.layout.controllers).some((x) => x?.version === 2)) enableV2(cg, cur);
-        cur = path.join(cur, part);
+        cur = join(cur, part);
         try {
-          fs.mkdirSync(cur);
+          mkdirSync(cur);
           made.push(cur);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cgroup: cannot create ${cur}: ${(e as Error).message}`);
@@ -73,7 +73,7 @@ export function makeCgroup(cg: ContainerCgroup): string[] {
 export function removeMade(made: string[]): void {
   for (const dir of [...made].reverse()) {
     try {
-      fs.rmdirSync(dir);
+      rmdirSync(dir);
     } catch {
       // gone, or holds another container's cgroup
     }
@@ -90,7 +90,7 @@ export function destroyAt(cg: ContainerCgroup, made: string[]): void {
   for (const h of cg.hierarchies) {
     for (let i = 0; ; i++) {
       try {
-        fs.rmdirSync(h.dir);
+        rmdirSync(h.dir);
         break;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;

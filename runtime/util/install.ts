@@ -12,6 +12,6 @@ const SOURCES = { monitor: 'container/monitor.js', 'unpack-worker': 'image/unpac
 
 /** The script a stage runs from: the detached monitor, or a layer-unpacking worker thread. */
 export function stageScript(stage: keyof typeof SOURCES): string {
-  if (bundled) return join(packageRoot, 'dist', 'bin', `${stage}.cjs`);
-  return join(packageRoot, 'dist', 'runtime', SOURCES[stage]);
+  if (bundled) return join(packageRoot(), 'dist', 'bin', `${stage}.cjs`);
+  return join(packageRoot(), 'dist', 'runtime', SOURCES[stage]);
 }

@@ -4,6 +4,7 @@ import { ImageStore } from '../../image/store.js';
 import { SkiffError } from '../../util/errors.js';
 import { compileGoTemplate } from '../template/index.js';
 import { containerView, imageView } from '../inspect-view.js';
+import { printOut } from '../output.js';
 
 interface Args { names: string[]; format?: string; type?: string }
 
@@ -38,9 +39,9 @@ const cmd: CommandModule<object, Args> = {
     }
     if (a.format) {
       const t = compileGoTemplate(a.format.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
-      process.stdout.write(views.map((v) => `${t.execute(v)}\n`).join(''));
+      printOut(views.map((v) => `${t.execute(v)}\n`).join(''));
     } else {
-      process.stdout.write(`${JSON.stringify(views, null, 4)}\n`);
+      printOut(`${JSON.stringify(views, null, 4)}\n`);
     }
     if (failed) process.exitCode = 1;
   },
