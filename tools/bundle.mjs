@@ -118,9 +118,13 @@ await build({
   plugins: [lazyBuiltins, verbEntries],
   outdir: out,
   outExtension: { '.js': '.cjs' },
-  define: { __SKIFF_BUNDLE__: 'true', 'import.meta.url': '__import_meta_url' },
-  banner: { js: "const __import_meta_url=require('node:url').pathToFileURL(__filename).href;" },
+  // import.meta.url is made on first use: pathToFileURL costs ~0.6 ms, and
+  // only the koffi loader and the yargs fallback ask for it.
+  define: { __SKIFF_BUNDLE__: 'true', 'import.meta.url': '__import_meta.url' },
+  banner: { js: "const __import_meta={get url(){return require('node:url').pathToFileURL(__filename).href}};" },
   logLevel: 'warning',
+  // No comments or indentation: ps reads and compiles ~40% fewer bytes (~2 ms).
+  minifyWhitespace: true,
 });
 
 // main.ts starts with a hashbang, which esbuild keeps; it belongs to the launcher only.

@@ -39,7 +39,7 @@ export function renderListing(rows: Row[], spec: ListingSpec, opts: ListingOptio
       const body = unescape(format.slice('table'.length).trim() || spec.table);
       const row = compileGoTemplate(body);
       // The header: the same template run over the column names; fields without a header print "".
-      const header = compileGoTemplate(body, { funcs: DOCKER_HEADER_FUNCS });
+      const header = row.withFuncs(DOCKER_HEADER_FUNCS);
       const names: Row = {};
       for (const m of body.matchAll(/\.([A-Za-z_]\w*)/g)) {
         const title = spec.headers[m[1]] ?? '';

@@ -23,7 +23,7 @@ import { TemplateError } from './errors.js';
 import { Exec } from './exec.js';
 import { BUILTINS } from './funcs.js';
 import { lex } from './lex.js';
-import { Parser } from './parse.js';
+import { Parser, type Node } from './parse.js';
 import type { FuncDef, TemplateFunc } from './values.js';
 
 export { TemplateError } from './errors.js';
@@ -39,6 +39,11 @@ export interface GoTemplateOptions {
 
 export interface GoTemplate {
   execute(data: unknown): string;
+  /**
+   * The same template with some functions replaced, such as a listing's
+   * header run over the column names (DOCKER_HEADER_FUNCS): no second parse.
+   */
+  withFuncs(funcs: Record<string, TemplateFunc>): GoTemplate;
 }
 
 /** Parses `source` once. Use this to render many rows, e.g. for `ps --format`. */
@@ -46,8 +51,18 @@ export function compileGoTemplate(source: string, options: GoTemplateOptions = {
   const funcs = new Map<string, FuncDef>(Object.entries(BUILTINS));
   for (const [name, fn] of Object.entries(options.funcs ?? {})) funcs.set(name, { fn });
   const tree = new Parser(source, lex(source), funcs).parse();
-  const missingKeyError = options.missingKey === 'error';
-  return { execute: (data) => new Exec(source, funcs, missingKeyError, data).run(tree) };
+  return compiled(source, tree, funcs, options.missingKey === 'error');
+}
+
+function compiled(source: string, tree: Node[], funcs: Map<string, FuncDef>, missingKeyError: boolean): GoTemplate {
+  return {
+    execute: (data) => new Exec(source, funcs, missingKeyError, data).run(tree),
+    withFuncs: (replaced) => {
+      const merged = new Map(funcs);
+      for (const [name, fn] of Object.entries(replaced)) merged.set(name, { fn });
+      return compiled(source, tree, merged, missingKeyError);
+    },
+  };
 }
 
 export function formatGoTemplate(template: string, data: unknown, options?: GoTemplateOptions): string {
