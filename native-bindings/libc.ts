@@ -22,7 +22,9 @@ export function koffiLib(): typeof koffiModule {
  * takes ~3 ms. Anywhere else (musl, a missing file) koffi's entry decides.
  */
 function loadKoffi(): typeof koffiModule {
-  const require = createRequire(import.meta.url);
+  // The CLI bundle is CommonJS and has its own require(); createRequire
+  // would load node:module, and Node's ESM loader with it (~1 ms).
+  const require = typeof module === 'object' ? module.require.bind(module) : createRequire(import.meta.url);
   const { platform, arch } = process;
   try {
     return require(`@koromix/koffi-${platform}-${arch}/${platform}_${arch}/koffi.node`) as typeof koffiModule;

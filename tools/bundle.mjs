@@ -33,11 +33,10 @@ const LAZY_BUILTINS = new Set(['child_process', 'crypto', 'dgram', 'fs/promises'
   'stream', 'stream/promises', 'string_decoder', 'tls', 'tty', 'v8', 'worker_threads', 'zlib']);
 // Packages only some commands use get the same stand-in: their code stays in
 // the bundle (compiled from the code cache when used) but runs on first use.
-// write-file-atomic with signal-exit is ~2 ms of every `ps` that never
-// writes; docker-names is 55 KB of word lists that only `create` needs.
-// (Required from node_modules at run time instead, they cost ~8 ms of
-// uncached compiling in the `run` that does need them.)
-const LAZY_PACKAGES = new Set(['write-file-atomic', 'docker-names']);
+// docker-names is 55 KB of word lists that only `create` needs. (Required
+// from node_modules at run time instead, it cost ~8 ms of uncached
+// compiling in the `run` that does need it.)
+const LAZY_PACKAGES = new Set(['docker-names']);
 const nodeRequire = createRequire(import.meta.url);
 
 // A module that requires SPECIFIER on first use. It has no properties of its

@@ -1,7 +1,6 @@
 // `skiff create` (and the first half of `run`): merge the image config with
 // the user's options the way Docker does, and write the container record.
 import { readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseCpus, parseMemorySize, validateLimits } from '../cgroups/index.js';
@@ -22,6 +21,7 @@ import { checkWorkdir } from './workdir.js';
 import { DEFAULT_PATH, expandEnv, mergeEnv, parseEnvFile } from './env.js';
 import { claimEphemeral, claimStart } from './recover.js';
 import { MAX_PIDS } from '../util/numbers.js';
+import { randomHex } from '../util/random.js';
 
 export interface CreateOptions {
   image: string;
@@ -129,7 +129,7 @@ export function createContainer(opts: CreateOptions, images = new ImageStore()):
   const anonymous = new Set<string>();
   const binds = (opts.volumes ?? []).map((spec) => {
     if (!isAnonymousVolume(spec)) return spec;
-    const name = randomBytes(32).toString('hex');
+    const name = randomHex(32);
     anonymous.add(name);
     return `${name}:${spec}`;
   });

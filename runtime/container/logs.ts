@@ -28,13 +28,17 @@ export class LogWriter {
     return new Promise((resolve) => {
       source.on('data', (d: Buffer) => this.write(stream, d));
       const done = () => {
-        if (this.partial[stream]) this.emit(stream, this.partial[stream]);
-        this.partial[stream] = '';
+        this.end(stream);
         resolve();
       };
       source.on('end', done);
       source.on('error', done); // EIO from a pty master once the slave is gone
     });
+  }
+  /** STREAM has ended: a last line without its newline is logged as it is. */
+  end(stream: StreamName): void {
+    if (this.partial[stream]) this.emit(stream, this.partial[stream]);
+    this.partial[stream] = '';
   }
   close(): void {
     closeSync(this.fd);

@@ -1,7 +1,6 @@
 // Container records on disk. Every read-modify-write goes through a per-
 // container flock and an atomic rename, so concurrent skiff commands never
 // see or write half a state file.
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import dockerNames from 'docker-names';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { readJson, writeJsonAtomic } from '../util/json.js';
 import { withLock } from '../util/lock.js';
 import { paths } from '../util/paths.js';
 import type { ContainerRecord } from './model.js';
+import { randomHex } from '../util/random.js';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** A name is a file name component in places (logs, /etc/hosts aliases): keep it one. */
@@ -93,7 +93,7 @@ export function create(build: (id: string, name: string) => ContainerRecord, wan
     }
     let name = wanted;
     for (let i = 0; name === undefined || taken.has(name); i++) name = randomName(i > 0);
-    const id = randomBytes(32).toString('hex');
+    const id = randomHex(32);
     const rec = build(id, name);
     mkdirSync(paths.container(id), { recursive: true, mode: 0o711 });
     try {

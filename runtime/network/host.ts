@@ -11,7 +11,7 @@
 //
 // tmpfs is the right lifetime: after a reboot no veth, bridge or rule exists
 // either. Two skiff roots sharing one bridge therefore never hand out the same
-// address. State files are written atomically (write-file-atomic).
+// address. State files are written atomically (util/json.ts).
 //
 // Everything in the kernel is derived from state.json: the nftables table
 // `ip skiff-<bridge>` is rewritten as a whole, in one nft transaction, from the

@@ -51,6 +51,7 @@ import { broadcast, contains, formatIPv4, macFor, maskOf, parseCidr, parseIPv4 }
 import { plugVeth } from '../../native-bindings/netlink.js';
 import { dockerLinks, linkEnv, linkHostsLine, namesOf, parseStoredLink } from './links.js';
 import { apiPorts, displayablePorts, parseExpose, parsePublish, splitKey, type Binding, type PortBinding } from './ports.js';
+import { networkId } from './manage.js';
 import { bindPorts, closePorts, type BindRequest } from './proxy.js';
 import { netSettings } from './settings.js';
 
@@ -116,7 +117,6 @@ export interface PreparedNetwork {
 type NetworkSettings = ContainerRecord['NetworkSettings'];
 
 const isRunning = (r: ContainerRecord) => r.State.Running && isSameProcess(r.State.Pid, r.Skiff.PidStartTime);
-const networkId = (name: string) => createHash('sha256').update(`skiff-network:${name}`).digest('hex');
 const isBuiltin = (mode: string) => mode === 'bridge' || mode === 'host' || mode === 'none' || mode.startsWith('container:');
 
 /** Normalizes --network: Docker's "default" is the bridge. */

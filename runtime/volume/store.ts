@@ -1,7 +1,6 @@
 // Named volumes, Docker's "local" driver: $SKIFF_ROOT/volumes/NAME/_data is
 // the content, NAME/volume.json its record. A container holds a volume by
 // naming it in HostConfig.Binds, so "in use" is read from the containers.
-import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as containers from '../container/store.js';
@@ -9,6 +8,7 @@ import { SkiffError } from '../util/errors.js';
 import { readJson, writeJsonAtomic } from '../util/json.js';
 import { withLock } from '../util/lock.js';
 import { paths } from '../util/paths.js';
+import { randomHex } from '../util/random.js';
 
 export interface Volume {
   Name: string;
@@ -48,7 +48,7 @@ type Create = (name?: string, opts?: VolumeOptions) => Volume;
 /** Docker 23+'s mark of an anonymous volume (`-v /path`): `rm -v` and `run --rm` remove those. */
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 
-const createHeld: Create = (name = randomBytes(32).toString('hex'), opts = {}) => {
+const createHeld: Create = (name = randomHex(32), opts = {}) => {
   checkVolumeName(name);
   const existing = read(name);
   if (existing) return existing;

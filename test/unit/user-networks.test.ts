@@ -7,6 +7,8 @@ import { peerLines, PEERS_MARKER, rewriteInPlace, withPeers } from '../../runtim
 import { rulesOneAtATime } from '../../runtime/network/index.js';
 import { networkModeOf } from '../../runtime/api/containers.js';
 import { networkPool } from '../../runtime/network/user.js';
+import { FIXED_NETWORK_IDS, networkId } from '../../runtime/network/manage.js';
+import { createHash } from 'node:crypto';
 
 const lease = (id: string, name: string, ip: string, aliases: string[] = []): Lease => ({
   id: id.repeat(64 / id.length), name: `/${name}`, root: '/r', ip, mac: '', veth: '', ports: [], aliases,
@@ -120,4 +122,11 @@ test('networkModeOf: NetworkMode "default" with EndpointsConfig naming only user
   t.is(networkModeOf('default', { bridge: {}, mynet: {} }), 'bridge');
   t.is(networkModeOf('mynet', { other: {} }), 'mynet');
   t.is(networkModeOf('none', { mynet: {} }), 'none');
+});
+
+test('the fixed ids of host and none are the hashes networkId would compute', (t) => {
+  for (const [name, id] of Object.entries(FIXED_NETWORK_IDS)) {
+    t.is(id, createHash('sha256').update(`skiff-network:${name}`).digest('hex'), name);
+    t.is(networkId(name), id);
+  }
 });
