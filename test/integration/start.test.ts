@@ -47,20 +47,28 @@ it('the main thread returns to its own namespaces and directory, also when a ste
 });
 
 // What makes the CLI-only commands load fast (tools/bundle.mjs, README
-// "Performance"): a body per verb without the start path, and Node builtins
-// loaded on first use. A heavy import creeping back shows up here first.
-it('ps, images and inspect load none of the builtins only other verbs use (crypto, child_process, zlib, http...)', async (t) => {
+// "Performance"): a body per verb without the start path, Node builtins
+// loaded on first use, output written with write(2), and no yargs on a line
+// it need not see. `run` needs none of Node's crypto, streams or workers
+// either. A heavy import creeping back shows up here first.
+it('ps, images, inspect and run --rm load none of the builtins they do not use (crypto, stream, zlib, http...)', async (t) => {
   const h = await harness(t);
   const id = (await h.ok(t, ['create', '--network', 'none', 'busybox', 'true'])).trim();
   const preload = join(h.root, 'loaded.cjs');
   writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(process.env.LOADED_OUT, process.moduleLoadList.join('\\n')));\n`);
-  const heavy = ['crypto', 'child_process', 'zlib', 'dgram', 'http', 'https', 'readline', 'fs/promises'];
-  for (const args of [['ps', '-a'], ['images'], ['inspect', id]]) {
+  const heavy = ['crypto', 'child_process', 'zlib', 'dgram', 'http', 'https', 'readline', 'fs/promises', 'worker_threads', 'module'];
+  const lines: Array<[string[], string[]]> = [
+    [['ps', '-a'], [...heavy, 'stream', 'net', 'tty']],
+    [['images'], [...heavy, 'stream', 'net', 'tty']],
+    [['inspect', id], [...heavy, 'stream', 'net', 'tty']],
+    [['run', '--rm', '--network', 'none', 'busybox', 'echo', 'hi'], [...heavy, 'stream']],
+  ];
+  for (const [args, unused] of lines) {
     const out = join(h.root, `loaded-${args[0]}.txt`);
     const r = await h.run(args, { env: { NODE_OPTIONS: `--require ${preload}`, LOADED_OUT: out } });
     t.is(r.code, 0, r.stderr);
     const builtins = readFileSync(out, 'utf8').split('\n').filter((l) => l.startsWith('NativeModule ')).map((l) => l.slice('NativeModule '.length));
-    t.deepEqual(heavy.filter((m) => builtins.includes(m)), [], `skiff ${args[0]} loads only what it uses`);
+    t.deepEqual(unused.filter((m) => builtins.includes(m)), [], `skiff ${args[0]} loads only what it uses`);
   }
   t.is((await h.run(['rm', id])).code, 0);
 });
