@@ -126,7 +126,7 @@ await build({
   outdir: out,
   outExtension: { '.js': '.cjs' },
   // import.meta.url is made on first use: pathToFileURL costs ~0.6 ms, and
-  // only the koffi loader and the yargs fallback ask for it.
+  // only the package root lookup and the yargs fallback ask for it.
   define: { __SKIFF_BUNDLE__: 'true', 'import.meta.url': '__import_meta.url' },
   banner: { js: "const __import_meta={get url(){return require('node:url').pathToFileURL(__filename).href}};" },
   logLevel: 'warning',

@@ -28,7 +28,7 @@ const sample = (spec: OptionSpec, k = 0): string => (spec.choices ? String(spec.
 
 /** Lines for VERB: its positionals filled, then each flag in each spelling, then lines yargs refuses. */
 function linesFor(verb: string, command: CommandModule): string[][] {
-  const { options, positionals } = declaredBy(command.builder);
+  const { options } = declaredBy(command.builder);
   const slots = String(command.command).split(/\s+/).slice(1);
   const required = slots.filter((s) => s.startsWith('<')).map((_, i) => `p${i}`);
   const base = [verb, ...required];
@@ -50,7 +50,6 @@ function linesFor(verb: string, command: CommandModule): string[][] {
       if (spec.choices) lines.push([...base, dash, 'not-a-choice']);
     }
   }
-  void positionals;
   return lines;
 }
 
