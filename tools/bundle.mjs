@@ -41,7 +41,7 @@ const nodeRequire = createRequire(import.meta.url);
 
 // A module that requires SPECIFIER on first use. It has no properties of its
 // own: esbuild's __toESM copies each one into every importer's view at start
-// (crypto has 73, in six modules of `ps`: ~1.5 ms). Reads go through its
+// (crypto has 73, in six modules of `ps`: ~2 ms). Reads go through its
 // prototype, a proxy to the real module, with the methods of the real one's
 // class bound to it (docker-names exports an instance of a class).
 function standIn(specifier) {

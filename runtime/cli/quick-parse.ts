@@ -1,7 +1,7 @@
 // A verb's command line read without yargs, on the hot path of every command.
 //
 // yargs builds an instance, declares the verb's options, parses, validates and
-// dispatches: ~9 ms of every `skiff ps`, plus loading its 170 KB. The verb's
+// dispatches: ~7 ms of every `skiff ps` with loading its 170 KB. The verb's
 // builder runs here against a recorder instead, and yargs-parser, the parser
 // inside yargs, reads the words with the options yargs would hand it. Only a
 // line yargs would take without a word of its own comes out: for --help, an
