@@ -1,8 +1,8 @@
 // skiff's command line: a thin layer over the library in runtime/.
 import { createRequire } from 'node:module';
 import type { CommandModule } from 'yargs';
-import { quickParse } from './quick-parse.js';
-import { joinDashValues, knownFlagsOf, optionTableOf, setCommandWords, splitAtImage, valueFlagsOf } from './split.js';
+import { declaredBy, quickParse } from './quick-parse.js';
+import { joinDashValues, knownFlagsOf, setCommandWords, splitAtImage, tableOf, valueFlagsOf } from './split.js';
 import { COMMANDS } from './registry.js';
 import { mark } from '../util/trace.js';
 import { startMarked } from '../container/store.js';
@@ -50,9 +50,11 @@ async function main(argv: string[], load: CommandLoader): Promise<void> {
   }
   let mod: { default: CommandModule } | undefined;
   if (verb in COMMANDS) mod = await load(verb);
-  if (mod && STOP_AT_IMAGE.has(verb)) {
+  // What the verb's builder declares, recorded once for the split and the quick path.
+  const declared = mod && declaredBy(mod.default.builder);
+  if (declared && STOP_AT_IMAGE.has(verb)) {
     // Hand yargs only the flags and the image; keep the command words aside.
-    const table = optionTableOf(mod.default.builder as (y: never) => unknown);
+    const table = tableOf(declared);
     const values = valueFlagsOf(table);
     const [head, command] = splitAtImage(argv.slice(1), values, knownFlagsOf(table));
     argv = [verb, ...joinDashValues(takeExplainFlag(head), values)];
@@ -61,7 +63,7 @@ async function main(argv: string[], load: CommandLoader): Promise<void> {
     argv = [verb, ...takeExplainFlag(argv.slice(1))];
   }
   // Most lines never need yargs: see quick-parse.ts.
-  const quick = mod && quickParse(mod.default, argv);
+  const quick = mod && quickParse(mod.default, argv, declared);
   if (mod && quick) {
     await mod.default.handler(quick as never);
     return;

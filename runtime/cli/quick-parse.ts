@@ -80,13 +80,13 @@ const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperC
 /**
  * The argv yargs would hand COMMAND's handler for WORDS (the verb first), or
  * undefined when the line is for yargs: help, subcommands, or any line yargs
- * would answer with an error.
+ * would answer with an error. DECLARED is what the builder declares, when the
+ * caller has read it already.
  */
-export function quickParse(command: CommandModule, words: string[]): Record<string, unknown> | undefined {
+export function quickParse(command: CommandModule, words: string[], declared = declaredBy(command.builder)): Record<string, unknown> | undefined {
   const [verb, ...args] = words;
   if (typeof command.command !== 'string' || command.aliases || args.includes('--') || args.includes('--help')) return undefined;
   const slots = slotsOf(command.command);
-  const declared = declaredBy(command.builder);
   if (!slots || declared.others.length) return undefined;
   const specs = Object.entries(declared.options);
   if (specs.some(([, s]) => Object.keys(s).some((k) => !OPTION_KEYS.has(k)))) return undefined;

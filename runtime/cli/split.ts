@@ -3,7 +3,7 @@
 // the image is, we must know which flags consume a value (`-e X`, `-m 1g`).
 
 import { SkiffError } from '../util/errors.js';
-import { declaredBy } from './quick-parse.js';
+import { declaredBy, type Declared } from './quick-parse.js';
 
 /**
  * Index of the first non-flag word in `args`, or args.length. With `known`,
@@ -52,9 +52,13 @@ export type OptionTable = { boolean: string[]; string: string[]; number: string[
  * A unit test checks it against yargs' own table.
  */
 export function optionTableOf(builder: (y: never) => unknown): OptionTable {
+  return tableOf(declaredBy(builder));
+}
+
+/** The option table of what a builder declared (declaredBy). */
+export function tableOf({ options, positionals }: Declared): OptionTable {
   // As yargs' table: its own --help and --version among the booleans, and each option's aliases filed with it.
   const table: OptionTable = { boolean: ['help', 'version'], string: [], number: [], array: [], alias: {} };
-  const { options, positionals } = declaredBy(builder);
   // yargs files a positional in the same table as an option.
   for (const [name, spec] of [...Object.entries(options), ...Object.entries(positionals)]) {
     const aliases = spec.alias === undefined ? [] : ([] as string[]).concat(spec.alias);

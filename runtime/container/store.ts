@@ -8,8 +8,8 @@ import { diskFailure, SkiffError } from '../util/errors.js';
 import { readJson, writeJsonAtomic } from '../util/json.js';
 import { withLock } from '../util/lock.js';
 import { paths } from '../util/paths.js';
-import type { ContainerRecord } from './model.js';
 import { randomHex } from '../util/random.js';
+import type { ContainerRecord } from './model.js';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** A name is a file name component in places (logs, /etc/hosts aliases): keep it one. */

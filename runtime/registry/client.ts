@@ -134,8 +134,9 @@ export class RegistryClient {
     // Insecure registries skip certificate checks, as Docker's do. Nothing is
     // checked against a CA then, and an empty list spares Node building its
     // root store for the connection (~30 ms, on every pull from localhost).
-    const trust = this.insecure ? { ca: [] } : registryTrust();
-    return (this.httpsAgentMade ??= new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: !this.insecure, ...trust }));
+    return (this.httpsAgentMade ??= new https.Agent({
+      keepAlive: true, maxSockets: 8, rejectUnauthorized: !this.insecure, ...(this.insecure ? { ca: [] } : registryTrust()),
+    }));
   }
 
   /** Frees the kept-alive sockets. */
