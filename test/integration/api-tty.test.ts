@@ -73,7 +73,8 @@ class Terminal {
     });
     this.proc.stdout!.on('data', (d: Buffer) => (this.screen += d.toString()));
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), 60_000);
-    this.exit = new Promise((resolve) => this.proc.once('exit', (code) => {
+    // 'close', not 'exit': only then has all the terminal's output been read.
+    this.exit = new Promise((resolve) => this.proc.once('close', (code) => {
       clearTimeout(timer);
       resolve(code ?? 137);
     }));
