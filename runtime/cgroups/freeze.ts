@@ -14,15 +14,40 @@ function freezerDir(cg: ContainerCgroup): { version: 1 | 2; dir: string } {
 /** Current freezer state, or undefined if the cgroup does not exist. */
 export function freezerState(cg: ContainerCgroup): FreezerState | undefined {
   const { version, dir } = freezerDir(cg);
-  if (version === 2) {
-    const requested = readText(join(dir, 'cgroup.freeze'));
-    const events = readText(join(dir, 'cgroup.events'));
-    if (requested === undefined || events === undefined) return undefined;
-    if (parseKeyed(events).get('frozen') === 1) return 'frozen';
-    return requested.trim() === '1' ? 'freezing' : 'thawed';
+  if (version === 2) return v2State(dir);
+  const text = readText(join(dir, 'freezer.state'));
+  return text === undefined ? undefined : v1State(text);
+}
+
+/**
+ * The freezer state of a container from the directories it was given (one
+ * per hierarchy, as recorded at start), without detecting the host's layout
+ * (~0.5 ms, which `ps` would pay for every running container). The layout
+ * picks the v1 freezer where one is mounted, else cgroup2's cgroup.freeze:
+ * the one directory holding freezer.state is that v1 freezer.
+ */
+export function freezerStateIn(dirs: readonly string[]): FreezerState | undefined {
+  for (const d of dirs) {
+    const v1 = readText(join(d, 'freezer.state'));
+    if (v1 !== undefined) return v1State(v1);
   }
-  const state = readText(join(dir, 'freezer.state'))?.trim();
-  if (state === undefined) return undefined;
+  for (const d of dirs) {
+    const s = v2State(d);
+    if (s) return s;
+  }
+  return undefined;
+}
+
+function v2State(dir: string): FreezerState | undefined {
+  const requested = readText(join(dir, 'cgroup.freeze'));
+  const events = readText(join(dir, 'cgroup.events'));
+  if (requested === undefined || events === undefined) return undefined;
+  if (parseKeyed(events).get('frozen') === 1) return 'frozen';
+  return requested.trim() === '1' ? 'freezing' : 'thawed';
+}
+
+function v1State(text: string): FreezerState {
+  const state = text.trim();
   return state === 'FROZEN' ? 'frozen' : state === 'FREEZING' ? 'freezing' : 'thawed';
 }
 

@@ -10,7 +10,7 @@
 // heal() thaws it. The kernel drops the flock when its holder dies, so this
 // needs no pid bookkeeping.
 import { closeSync } from 'node:fs';
-import { freezeCgroup, freezerState, thawCgroup } from '../cgroups/freeze.js';
+import { freezeCgroup, freezerState, freezerStateIn, thawCgroup } from '../cgroups/freeze.js';
 import { errno } from '../cgroups/io.js';
 import { SkiffError } from '../util/errors.js';
 import { acquire, tryAcquire } from '../util/lock.js';
@@ -24,7 +24,8 @@ const lockName = (id: string) => `freeze-${id}`;
 export function isFrozen(rec: ContainerRecord): boolean {
   if (!rec.State.Running) return false;
   try {
-    const s = freezerState(cgroupOf(rec));
+    const recorded = rec.Skiff.CgroupPaths ?? [];
+    const s = recorded.length ? freezerStateIn(recorded) : freezerState(cgroupOf(rec));
     return s === 'frozen' || s === 'freezing';
   } catch {
     return false; // no freezer on this host: nothing can be frozen

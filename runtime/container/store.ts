@@ -66,8 +66,11 @@ export function find(ref: string): ContainerRecord {
   const hits = /^[0-9a-f]+$/.test(ref) ? all.filter((c) => c.Id.startsWith(ref)) : [];
   if (hits.length === 1) return hits[0];
   if (hits.length > 1) throw new SkiffError(`multiple containers found with prefix: ${ref}`);
-  throw new SkiffError(`No such container: ${ref}`, 1);
+  throw new NoSuchContainer(`No such container: ${ref}`, 1);
 }
+
+/** find() knows no container by that name or id (other failures are other errors). */
+export class NoSuchContainer extends SkiffError {}
 
 /**
  * docker-names' "adjective_scientist" (with a digit on retries). In the CLI

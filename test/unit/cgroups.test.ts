@@ -10,6 +10,7 @@ import {
   detectLayout,
   freezeCgroup,
   freezerState,
+  freezerStateIn,
   joinCgroup,
   listPids,
   memoryUsage,
@@ -379,6 +380,28 @@ test('freeze and thaw through cgroup.freeze on v2, waiting for cgroup.events', (
   writeFiles(dir, { 'cgroup.events': 'populated 1\nfrozen 0\n' });
   t.throws(() => freezeCgroup(cg, 20), { message: /did not freeze within 20 ms/ });
   t.is(readFile(path.join(dir, 'cgroup.freeze')), '0', 'thawed again after the timeout');
+});
+
+test('the freezer state from the recorded directories agrees with the layout', (t) => {
+  // ps reads it from the directories a container recorded at start (Skiff.CgroupPaths).
+  const hybrid = createCgroup(setup(t, hybridHost).layout, 'c1');
+  const hybridDirs = hybrid.hierarchies.map((h) => h.dir);
+  writeFiles(hybrid.dirs.freezer!, { 'freezer.state': 'FROZEN\n' });
+  // cgroup2's directory says thawed: on a hybrid host the v1 freezer is the one skiff uses.
+  writeFiles(hybrid.hierarchies.find((h) => h.version === 2)!.dir, { 'cgroup.freeze': '0\n', 'cgroup.events': 'frozen 0\n' });
+  t.is(freezerState(hybrid), 'frozen');
+  t.is(freezerStateIn(hybridDirs), 'frozen');
+  writeFiles(hybrid.dirs.freezer!, { 'freezer.state': 'THAWED\n' });
+  t.is(freezerStateIn(hybridDirs), freezerState(hybrid));
+
+  const unified = createCgroup(setup(t, unifiedHost).layout, 'c1');
+  const dirs = unified.hierarchies.map((h) => h.dir);
+  t.is(freezerStateIn(dirs), undefined, 'no freezer files: the cgroup is gone');
+  writeFiles(unified.dirs.freezer!, { 'cgroup.freeze': '1\n', 'cgroup.events': 'populated 1\nfrozen 0\n' });
+  t.is(freezerStateIn(dirs), 'freezing');
+  writeFiles(unified.dirs.freezer!, { 'cgroup.events': 'populated 1\nfrozen 1\n' });
+  t.is(freezerStateIn(dirs), 'frozen');
+  t.is(freezerState(unified), 'frozen');
 });
 
 // ---- removal ----

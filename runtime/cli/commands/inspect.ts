@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { findLive } from '../../container/lifecycle.js';
+import { NoSuchContainer } from '../../container/store.js';
 import { ImageStore } from '../../image/store.js';
 import { SkiffError } from '../../util/errors.js';
 import { compileGoTemplate } from '../template/index.js';
@@ -26,7 +27,9 @@ const cmd: CommandModule<object, Args> = {
             views.push(containerView(findLive(name)));
             continue;
           } catch (e) {
-            if (a.type === 'container') throw e;
+            // Only "no such container" makes it an image's name: any other
+            // failure (an ambiguous prefix, an unreadable record) is reported.
+            if (a.type === 'container' || !(e instanceof NoSuchContainer)) throw e;
           }
         }
         const img = images.lookup(name);
