@@ -199,6 +199,21 @@ export function unlockPty(master: number): void {
 export function ptyPeer(master: number, flags: number): number {
   return check(_ioctl()(master, TIOCGPTPEER, 'int', flags), 'ioctl(TIOCGPTPEER)');
 }
+// chattr's attributes: FS_IOC_GETFLAGS/SETFLAGS read and write an int, whatever their _IOR(long) says.
+const FS_IOC_GETFLAGS = 0x80086601, FS_IOC_SETFLAGS = 0x40086602;
+/** FS_TOPDIR_FL (chattr +T): ext2/3/4's Orlov allocator spreads this directory's subdirectories over block groups. */
+export const FS_TOPDIR_FL = 0x00020000;
+/** The inode flags (FS_*_FL) of an open file or directory. */
+export function inodeFlags(fd: number, path: string): number {
+  const flags = Buffer.alloc(8);
+  check(_ioctl()(fd, FS_IOC_GETFLAGS, 'void *', flags), 'ioctl(FS_IOC_GETFLAGS)', path);
+  return flags.readInt32LE(0);
+}
+export function setInodeFlags(fd: number, path: string, value: number): void {
+  const flags = Buffer.alloc(8);
+  flags.writeInt32LE(value, 0);
+  check(_ioctl()(fd, FS_IOC_SETFLAGS, 'void *', flags), 'ioctl(FS_IOC_SETFLAGS)', path);
+}
 const SYS_openat2 = 437, RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_IN_ROOT = 0x10;
 /** openat2(dirfd, path, RESOLVE_IN_ROOT): symlinks, even absolute ones, resolve inside dirfd. */
 export function openInRoot(dirfd: number, path: string, flags: number): number {

@@ -1,5 +1,5 @@
 // Loading images (docker-archive and OCI layout) and running what was loaded.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import * as tar from 'tar-stream';
@@ -17,6 +17,14 @@ it('load reads a docker-archive and an OCI layout tar; images lists them', async
   t.regex(images, /busybox\s+latest\s+[0-9a-f]{12}\s+.*\s+1\.98MB/);
   const id = oci.trim().split(': ')[1];
   t.is((await h.ok(t, ['run', '--rm', id.slice(7, 19), 'echo', 'from oci'])).trim(), 'from oci');
+  // Unpacked layers live in a chattr +T directory, so that ext4 gives each
+  // layer a block group of its own (ImageStore.makeLayersDir), where the
+  // file system under the test's root has that flag at all.
+  const probe = join(h.root, 'topdir-probe');
+  mkdirSync(probe);
+  if (spawnSync('chattr', ['+T', probe]).status === 0) {
+    t.regex(execFileSync('lsattr', ['-d', join(h.root, 'image', 'layers')]).toString(), /^\S*T\S* /);
+  }
 });
 
 it('layer whiteouts hide files and opaque dirs replace contents', async (t) => {
