@@ -58,3 +58,18 @@ it('a failed start leaves no cgroup or process behind', async (t) => {
   t.deepEqual(cgroupsFor(ids), []);
   t.deepEqual(mountsUnder(h.root), []);
 });
+
+it('inspect of an ambiguous container prefix says so, instead of looking for an image', async (t) => {
+  const h = await harness(t);
+  // Seventeen ids: at least two share their first hex digit.
+  const ids: string[] = [];
+  for (let i = 0; i < 17; i++) ids.push((await h.ok(t, ['create', 'busybox', 'true'])).trim());
+  const digit = [...'0123456789abcdef'].find((d) => ids.filter((id) => id.startsWith(d)).length > 1)!;
+  const r = await h.run(['inspect', digit]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, new RegExp(`^skiff: multiple containers found with prefix: ${digit}\\n$`));
+  t.is(r.stdout, '[]\n');
+  // A name that is no container is still an image's.
+  t.regex(await h.ok(t, ['inspect', '-f', '{{.Id}}', 'busybox']), /^sha256:[0-9a-f]{64}\n$/);
+  await h.ok(t, ['rm', ...ids]);
+});
