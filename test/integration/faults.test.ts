@@ -25,14 +25,16 @@ function leases(h: Harness): string[] {
   }
 }
 
+/** The containers' cgroup directories that are frozen: v1's freezer.state, or cgroup2's cgroup.freeze. */
 function frozenCgroups(ids: string[]): string[] {
-  return cgroupsFor(ids).filter((d) => {
+  const says = (dir: string, file: string, frozen: RegExp) => {
     try {
-      return /FROZEN|FREEZING/.test(readFileSync(join(d, 'freezer.state'), 'utf8'));
+      return frozen.test(readFileSync(join(dir, file), 'utf8'));
     } catch {
       return false;
     }
-  });
+  };
+  return cgroupsFor(ids).filter((d) => says(d, 'freezer.state', /FROZEN|FREEZING/) || says(d, 'cgroup.freeze', /^1/));
 }
 
 /** What a user would check after the next command: nothing held that no running container needs. */
