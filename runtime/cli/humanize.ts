@@ -16,8 +16,8 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(h / 24 / 365)} years`;
 }
 
-export function ago(iso: string, now = Date.now()): string {
-  return `${humanDuration(now - new Date(iso).getTime())} ago`;
+export function ago(when: string | Date, now = Date.now()): string {
+  return `${humanDuration(now - new Date(when).getTime())} ago`;
 }
 
 /** Decimal units with 3 significant digits, as `docker images` prints sizes. */
@@ -33,8 +33,12 @@ export function humanSize(bytes: number): string {
 }
 
 /** Go's time.Time.String() in UTC, as docker prints CreatedAt: "2026-12-01 15:03:49 +0000 UTC". */
-export function goTime(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return `${d.toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC`;
+export function goTime(when: string | Date): string {
+  const d = new Date(when);
+  if (Number.isNaN(d.getTime())) return String(when);
+  // From the UTC fields: V8's first toISOString() in a process costs ~0.3 ms,
+  // which every `ps` and `images` paid for their CreatedAt column.
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getUTCFullYear(), 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ` +
+    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000 UTC`;
 }

@@ -4,6 +4,7 @@ import test from 'ava';
 import { commandLine, ellipsis, psRow, selectContainers } from '../../runtime/cli/container-list.js';
 import { globMatch, matchAny, matchLabels, parseFilters, portSet } from '../../runtime/cli/filters.js';
 import { renderListing, type ListingSpec } from '../../runtime/cli/listing.js';
+import { goTime } from '../../runtime/cli/humanize.js';
 import { tabwrite } from '../../runtime/cli/table.js';
 import { goQuote } from '../../runtime/cli/template/index.js';
 import type { ContainerRecord } from '../../runtime/container/model.js';
@@ -185,4 +186,14 @@ test('psRow: the fields docker ps templates use', (t) => {
   t.is(row.Networks, 'none');
   t.regex(String(row.CreatedAt), /^2026-01-01 00:00:\d\d \+0000 UTC$/);
   t.is(row.Size, '0B');
+});
+
+test('goTime prints Go\'s time.Time.String() in UTC, for ISO strings and Dates alike', (t) => {
+  for (const iso of ['2026-12-01T15:03:49.123Z', '0001-01-01T00:00:00Z', '1999-02-03T04:05:06Z', '2026-12-02T05:45:05+02:00']) {
+    const want = `${new Date(iso).toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC`;
+    t.is(goTime(iso), want, iso);
+    t.is(goTime(new Date(iso)), want, iso);
+  }
+  t.is(goTime('2026-12-01T15:03:49Z'), '2026-12-01 15:03:49 +0000 UTC');
+  t.is(goTime('not a time'), 'not a time');
 });
