@@ -4,7 +4,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Tools, withTools } from './_tools.js';
@@ -91,7 +91,49 @@ function usedSubnets(): string[] {
 
 const ipNum = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 
-/** A random 10.200-254.x.0/24 that no host route (or other skiff bridge) overlaps, and a bridge name "skt" + 8 hex digits. */
+// Subnets handed out by testNet(), reserved as directories here: the tests of
+// a file start together, and each picks its subnet before any of them has made
+// its bridge (the first `run` does), so the host's routes alone did not stop
+// two of them from picking the same /24 (a CI run failed with "overlaps the
+// host route" of another test's bridge). mkdir is atomic across ava's workers.
+const RESERVED = '/run/skiff-test-nets';
+const reservedHere = new Set<string>();
+
+function reserve(prefix: string): boolean {
+  mkdirSync(RESERVED, { recursive: true });
+  const dir = join(RESERVED, prefix);
+  try {
+    mkdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    // Left by a run that was killed: after an hour, it is free again.
+    try {
+      if (Date.now() - statSync(dir).mtimeMs < 3_600_000) return false;
+      utimesSync(dir, new Date(), new Date());
+    } catch {
+      return false;
+    }
+  }
+  reservedHere.add(dir);
+  return true;
+}
+
+/** Gives a testNet()'s subnet back (the harness does, after its teardown removed the bridge). */
+export function releaseNet(net: TestNet): void {
+  const dir = join(RESERVED, net.subnet.replace(/\.0\/24$/, ''));
+  if (reservedHere.delete(dir)) rmSync(dir, { recursive: true, force: true });
+}
+
+process.on('exit', () => {
+  for (const dir of reservedHere) rmSync(dir, { recursive: true, force: true });
+  try {
+    rmdirSync(RESERVED); // only when no other test process holds one
+  } catch {
+    // not empty, or gone
+  }
+});
+
+/** A random 10.200-254.x.0/24 that no host route, skiff bridge or other test's reservation overlaps, and a bridge name "skt" + 8 hex digits. */
 export function testNet(): TestNet {
   const used = usedSubnets().filter((d) => d !== 'default' && /^\d+\.\d+\.\d+\.\d+(\/\d+)?$/.test(d)).map((d) => {
     const [a, len = '32'] = d.split('/');
@@ -104,7 +146,7 @@ export function testNet(): TestNet {
   });
   for (;;) {
     const prefix = `10.${200 + randomInt(55)}.${randomInt(256)}`;
-    if (overlaps(ipNum(`${prefix}.0`), 24)) continue;
+    if (overlaps(ipNum(`${prefix}.0`), 24) || !reserve(prefix)) continue;
     return { bridge: `skt${randomBytes(4).toString('hex')}`, subnet: `${prefix}.0/24`, gateway: `${prefix}.1` };
   }
 }
@@ -222,6 +264,7 @@ export async function harness(t: ExecutionContext, images: string[] = ['busybox'
       await h.run(['network', 'prune', '-f']);
       if (netLeftovers(h.net).length) removeNet(h.net);
     }
+    releaseNet(h.net);
     // Belt and braces: whatever a failing test left, so the machine stays clean.
     for (const m of mountsUnder(root).reverse()) {
       try {
