@@ -100,10 +100,18 @@ const RESERVED = '/run/skiff-test-nets';
 const reservedHere = new Set<string>();
 
 function reserve(prefix: string): boolean {
-  mkdirSync(RESERVED, { recursive: true });
   const dir = join(RESERVED, prefix);
   try {
-    mkdirSync(dir);
+    // RESERVED itself may be removed by another process's exit at any moment.
+    for (;;) {
+      try {
+        mkdirSync(dir);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        mkdirSync(RESERVED, { recursive: true });
+      }
+    }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     // Left by a run that was killed: after an hour, it is free again.
