@@ -201,30 +201,28 @@ run_skopeo_umoci() { # -> "skopeo <timing>" and "umoci <timing>"
   rm -rf "$d"
 }
 
-run_gunzip_tar() { # the machine's own unpack speed for the same 5 layer blobs
-  local d t
-  d="$(mktemp -d "$WORK/tar.XXXX")"
-  t="$(timed "$WORK/err" bash -c '
-    i=0; for b in "${@:2}"; do i=$((i+1)); mkdir "$1/$i"; gunzip -c "$b" | tar --numeric-owner -xf - -C "$1/$i" || exit 1; done
-  ' _ "$d" "${LAYER_BLOBS[@]/#/$IMAGE_DIR/}")"
-  echo "gunzip_tar $t"
-  rm -rf "$d"
-}
-
-# The same, placed as skiff places its layers (ImageStore.makeLayersDir):
-# each layer in a directory with a random name, made in a chattr +T
+# gunzip | tar of the same 5 layer blobs: the machine's own unpack speed.
+# With "placed", each layer goes where skiff puts its layers
+# (ImageStore.makeLayersDir): a directory with a random name in a chattr +T
 # (FS_TOPDIR_FL) directory, so that ext4 gives each its own block group. On
 # ext4 without a journal (this project's VMs) placement decides how long the
-# inode creations take (see the README), so this is the reference that
-# differs from skiff only in the unpacker.
-run_gunzip_tar_topdir() {
-  local d t
+# inode creations take (see the README), so that reference differs from skiff
+# only in the unpacker.
+run_gunzip_tar() { # run_gunzip_tar [placed]
+  local d t key=gunzip_tar
   d="$(mktemp -d "$WORK/tar.XXXX")"
-  chattr +T "$d" 2>/dev/null || true
+  if [[ ${1:-} == placed ]]; then
+    key=gunzip_tar_topdir
+    chattr +T "$d" 2>/dev/null || true
+  fi
   t="$(timed "$WORK/err" bash -c '
-    for b in "${@:2}"; do l="$(mktemp -d "$1/.tmp-XXXXXXXXXX")"; gunzip -c "$b" | tar --numeric-owner -xf - -C "$l" || exit 1; done
-  ' _ "$d" "${LAYER_BLOBS[@]/#/$IMAGE_DIR/}")"
-  echo "gunzip_tar_topdir $t"
+    i=0; for b in "${@:3}"; do
+      i=$((i+1))
+      if [[ $2 == placed ]]; then l="$(mktemp -d "$1/.tmp-XXXXXXXXXX")"; else l="$1/$i"; mkdir "$l"; fi
+      gunzip -c "$b" | tar --numeric-owner -xf - -C "$l" || exit 1
+    done
+  ' _ "$d" "${1:-plain}" "${LAYER_BLOBS[@]/#/$IMAGE_DIR/}")"
+  echo "$key $t"
   rm -rf "$d"
 }
 
@@ -240,11 +238,11 @@ run_curl() { # download only: the same 5 blobs from the registry, to files, one 
 
 log "pull warm-up: $WARMUP run each"
 for ((i = 0; i < WARMUP; i++)); do
-  run_skiff_pull >/dev/null; run_skopeo_umoci >/dev/null; run_gunzip_tar >/dev/null; run_gunzip_tar_topdir >/dev/null; run_curl >/dev/null
+  run_skiff_pull >/dev/null; run_skopeo_umoci >/dev/null; run_gunzip_tar >/dev/null; run_gunzip_tar placed >/dev/null; run_curl >/dev/null
 done
 log "pull timing: $N runs each, alternating"
 for ((i = 1; i <= N; i++)); do
-  run_skiff_pull; run_skopeo_umoci; run_gunzip_tar; run_gunzip_tar_topdir; run_curl
+  run_skiff_pull; run_skopeo_umoci; run_gunzip_tar; run_gunzip_tar placed; run_curl
 done >"$WORK/pull.txt"
 
 # --- 5. push -----------------------------------------------------------------------------------
