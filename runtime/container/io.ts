@@ -179,8 +179,8 @@ export function attachedIo({ tty, interactive, pty: makePty, logPath }: AttachMo
       finish: async () => {},
     };
   }
-  const log = logPath ? new LogWriter(logPath) : undefined;
-  if (!tty) {
+  if (!tty && logPath) {
+    const log = new LogWriter(logPath);
     // A container's own foreground run: its output goes to the terminal and
     // into the json log (so `logs NAME` shows it afterwards, as in Docker).
     // stdin is still handed over as is.
@@ -200,7 +200,7 @@ export function attachedIo({ tty, interactive, pty: makePty, logPath }: AttachMo
       stdio: { fds: [interactive ? 0 : devnull, outW, errW] },
       started() {
         dropChildEnds();
-        done = Promise.all([relay(outR, 1, log!, 'stdout'), relay(errR, 2, log!, 'stderr')]);
+        done = Promise.all([relay(outR, 1, log, 'stdout'), relay(errR, 2, log, 'stderr')]);
       },
       async finish() {
         dropChildEnds();
@@ -209,11 +209,12 @@ export function attachedIo({ tty, interactive, pty: makePty, logPath }: AttachMo
           close(outR);
           close(errR);
         }
-        log?.close();
+        log.close();
       },
     };
   }
   if (!makePty) throw new Error('attachedIo: a tty needs a pty allocator');
+  const log = logPath ? new LogWriter(logPath) : undefined;
   const pty = makePty();
   const stdin = process.stdin;
   const resize = () => {
