@@ -54,6 +54,31 @@ export function containerCgroup(layout: CgroupLayout, id: string): ContainerCgro
 }
 
 /**
+ * A container's cgroup from the directories its start recorded
+ * (Skiff.CgroupPaths). containerCgroup() puts a container under the caller's
+ * own cgroup, which is right only for the process that starts it: a `pause`,
+ * `exec` or `rm` from another login session or service runs in another
+ * cgroup. Each recorded directory is matched to the hierarchy mounted above
+ * it, which is the same for every process of the mount namespace.
+ */
+export function recordedCgroup(layout: CgroupLayout, id: string, recorded: readonly string[]): ContainerCgroup {
+  const dirs: ContainerCgroup['dirs'] = {};
+  const hierarchies: CgroupDir[] = [];
+  const place = (version: 1 | 2, mountPoint: string): string | undefined => {
+    const dir = recorded.find((d) => d.startsWith(`${mountPoint}/`));
+    if (dir && !hierarchies.some((x) => x.dir === dir)) hierarchies.push({ version, mountPoint, parent: dirname(dir), dir });
+    return dir;
+  };
+  for (const name of CONTROLLERS) {
+    const h = layout.controllers[name];
+    const dir = h && place(h.version, h.mountPoint);
+    if (dir) dirs[name] = dir;
+  }
+  if (layout.v2) place(2, layout.v2.mountPoint);
+  return { id, layout, dirs, hierarchies };
+}
+
+/**
  * Creates <own cgroup>/skiff/<id> in every hierarchy used. An existing directory is
  * reused. On failure, directories created so far are removed again.
  */

@@ -10,7 +10,8 @@ import { constants } from 'node:os';
 import { nsExec } from '../../native-bindings/helper.js';
 import { close, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import { detectHostLayout } from '../cgroups/detect.js';
-import { containerCgroup, joinCgroup, warmMigrationLock } from '../cgroups/lifecycle.js';
+import { joinCgroup, warmMigrationLock } from '../cgroups/lifecycle.js';
+import { cgroupOf } from './cgroup.js';
 import { secureJoin } from '../sandbox/securejoin.js';
 import { errnoText, EXIT, SkiffError } from '../util/errors.js';
 import { mergeEnv } from './env.js';
@@ -73,7 +74,7 @@ export async function execInContainer(ref: string, opts: ExecOptions): Promise<n
   if (rec.State.Paused) throw new SkiffError(`Container ${rec.Id} is paused, unpause the container before exec`, 1);
   if (opts.cmd.length === 0) throw new SkiffError('exec needs a command to run');
   checkWorkdir(opts.workdir);
-  const cg = containerCgroup(layout, rec.Id);
+  const cg = cgroupOf(rec, layout);
   const pid = rec.State.Pid;
   const root = `/proc/${pid}/root`;
   const user = resolveUser(opts.user ?? rec.Config.User, readIn(root, '/etc/passwd'), readIn(root, '/etc/group'));

@@ -1,19 +1,14 @@
 // After PID 1 exits: record the exit status, and release what only a running
 // container holds. Apart from start.ts, so that verbs that may finalize a
 // container whose monitor died (ps, inspect, stop, rm...) load only this.
-import { detectHostLayout } from '../cgroups/detect.js';
 import { destroyCgroup } from '../cgroups/destroy.js';
-import { containerCgroup, type ContainerCgroup } from '../cgroups/lifecycle.js';
 import { oomKilled } from '../cgroups/status.js';
 import { releaseNetwork } from '../network/index.js';
+import { cgroupOf } from './cgroup.js';
 import type { ContainerRecord } from './model.js';
 import { unmountRootfs } from './rootfs.js';
 import { exitedView, writeExitRecord } from './exit-record.js';
 import * as store from './store.js';
-
-export function cgroupOf(rec: ContainerRecord): ContainerCgroup {
-  return containerCgroup(detectHostLayout(), rec.Id);
-}
 
 /**
  * Records the exit, then releases what only a running container needs: the

@@ -1,5 +1,5 @@
 // stop, kill, wait, rm, and keeping `ps` truthful when a monitor has died.
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { paths } from '../util/paths.js';
@@ -10,7 +10,8 @@ import { isSameProcess, sleep } from '../util/proc.js';
 import type { ContainerRecord } from './model.js';
 import { unmountRootfs } from './rootfs.js';
 import { releaseNetwork } from '../network/index.js';
-import { cgroupOf, finalize } from './finalize.js';
+import { cgroupOf } from './cgroup.js';
+import { finalize } from './finalize.js';
 import { heal, unpause } from './pause.js';
 import { exitedView, readExitRecord } from './exit-record.js';
 import * as store from './store.js';
@@ -76,7 +77,10 @@ export function kill(rec: ContainerRecord, signal: string | number = 'SIGKILL'):
  */
 function killCgroup(rec: ContainerRecord): boolean {
   try {
-    killAll(cgroupOf(rec));
+    const cg = cgroupOf(rec);
+    // killAll finds no processes in a directory that is not there: that is no kill.
+    if (!cg.hierarchies.some((h) => existsSync(h.dir))) return false;
+    killAll(cg);
     return true;
   } catch {
     return false;

@@ -15,7 +15,7 @@ import { errno } from '../cgroups/io.js';
 import { SkiffError } from '../util/errors.js';
 import { acquire, tryAcquire } from '../util/lock.js';
 import type { ContainerRecord } from './model.js';
-import { cgroupOf } from './finalize.js';
+import { cgroupOf } from './cgroup.js';
 import * as store from './store.js';
 
 const lockName = (id: string) => `freeze-${id}`;

@@ -4,8 +4,10 @@
 //
 // A start in progress is marked by containers/<id>/starting, one line
 // "PID STARTTIME" per process that owns the start (run, then its detached
-// monitor). The marker goes when the container runs or the start is rolled
-// back. A marker whose owners are all gone means a start was killed: its
+// monitor), and one line per cgroup directory the start makes (an absolute
+// path: it depends on the starter's own cgroup, so the record's, written
+// only once the container runs, may name another run's). The marker goes
+// when the container runs or the start is rolled back. A marker whose owners are all gone means a start was killed: its
 // overlay mount, cgroup, address lease and rules are released, and a --rm
 // container is removed.
 import { appendFileSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -16,7 +18,7 @@ import { withLock } from '../util/lock.js';
 import { paths } from '../util/paths.js';
 import { isSameProcess, procStartTime } from '../util/proc.js';
 import { unmountRootfs } from './rootfs.js';
-import { cgroupOf } from './finalize.js';
+import { cgroupOf } from './cgroup.js';
 import * as store from './store.js';
 
 const markerOf = (id: string) => join(paths.container(id), 'starting');
@@ -35,20 +37,29 @@ export function claimStart(id: string): void {
   appendFileSync(markerOf(id), `${process.pid} ${procStartTime(process.pid)}\n`);
 }
 
+/** The cgroup directories this start is about to make (see the top of this file). */
+export function noteStartCgroup(id: string, dirs: readonly string[]): void {
+  appendFileSync(markerOf(id), dirs.map((d) => `${d}\n`).join(''));
+}
+
 /** The start is over (running, or rolled back by its owner). */
 export function releaseStart(id: string): void {
   rmSync(markerOf(id), { force: true });
 }
 
-/** undefined: no start in progress; otherwise whether an owner still lives. */
-function ownerAlive(id: string, file = markerOf(id)): boolean | undefined {
-  let text: string;
+/** The lines of a marker file; undefined if there is none. */
+function markerLines(file: string): string[] | undefined {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean);
   } catch {
     return undefined;
   }
-  return text.split('\n').filter(Boolean).some((l) => {
+}
+
+/** undefined: no start in progress; otherwise whether an owner still lives. */
+function ownerAlive(id: string, file = markerOf(id)): boolean | undefined {
+  const lines = markerLines(file);
+  return lines?.filter((l) => !l.startsWith('/')).some((l) => {
     const [pid, start] = l.split(' ').map(Number);
     return isSameProcess(pid, start);
   });
@@ -69,8 +80,11 @@ function rollBack(id: string): boolean {
       releaseStart(id); // it did start; refresh() looks after a dead monitor
       return false;
     }
+    // The directories the dead start noted; the record's are an earlier run's.
+    const noted = (markerLines(markerOf(id)) ?? []).filter((l) => l.startsWith('/'));
     try {
-      destroyCgroup(cgroupOf(rec)); // also kills a PID 1 that never got recorded
+      // Also kills a PID 1 that never got recorded.
+      destroyCgroup(cgroupOf(noted.length ? { ...rec, Skiff: { ...rec.Skiff, CgroupPaths: noted } } : rec));
     } catch {
       // none was made
     }

@@ -28,7 +28,7 @@ import { CLONE, cloneExec, execStub } from '../../native-bindings/helper.js';
 import { constants } from 'node:os';
 import { close, pidfdGetfd, pipe, waitpidAsync, waitpidSync } from '../../native-bindings/libc.js';
 import {
-  applyLimits, attachDeviceProgram, cgroupView, createCgroup, deviceAllowList, destroyCgroup, detectHostLayout,
+  applyLimits, attachDeviceProgram, cgroupView, containerCgroup, createCgroup, deviceAllowList, destroyCgroup, detectHostLayout,
   joinCgroup, planDevices, planLimits, warmMigrationLock, type ContainerCgroup,
 } from '../cgroups/index.js';
 import { ImageStore } from '../image/store.js';
@@ -46,7 +46,7 @@ import { lowerDirs, mountRootfs, rootfsDirs, rootfsLock, unmountRootfs, writeEtc
 import * as store from './store.js';
 import { resolveUser } from './user.js';
 import { prepareWorkdir } from './workdir.js';
-import { claimStart, releaseStart } from './recover.js';
+import { claimStart, noteStartCgroup, releaseStart } from './recover.js';
 import { reserveExitRecord } from './exit-record.js';
 import { idmapLayers, unmountIdmappedLayers, writeIdMaps } from './userns.js';
 import { mergeEnv } from './env.js';
@@ -274,6 +274,7 @@ export async function startContainer(id: string, stdio: Stdio, images = new Imag
     // grace period in: it holds the cgroup mutex meanwhile, which a mkdir
     // or program attach in a cgroupfs would wait for (see warmMigrationLock).
     const layout = detectHostLayout();
+    noteStartCgroup(id, containerCgroup(layout, id).hierarchies.map((x) => x.dir));
     const cg = createCgroup(layout, id);
     undo.push(() => destroyCgroup(cg));
     const h = rec.HostConfig;

@@ -283,7 +283,7 @@ export async function harness(t: ExecutionContext, images: string[] = ['busybox'
     }
     for (const cg of cgroupsFor(ids)) {
       try {
-        rmSync(cg, { recursive: false });
+        rmdirSync(cg); // a cgroup goes with rmdir (its files cannot be unlinked)
       } catch {
         // busy or gone
       }

@@ -6,9 +6,10 @@
 // really there. `SKIFF_FAULTS=full` runs every kill point; the default runs a
 // spread of them so that `npm test` stays quick.
 import type { ExecutionContext } from 'ava';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupsFor, harness, it, mountsUnder, type Harness } from './_harness.js';
+import { detectHostLayout } from '../../runtime/cgroups/detect.js';
+import { cgroupsFor, cli, harness, it, mountsUnder, runProcess, type Harness, type Result, type RunOpts } from './_harness.js';
 
 const full = process.env.SKIFF_FAULTS === 'full';
 
@@ -153,4 +154,85 @@ it('pause and unpause: ps, inspect, exec, stop, kill and rm behave like Docker',
   t.deepEqual(cgroupsFor([id]), []);
   const notRunning = await h.run(['pause', id]);
   t.is(notRunning.code, 1);
+});
+
+/** Removes a cgroup directory and those below it, killing what still runs there (a failed test's container). */
+async function removeCgroupTree(dir: string): Promise<void> {
+  let subdirs: string[] = [];
+  try {
+    subdirs = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return; // gone
+  }
+  for (const d of subdirs) await removeCgroupTree(join(dir, d));
+  for (let i = 0; ; i++) {
+    for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      if (i === 100) throw e;
+      await new Promise((r) => setTimeout(r, 20)); // EBUSY: the killed tasks are not reaped yet
+    }
+  }
+}
+
+/**
+ * `skiff` run from a cgroup of its own, as from another login session or a
+ * service: a new cgroup beneath this process's own one, in every hierarchy
+ * skiff uses. The teardown removes the containers, then the cgroup.
+ */
+function fromOtherCgroup(t: ExecutionContext, h: Harness, name: string): (args: string[], opts?: RunOpts) => Promise<Result> {
+  const layout = detectHostLayout();
+  const owns = new Set([...Object.values(layout.controllers).map((x) => x.ownDir), ...(layout.v2 ? [layout.v2.ownDir] : [])]);
+  const dirs = [...owns].map((d) => join(d, `skiff-test-${process.pid}-${name}`));
+  t.teardown(async () => {
+    const ids = h.containerIds();
+    if (ids.length) await h.run(['rm', '-f', ...ids]);
+    for (const d of dirs) await removeCgroupTree(d);
+  });
+  for (const d of dirs) mkdirSync(d);
+  const enter = 'for d in $SKIFF_TEST_CGROUPS; do echo $$ > "$d/cgroup.procs" || exit 97; done; exec "$@"';
+  return (args, opts = {}) => runProcess('sh', ['-c', enter, 'sh', cli, ...args], { ...opts, env: h.env({ ...opts.env, SKIFF_TEST_CGROUPS: dirs.join(' ') }) });
+}
+
+it('commands from another cgroup (another session) act on the container\'s own cgroup', async (t) => {
+  const h = await harness(t);
+  const inA = fromOtherCgroup(t, h, 'a');
+  const inB = fromOtherCgroup(t, h, 'b');
+  const ok = async (r: Promise<Result>, what: string) => {
+    const res = await r;
+    t.is(res.code, 0, `${what}: ${res.stderr}`);
+    return res.stdout.trim();
+  };
+  const id = await ok(inA(['run', '-d', '--network', 'none', 'busybox', 'sleep', '300']), 'run -d in A');
+  const pid = Number(await ok(inB(['inspect', '-f', '{{.State.Pid}}', id]), 'inspect in B'));
+  t.regex(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), /skiff-test-\d+-a\/skiff\//, 'PID 1 lives beneath A');
+
+  await ok(inB(['pause', id]), 'pause from B');
+  t.true(frozenCgroups([id]).length > 0, 'the kernel froze it');
+  t.is(await ok(inB(['inspect', '-f', '{{.State.Status}}', id]), 'inspect'), 'paused');
+  await ok(inB(['unpause', id]), 'unpause from B');
+  t.deepEqual(frozenCgroups([id]), [], 'thawed');
+  // exec joins the container's cgroup: the new process must land beneath A too.
+  const cg = await ok(inB(['exec', id, 'sh', '-c', 'cat /proc/1/cgroup; echo; cat /proc/self/cgroup']), 'exec from B');
+  const [one, self] = cg.split('\n\n');
+  t.is(self.trim(), one.trim(), 'the exec\'d process is in PID 1\'s cgroups');
+  await ok(inB(['rm', '-f', id]), 'rm -f from B');
+  t.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'PID 1 was killed');
+  t.deepEqual(cgroupsFor([id]), [], 'no cgroup left');
+
+  // A start killed in A, rolled back by a command in B.
+  const killed = await inA(['run', '--network', 'none', 'busybox', 'sleep', '300'], { env: { SKIFF_FAULT: 'cgroup-ready' } });
+  t.is(killed.code, 137, 'the start died of SIGKILL');
+  const ids = h.containerIds();
+  t.true(cgroupsFor(ids).length > 0, 'the killed start had made its cgroup');
+  await ok(inB(['ps', '-a']), 'ps from B');
+  t.deepEqual(cgroupsFor(ids), [], 'the rollback found the cgroup beneath A');
 });

@@ -20,6 +20,7 @@ import {
   parseMountinfo,
   parseProcCgroup,
   planLimits,
+  recordedCgroup,
   sharesToWeight,
   thawCgroup,
   type CgroupLayout,
@@ -402,6 +403,20 @@ test('the freezer state from the recorded directories agrees with the layout', (
   writeFiles(unified.dirs.freezer!, { 'cgroup.events': 'populated 1\nfrozen 1\n' });
   t.is(freezerStateIn(dirs), 'frozen');
   t.is(freezerState(unified), 'frozen');
+});
+
+test('a container\'s cgroup comes from its recorded directories, whatever cgroup the caller runs in', (t) => {
+  for (const make of [hybridHost, unifiedHost, legacyHost]) {
+    const { layout } = setup(t, make);
+    const created = createCgroup(layout, 'c1');
+    // The same host seen from another login session: every own dir is elsewhere.
+    const other: CgroupLayout = structuredClone(layout);
+    for (const h of [...Object.values(other.controllers), ...(other.v2 ? [other.v2] : [])]) h.ownDir = path.join(h.mountPoint, 'session-2.scope');
+    t.notDeepEqual(containerCgroup(other, 'c1').hierarchies, created.hierarchies, `${make.name}: computing would look elsewhere`);
+    const found = recordedCgroup(other, 'c1', created.hierarchies.map((h) => h.dir));
+    t.deepEqual(found.dirs, created.dirs, `${make.name}: each controller's directory`);
+    t.deepEqual(found.hierarchies, created.hierarchies, `${make.name}: each hierarchy's directory and parent`);
+  }
 });
 
 // ---- removal ----

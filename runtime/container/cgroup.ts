@@ -1,0 +1,17 @@
+// Which cgroup a container lives in. Kept small: exec, pause and the verbs
+// that may finalize a container load it.
+import { type CgroupLayout, detectHostLayout } from '../cgroups/detect.js';
+import { containerCgroup, type ContainerCgroup, recordedCgroup } from '../cgroups/lifecycle.js';
+import type { ContainerRecord } from './model.js';
+
+/**
+ * The cgroup of a started container, as its start recorded it: the only
+ * place that maps a record to its cgroup, so that every verb, from any
+ * cgroup, acts on the directories the container runs in. A container never
+ * started (or started by a skiff that did not record them) gets the
+ * directories a start from this process's cgroup would make.
+ */
+export function cgroupOf(rec: ContainerRecord, layout: CgroupLayout = detectHostLayout()): ContainerCgroup {
+  const recorded = rec.Skiff.CgroupPaths ?? [];
+  return recorded.length ? recordedCgroup(layout, rec.Id, recorded) : containerCgroup(layout, rec.Id);
+}
