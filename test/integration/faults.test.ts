@@ -198,7 +198,9 @@ function fromOtherCgroup(t: ExecutionContext, h: Harness, name: string): (args: 
     for (const d of dirs) await removeCgroupTree(d);
   });
   for (const d of dirs) mkdirSync(d);
-  const enter = 'for d in $SKIFF_TEST_CGROUPS; do echo $$ > "$d/cgroup.procs" || exit 97; done; exec "$@"';
+  // On cgroup v2 the first skiff there moved the cgroup's processes into
+  // skiff-leaf (no internal processes): later ones join them there.
+  const enter = 'for d in $SKIFF_TEST_CGROUPS; do [ -d "$d/skiff-leaf" ] && d="$d/skiff-leaf"; echo $$ > "$d/cgroup.procs" || exit 97; done; exec "$@"';
   return (args, opts = {}) => runProcess('sh', ['-c', enter, 'sh', cli, ...args], { ...opts, env: h.env({ ...opts.env, SKIFF_TEST_CGROUPS: dirs.join(' ') }) });
 }
 

@@ -28,7 +28,8 @@ if [[ ${#FILES[@]} -eq 0 ]]; then
   # files, every test of cgroups, devices and limits (all of them depend on the
   # cgroup version), and of security, run and network those that touch the
   # kernel paths cgroup v2 changes: devices, masks, namespaces, userns, OOM,
-  # pids, exec, the bridge and published ports, and pause (cgroup.freeze). `bash test/vm/run.sh FILE...`
+  # pids, exec, the bridge and published ports, pause (cgroup.freeze), and verbs
+  # run from another cgroup than the start. `bash test/vm/run.sh FILE...`
   # runs whole files instead.
   FILES=(dist/test/integration/{cgroups,devices,limits,security,run,network,faults}.test.js)
   MATCH=(
@@ -36,7 +37,7 @@ if [[ ${#FILES[@]} -eq 0 ]]; then
     '*limits reach*' '*busy loop*' '*/sys/fs/cgroup*' '*kill and rm -f*'
     '*masked or read-only*' '*mount, unshare -U*'
     '*each namespace differs*' '*own mounts*' '*userns-remap maps*' '*OOM-kills*' '*pids limit stops*' '*exec joins*'
-    '*seed: run -d -P*' '*links: env vars*' '*pause and unpause*'
+    '*seed: run -d -P*' '*links: env vars*' '*pause and unpause*' '*from another cgroup*'
   )
 fi
 
