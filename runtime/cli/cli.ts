@@ -34,6 +34,11 @@ export function runCli(argv: string[], load: CommandLoader): void {
 
 async function main(argv: string[], load: CommandLoader): Promise<void> {
   mark('cli-start');
+  // What skiff makes (layer and state directories, a container's /etc files)
+  // and the container's processes must not depend on the umask of the shell
+  // that ran it: under a hardened 077, a non-root container user could not
+  // even enter /. dockerd and podman force 022 for the same reason.
+  process.umask(0o022);
   const verb = argv[0];
   if (verb === '--version' || verb === '-v') {
     process.stdout.write(`skiff version ${skiffVersion()}\n`);

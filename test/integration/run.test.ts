@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { harness, it } from './_harness.js';
+import { cli, fixtures, harness, it, runProcess } from './_harness.js';
 
 
 it('each namespace differs from the host, and the command is PID 1', async (t) => {
@@ -221,6 +221,18 @@ it('image config applies: Env, Cmd, WorkingDir, User; --entrypoint and -u overri
   t.is((await h.ok(t, ['run', '--rm', '-i', 'busybox'], { input: 'echo default cmd is sh\n' })).trim(), 'default cmd is sh');
   t.is((await h.ok(t, ['run', '--rm', '-u', '1000:1000', 'busybox', 'id'])).trim(), 'uid=1000(app) gid=1000(app) groups=1000(app)');
   t.regex(await h.ok(t, ['run', '--rm', 'busybox', 'env']), /^PATH=\/usr\/local\/sbin:/m);
+});
+
+it('a hardened umask (077) in the calling shell changes nothing: a non-root user reads the image, the container gets 0022', async (t) => {
+  const h = await harness(t);
+  // Unpacked again under the umask: layer and state directories included.
+  await h.ok(t, ['rmi', 'busybox']);
+  const under077 = (args: string[]) => runProcess('sh', ['-c', 'umask 077; exec "$@"', 'sh', cli, ...args], { env: h.env() });
+  const load = await under077(['load', '-q', '-i', join(fixtures, 'busybox.tar')]);
+  t.is(load.code, 0, load.stderr);
+  const r = await under077(['run', '--rm', '--network', 'none', '--user', '65534', 'busybox', 'sh', '-c', 'ls / >/dev/null && cat /etc/hostname /etc/hosts >/dev/null && umask']);
+  t.is(r.code, 0, `a non-root user can enter / and read /etc: ${r.stderr}`);
+  t.is(r.stdout.trim(), '0022', 'the container\'s umask is Docker\'s');
 });
 
 it('10 concurrent run --rm all succeed and leave nothing behind', async (t) => {
