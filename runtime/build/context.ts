@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { join, posix } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { MNT_DETACH, MS, mount, umount2 } from '../../native-bindings/libc.js';
-import { lowerDirs } from '../container/rootfs.js';
+import { lowerDirs, mountOverlay } from '../container/rootfs.js';
 import type { ImageStore } from '../image/store.js';
 import { unpackLayer } from '../image/unpack.js';
 import { SkiffError } from '../util/errors.js';
@@ -109,7 +109,7 @@ export async function withImageRootfs<T>(images: ImageStore, id: string | undefi
       mounted = true;
     } else if (lower.length > 1) {
       // overlayfs without an upper dir is read-only.
-      mount('overlay', dir, 'overlay', MS.RDONLY, `lowerdir=${lower.join(':')}`);
+      mountOverlay(dir, lower, undefined, undefined, MS.RDONLY);
       mounted = true;
     }
     return await fn(dir);

@@ -18,7 +18,7 @@ import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { MNT_DETACH, mknod, mount, openInRoot, S_IFIFO, SyscallError, umount2 } from '../../native-bindings/libc.js';
+import { MNT_DETACH, mknod, openInRoot, S_IFIFO, SyscallError, umount2 } from '../../native-bindings/libc.js';
 import { ImageStore } from '../image/store.js';
 import { safeRelative } from '../image/unpack.js';
 import { SkiffError } from '../util/errors.js';
@@ -27,7 +27,7 @@ import { paths } from '../util/paths.js';
 import { decompressed } from '../util/stream.js';
 import { refresh } from './lifecycle.js';
 import type { ContainerRecord, UsernsMap } from './model.js';
-import { isMounted, lowerDirs, overlayOptions, rootfsDirs, rootfsLock } from './rootfs.js';
+import { isMounted, lowerDirs, mountOverlay, rootfsDirs, rootfsLock } from './rootfs.js';
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL } = constants;
 
@@ -60,7 +60,7 @@ export async function withContainerRootfs<T>(rec: ContainerRecord, fn: (root: st
     mkdirSync(paths.tmp(images.root), { recursive: true });
     const dir = mkdtempSync(join(paths.tmp(images.root), 'cp-'));
     try {
-      mount('overlay', dir, 'overlay', 0, overlayOptions(lowerDirs(images, images.get(rec.Image).config.rootfs.diff_ids), d.upper, d.work));
+      mountOverlay(dir, lowerDirs(images, images.get(rec.Image).config.rootfs.diff_ids), d.upper, d.work);
       try {
         return await fn(dir);
       } finally {

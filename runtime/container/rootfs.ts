@@ -2,7 +2,7 @@
 // (read-only lowerdirs) under the container's own upper and work dirs.
 // Mounted in the host's mount namespace at <container>/merged, as Docker does,
 // so the parent can prepare files in it and `commit` can read the upper dir.
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MNT_DETACH, mount, umount2, SyscallError } from '../../native-bindings/libc.js';
 import type { ImageStore } from '../image/store.js';
@@ -27,11 +27,36 @@ export function lowerDirs(store: ImageStore, diffIds: string[]): string[] {
   return diffIds.map((d) => store.layerPath(d)).reverse();
 }
 
-/** Mount options string. The kernel takes one page of mount data, so very deep images need short paths. */
-export function overlayOptions(lower: string[], upper: string, work: string): string {
-  const data = `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`;
-  if (data.length > 4000) throw new SkiffError(`image has too many layers (${lower.length}) for the overlay mount options`);
-  return data;
+/**
+ * Mount data for an overlay of LOWER (topmost first), over UPPER and WORK
+ * when given (without them the overlay is read-only); undefined when it is
+ * longer than the one page of mount data the kernel takes.
+ */
+export function overlayOptions(lower: string[], upper?: string, work?: string): string | undefined {
+  const data = `lowerdir=${lower.join(':')}${upper && work ? `,upperdir=${upper},workdir=${work}` : ''}`;
+  return data.length <= 4000 ? data : undefined;
+}
+
+/**
+ * Mounts an overlay of LOWER at TARGET (see overlayOptions). One page of
+ * mount data holds ~40 of skiff's layer paths; a deeper image (Docker runs
+ * up to 125 layers) names each layer by a descriptor of this process
+ * instead, /proc/self/fd/N, which the mount resolves (Docker's overlay2 uses
+ * short links for the same reason). The layers stay pinned by the mount, not
+ * by the descriptors, which are closed after it.
+ */
+export function mountOverlay(target: string, lower: string[], upper?: string, work?: string, flags = 0): void {
+  const data = overlayOptions(lower, upper, work);
+  if (data) return mount('overlay', target, 'overlay', flags, data);
+  const fds: number[] = [];
+  try {
+    for (const dir of lower) fds.push(openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY));
+    const short = overlayOptions(fds.map((fd) => `/proc/self/fd/${fd}`), upper, work);
+    if (!short) throw new SkiffError(`image has too many layers (${lower.length}) for an overlay mount`);
+    mount('overlay', target, 'overlay', flags, short);
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
 }
 
 export function isMounted(path: string): boolean {
@@ -51,7 +76,7 @@ export function createRootfsDirs(rec: ContainerRecord): void {
 export function mountRootfs(rec: ContainerRecord, lower: string[]): void {
   const d = rootfsDirs(rec.Id);
   if (isMounted(d.merged)) return;
-  mount('overlay', d.merged, 'overlay', 0, overlayOptions(lower, d.upper, d.work));
+  mountOverlay(d.merged, lower, d.upper, d.work);
 }
 
 export function unmountRootfs(id: string): void {

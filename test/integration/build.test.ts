@@ -138,6 +138,22 @@ it('bad Dockerfiles fail with the line, a non-zero exit, no tag, and nothing lef
   await noLeftovers(t, h);
 });
 
+it('an image of 127 layers (Docker\'s limit) runs, also with --userns-remap, and COPY --from reads it', async (t) => {
+  const h = await harness(t);
+  // Their paths would overflow the page of mount data the kernel takes (~40 layers).
+  const lines = ['FROM busybox', ...Array.from({ length: 126 }, (_, i) => `COPY f${i} /d/f${i}`), 'CMD ["sh", "-c", "ls /d | wc -l; cat /d/f0 /d/f125"]'];
+  const files = Object.fromEntries(Array.from({ length: 126 }, (_, i) => [`f${i}`, `layer ${i + 2}\n`]));
+  await h.ok(t, ['build', '-q', '-t', 'deep', context(h, { Dockerfile: lines.join('\n'), ...files })], { timeoutMs: 120_000 });
+  t.is((await h.ok(t, ['image', 'inspect', '-f', '{{len .RootFS.Layers}}', 'deep'])).trim(), '127');
+  const expected = '126\nlayer 2\nlayer 127';
+  t.is((await h.ok(t, ['run', '--rm', '--network', 'none', 'deep'])).trim(), expected);
+  t.is((await h.ok(t, ['run', '--rm', '--network', 'none', '--userns-remap', 'deep'])).trim(), expected);
+  const copy = context(h, { Dockerfile: 'FROM busybox\nCOPY --from=deep /d/f125 /top\n' });
+  await h.ok(t, ['build', '-q', '-t', 'reader', copy]);
+  t.is((await h.ok(t, ['run', '--rm', '--network', 'none', 'reader', 'cat', '/top'])).trim(), 'layer 127');
+  await noLeftovers(t, h);
+});
+
 it('more than 127 layers is refused naming the line', async (t) => {
   const h = await harness(t);
   const lines = ['FROM busybox', ...Array.from({ length: 127 }, (_, i) => `COPY f /f${i}`)];
