@@ -1,4 +1,5 @@
 // Flags shared by `run` and `create`, with Docker's names.
+import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import type { CreateOptions } from '../container/create.js';
 import { usernsByDefault } from '../container/userns.js';
@@ -38,7 +39,7 @@ export function containerOptions<T>(y: Argv<T>) {
     .option('cap-drop', { type: 'string', array: true, describe: 'Drop Linux capabilities (or ALL)' })
     .option('security-opt', { type: 'string', array: true, describe: 'Security options: seccomp=unconfined|PROFILE.json, no-new-privileges' })
     .option('read-only', { type: 'boolean', default: false, describe: "Mount the container's root filesystem as read only" })
-    .option('volume', { alias: 'v', type: 'string', array: true, describe: 'Bind mount a host path or a named volume: HOST|NAME:CONTAINER[:ro]' })
+    .option('volume', { alias: 'v', type: 'string', array: true, describe: 'Bind mount a host path (absolute, or relative from ./ or ../) or a named volume: HOST|NAME:CONTAINER[:ro]' })
     .option('tmpfs', { type: 'string', array: true, describe: 'Mount a tmpfs directory: PATH[:OPTIONS]' })
     .option('device', { type: 'string', array: true, describe: 'Add a host device to the container: HOST[:CONTAINER][:rwm]' })
     .option('add-host', { type: 'string', array: true, describe: 'Add a custom host-to-IP mapping (host:ip)' })
@@ -89,7 +90,21 @@ export function toCreateOptions(a: ContainerArgs): CreateOptions {
     memorySwap: a['memory-swap'], cpus: a.cpus, cpuShares: a['cpu-shares'], pidsLimit: a['pids-limit'],
     usernsRemap: a['userns-remap'] ?? usernsByDefault(), labels: a.label, net: toNetworkOptions(a),
     privileged: a.privileged, capAdd: a['cap-add'], capDrop: a['cap-drop'], securityOpt: a['security-opt'],
-    readOnly: a['read-only'], volumes: a.volume, tmpfs: a.tmpfs, devices: a.device,
+    readOnly: a['read-only'], volumes: a.volume?.map(absoluteBindSource), tmpfs: a.tmpfs, devices: a.device,
     addHosts: a['add-host'], dns: a.dns, dnsSearch: a['dns-search'], dnsOptions: a['dns-option'],
   };
+}
+
+/**
+ * Docker's CLI (./ since 23.0, ../ since 28.2) takes a bind source that
+ * starts with . as relative to the working directory, and sends the daemon
+ * an absolute path; so does this front end. create itself, like the Engine
+ * API, takes absolute paths only.
+ */
+export function absoluteBindSource(spec: string): string {
+  const colon = spec.indexOf(':');
+  if (colon < 0) return spec; // no source: an anonymous volume, or an error create reports
+  const source = spec.slice(0, colon);
+  const relative = source === '.' || source === '..' || source.startsWith('./') || source.startsWith('../');
+  return relative ? resolve(source) + spec.slice(colon) : spec;
 }

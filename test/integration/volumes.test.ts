@@ -1,9 +1,9 @@
 // Named volumes: -v NAME:/path shares data between containers, :ro refuses
 // writes, a new volume gets the image's content, rm is refused while a
 // container uses it, and `skiff volume ls|inspect|rm|prune` answer as Docker's do.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { harness, it } from './_harness.js';
+import { cli, harness, it, runProcess } from './_harness.js';
 
 const NONE = ['--network', 'none'];
 
@@ -98,6 +98,21 @@ it('anonymous volumes: -v /path gets a fresh volume with the image\'s content; r
   t.deepEqual((await volumes()).sort(), [anonB, 'named'].sort(), 'rm -v removed the anonymous volume and kept the named one');
   await h.ok(t, ['run', '--rm', ...NONE, '-v', '/scratch', 'busybox', 'true']);
   t.deepEqual((await volumes()).sort(), [anonB, 'named'].sort(), '--rm removed its anonymous volume');
+});
+
+it('-v ./dir and ../dir bind paths relative to the working directory, as Docker\'s CLI does', async (t) => {
+  const h = await harness(t);
+  const dir = join(h.root, 'project', 'data');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'x'), 'hello\n');
+  const inDir = (cwd: string, args: string[]) => runProcess(cli, args, { cwd, env: h.env() });
+  const a = await inDir(join(h.root, 'project'), ['run', '--rm', '--network', 'none', '-v', './data:/data', 'busybox', 'cat', '/data/x']);
+  t.is(a.stdout, 'hello\n', a.stderr);
+  const b = await inDir(dir, ['run', '--rm', '--network', 'none', '-v', '../data:/data:ro', 'busybox', 'sh', '-c', 'cat /data/x; touch /data/y']);
+  t.is(b.stdout, 'hello\n', b.stderr);
+  t.is(b.code, 1, 'read-only');
+  const id = (await h.ok(t, ['ps', '-aq'])).trim();
+  t.is(id, '', 'nothing left');
 });
 
 it('bad volume specifications: exit 125, one line, nothing made', async (t) => {

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { absoluteBindSource } from '../../runtime/cli/container-options.js';
 import { isAnonymousVolume, parseVolume } from '../../runtime/container/security.js';
 import { bindVolumeName, checkVolumeName } from '../../runtime/volume/store.js';
 
@@ -30,4 +31,12 @@ test('-v: a source without a leading / or . names a volume', (t) => {
   t.throws(() => parseVolume('data:rel'), { message: /mount path must be absolute/ });
   t.throws(() => parseVolume('data:/d:rx'), { message: /invalid mode: rx/ });
   t.throws(() => parseVolume('b@d:/d'), { message: /includes invalid characters/ });
+});
+
+test('-v ./rel and ../rel are made absolute from the working directory, as Docker\'s CLI does; names and absolute paths stay', (t) => {
+  const cwd = process.cwd();
+  t.is(absoluteBindSource('./data:/d:ro'), `${cwd}/data:/d:ro`);
+  t.is(absoluteBindSource('.:/src'), `${cwd}:/src`);
+  t.is(absoluteBindSource('../up:/u'), `${cwd.replace(/\/[^/]*$/, '') || '/'}/up:/u`);
+  for (const same of ['data:/d', '/abs:/d', '/anon', '.hidden:/d']) t.is(absoluteBindSource(same), same);
 });
