@@ -125,9 +125,10 @@ it('--read-only, --tmpfs and -v (with :ro) behave as in Docker', async (t) => {
     'touch /x && echo ROOTFS-WRITABLE; touch /scratch/y && echo TMPFS-OK; cat /data/f; echo new > /data/g && echo VOL-OK; echo no > /ro/h && echo RO-WRITABLE']);
   t.deepEqual(r.stdout.trim().split('\n'), ['TMPFS-OK', 'from host', 'VOL-OK']);
   t.is(readFileSync(join(host, 'g'), 'utf8'), 'new\n');
-  const bad = await h.run(['run', '--rm', '-v', './rel:/data', 'busybox', 'true']);
+  // ./rel and ../rel are the working directory's (volumes.test.ts); any other relative source is a volume name.
+  const bad = await h.run(['run', '--rm', '-v', 'rel/x:/data', 'busybox', 'true']);
   t.is(bad.code, 125);
-  t.regex(bad.stderr, /the host path must be absolute/);
+  t.regex(bad.stderr, /invalid characters for a local volume name.*use absolute path/);
 });
 
 /** busybox plus a layer with /data -> /etc, as a docker-archive. */
