@@ -1,10 +1,11 @@
 // /containers/...: the Engine API's container endpoints, each a thin layer
 // over the library the CLI verbs use (create, run, lifecycle, logs).
-import { createWriteStream, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createWriteStream, existsSync, openSync } from 'node:fs';
 import { mknod } from '../../native-bindings/libc.js';
 import { stdinFifo } from '../container/io.js';
 import { createContainer, type CreateOptions } from '../container/create.js';
 import { findLive, finishRun, kill, refresh, remove, stop } from '../container/lifecycle.js';
+import { topOf } from '../container/top.js';
 import { readLogs } from '../container/logs.js';
 import type { ContainerRecord } from '../container/model.js';
 import { pause, unpause } from '../container/pause.js';
@@ -358,24 +359,16 @@ function list(c: Ctx): void {
   sendJson(c.res, 200, chosen.map((r) => listEntry(r, all)));
 }
 
-/** Processes in the container's pid namespace, as `ps -ef` columns. */
+/** The container's processes as the host's `ps` shows them (`ps_args`, default -ef). */
 function top(c: Ctx): void {
   const rec = find(c.params.id);
   if (!rec.State.Running) throw new ApiError(409, `Container ${rec.Id} is not running`);
-  const ns = readlinkSync(`/proc/${rec.State.Pid}/ns/pid`);
-  const rows: string[][] = [];
-  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (readlinkSync(`/proc/${p}/ns/pid`) !== ns) continue;
-      const status = readFileSync(`/proc/${p}/status`, 'utf8');
-      const field = (k: string) => status.match(new RegExp(`^${k}:\\s*(\\S+)`, 'm'))?.[1] ?? '';
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-      rows.push([field('Uid'), p, field('PPid'), '0', '', '?', '00:00:00', cmd || `[${field('Name')}]`]);
-    } catch {
-      // exited meanwhile
-    }
+  const args = (c.query.get('ps_args') ?? '').split(/\s+/).filter(Boolean);
+  try {
+    sendJson(c.res, 200, topOf(rec, args));
+  } catch (e) {
+    throw new ApiError(500, (e as Error).message);
   }
-  sendJson(c.res, 200, { Titles: ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD'], Processes: rows });
 }
 
 export function containerRoutes(r: Router): void {

@@ -13,7 +13,7 @@ import { skiffRoot } from '../util/paths.js';
 import { takeExplainFlag } from '../teach/explain.js';
 
 /** Verbs whose flags stop at the first argument: what follows belongs to the container's command. */
-const STOP_AT_IMAGE = new Set(['run', 'create', 'exec']);
+const STOP_AT_IMAGE = new Set(['run', 'create', 'exec', 'top']);
 
 /** A verb's module: its yargs command. */
 export type CommandLoader = (verb: string) => Promise<{ default: CommandModule }>;

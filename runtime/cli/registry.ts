@@ -16,6 +16,7 @@ export const COMMANDS: Record<string, string> = {
   exec: 'Execute a command in a running container',
   wait: 'Block until one or more containers stop, then print their exit codes',
   cp: 'Copy files/folders between a container and the local filesystem',
+  top: 'Display the running processes of a container',
   images: 'List images',
   container: 'Manage containers (prune)',
   image: 'Manage images (ls, rm, inspect, tag, history, save, load, prune)',

@@ -1,11 +1,11 @@
-// Docker's table layout: Go's text/tabwriter with minwidth 10, padding 3 and
-// spaces. A cell ends at a tab; the text after a line's last tab is not
+// Docker's table layout: Go's text/tabwriter with minwidth 10 (20 for
+// `top`), padding 3 and spaces. A cell ends at a tab; the text after a line's last tab is not
 // aligned. A column's width is the widest of its cells in a block of
 // consecutive lines that have that column (as tabwriter does), at least 10.
 // Trailing blanks of each line are dropped.
 
 /** Aligns tab-separated text ("a\tb\nc\td\n"). */
-export function tabwrite(text: string): string {
+export function tabwrite(text: string, minWidth = 10): string {
   const lines = text.split('\n').map((l) => l.split('\t'));
   const trailingNewline = text.endsWith('\n');
   if (trailingNewline) lines.pop();
@@ -15,7 +15,7 @@ export function tabwrite(text: string): string {
     for (let i = 0; i < lines.length;) {
       if (lines[i].length - 1 <= col) { i++; continue; }
       let j = i;
-      let width = 10;
+      let width = minWidth;
       while (j < lines.length && lines[j].length - 1 > col) width = Math.max(width, [...lines[j++][col]].length + 3);
       for (let k = i; k < j; k++) widths[k][col] = width;
       i = j;
@@ -26,7 +26,7 @@ export function tabwrite(text: string): string {
 }
 
 /** Rows of cells as a table (the first row is the header). */
-export function table(rows: string[][]): string {
+export function table(rows: string[][], minWidth = 10): string {
   if (rows.length === 0) return '';
-  return tabwrite(rows.map((r) => `${r.join('\t')}\n`).join(''));
+  return tabwrite(rows.map((r) => `${r.join('\t')}\n`).join(''), minWidth);
 }

@@ -235,6 +235,23 @@ it('a hardened umask (077) in the calling shell changes nothing: a non-root user
   t.is(r.stdout.trim(), '0022', 'the container\'s umask is Docker\'s');
 });
 
+it('top lists the container\'s processes, exec\'d ones included, with ps options; a stopped container is exit 1', async (t) => {
+  const h = await harness(t);
+  const id = (await h.ok(t, ['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'sleep 600 & sleep 601'])).trim();
+  await h.ok(t, ['exec', '-d', id, 'sleep', '602']);
+  const top = await h.ok(t, ['top', id]);
+  t.regex(top, /^UID {17}PID {17}PPID/, 'ps -ef columns, 20 wide as in Docker');
+  for (const cmd of ['sleep 600', 'sleep 601', 'sleep 602']) t.regex(top, new RegExp(` ${cmd}$`, 'm'));
+  t.notRegex(top, /skiff-shim|dockerd|systemd/, 'only the container\'s processes');
+  const custom = await h.ok(t, ['top', id, '-o', 'pid,comm']);
+  t.regex(custom, /^PID {17}COMMAND\n/);
+  t.is(custom.trim().split('\n').filter((l) => / sleep$/.test(l)).length, 3);
+  await h.ok(t, ['stop', '-t', '0', id]);
+  const r = await h.run(['top', id]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /is not running/);
+});
+
 it('10 concurrent run --rm all succeed and leave nothing behind', async (t) => {
   const h = await harness(t);
   const runs = await Promise.all(Array.from({ length: 10 }, () => h.run(['run', '--rm', 'busybox', 'hostname'])));

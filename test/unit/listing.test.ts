@@ -10,6 +10,7 @@ import { goQuote } from '../../runtime/cli/template/index.js';
 import type { ContainerRecord } from '../../runtime/container/model.js';
 import type { ImageStore } from '../../runtime/image/store.js';
 import { SkiffError } from '../../runtime/util/errors.js';
+import { filterPs } from '../../runtime/container/top.js';
 
 const SPEC: ListingSpec = { table: '{{.ID}}\t{{.Name}}', headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER' } };
 const ROWS = [{ ID: 'abc', Name: 'bridge', Driver: 'bridge' }, { ID: 'def', Name: 'a-much-longer-name', Driver: 'null' }];
@@ -196,4 +197,21 @@ test('goTime prints Go\'s time.Time.String() in UTC, for ISO strings and Dates a
   }
   t.is(goTime('2026-12-01T15:03:49Z'), '2026-12-01 15:03:49 +0000 UTC');
   t.is(goTime('not a time'), 'not a time');
+});
+
+test('top keeps the ps lines of the container\'s pids, CMD with its spaces, and thread lines under a kept process', (t) => {
+  const ps = [
+    'UID          PID    PPID  C STIME TTY          TIME CMD',
+    'root           1       0  0 09:00 ?        00:00:01 /sbin/init splash',
+    'root         100       1  0 09:01 ?        00:00:00 sleep 600',
+    'root         101     100  0 09:01 ?        00:00:00 sh -c echo a  b',
+    '',
+  ].join('\n');
+  t.deepEqual(filterPs(ps, new Set([100, 101])), {
+    Titles: ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD'],
+    Processes: [['root', '100', '1', '0', '09:01', '?', '00:00:00', 'sleep 600'], ['root', '101', '100', '0', '09:01', '?', '00:00:00', 'sh -c echo a b']],
+  });
+  const threads = 'PID TID CMD\n7 - app\n- 7 -\n8 - other\n- 8 -\n';
+  t.deepEqual(filterPs(threads, new Set([7])).Processes, [['7', '-', 'app'], ['-', '7', '-']]);
+  t.throws(() => filterPs('USER CMD\nroot x\n', new Set()), { message: /Couldn't find PID field/ });
 });
