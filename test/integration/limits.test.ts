@@ -64,6 +64,26 @@ it('a busy loop under --cpus 0.5 gets about half a CPU', async (t) => {
   await h.ok(t, ['rm', '-f', id]);
 });
 
+it('stats shows what the cgroup counts: CPU % under --cpus, memory against -m, tasks; a stopped container is zeros', async (t) => {
+  const h = await harness(t);
+  await h.ok(t, ['run', '-d', '--network', 'none', '--name', 'busy', '--cpus', '0.5', '-m', '64m', 'busybox', 'sh', '-c', 'while :; do :; done']);
+  await h.ok(t, ['run', '-d', '--network', 'none', '--name', 'two', 'busybox', 'sh', '-c', 'sleep 600 & sleep 601']);
+  await h.ok(t, ['create', '--name', 'off', 'busybox', 'true']);
+  const out = await h.ok(t, ['stats', '--no-stream', '-a', '--format', '{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.MemPerc}}|{{.NetIO}}|{{.PIDs}}']);
+  const rows = Object.fromEntries(out.trim().split('\n').map((l) => l.split('|')).map(([name, ...rest]) => [name, rest]));
+  const cpu = (name: string) => Number(rows[name][0].replace('%', ''));
+  t.log(`busy: ${rows.busy.join(' ')}; two: ${rows.two.join(' ')}`);
+  t.true(cpu('busy') > 0 && cpu('busy') <= 65, `the loop runs, within its half CPU (Docker's % of one CPU): ${rows.busy[0]}`);
+  t.true(cpu('two') < 5, `sleeping costs nothing: ${rows.two[0]}`);
+  t.regex(rows.busy[1], /^\d+(\.\d+)?[KM]?i?B \/ 64MiB$/, 'the -m limit');
+  t.regex(rows.two[1], / \/ \d+(\.\d+)?GiB$/, 'no limit: the machine\'s memory');
+  t.is(rows.two[3], '0B / 0B', '--network none: nothing sent or received');
+  t.is(rows.two[4], '2', 'two tasks');
+  t.deepEqual(rows.off, ['0.00%', '0B / 0B', '0.00%', '0B / 0B', '0'], 'a stopped container');
+  const table = await h.ok(t, ['stats', '--no-stream', 'two']);
+  t.regex(table, /^CONTAINER ID {3}NAME {6}CPU % {5}MEM USAGE \/ LIMIT {3}MEM % {5}NET I\/O {3}BLOCK I\/O {3}PIDS\n[0-9a-f]{12} {3}two /);
+});
+
 it('/sys/fs/cgroup inside shows the container\'s own cgroup, read-only; --privileged may write it', async (t) => {
   const h = await harness(t);
   const file = v2 ? '/sys/fs/cgroup/memory.max' : '/sys/fs/cgroup/memory/memory.limit_in_bytes';

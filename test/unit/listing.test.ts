@@ -11,6 +11,8 @@ import type { ContainerRecord } from '../../runtime/container/model.js';
 import type { ImageStore } from '../../runtime/image/store.js';
 import { SkiffError } from '../../runtime/util/errors.js';
 import { filterPs } from '../../runtime/container/top.js';
+import { netBytes, statsBetween, systemCpuNs } from '../../runtime/container/stats.js';
+import { bytesSize } from '../../runtime/cli/commands/stats.js';
 
 const SPEC: ListingSpec = { table: '{{.ID}}\t{{.Name}}', headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER' } };
 const ROWS = [{ ID: 'abc', Name: 'bridge', Driver: 'bridge' }, { ID: 'def', Name: 'a-much-longer-name', Driver: 'null' }];
@@ -214,4 +216,19 @@ test('top keeps the ps lines of the container\'s pids, CMD with its spaces, and 
   const threads = 'PID TID CMD\n7 - app\n- 7 -\n8 - other\n- 8 -\n';
   t.deepEqual(filterPs(threads, new Set([7])).Processes, [['7', '-', 'app'], ['-', '7', '-']]);
   t.throws(() => filterPs('USER CMD\nroot x\n', new Set()), { message: /Couldn't find PID field/ });
+});
+
+test('stats: Docker\'s CPU % (share of the machine\'s time times its CPUs), memory against the machine without a limit, binary sizes', (t) => {
+  const s = (cpuNs: number, systemNs: number, memory?: { usage: number; limit?: number }) => ({ cpuNs, systemNs, memory, pids: 2, net: { rx: 1, tx: 2 }, block: { read: 0, write: 0 } });
+  // Half a CPU of 2 over one second: the machine spent 2e9 ns, the container 0.5e9.
+  const st = statsBetween(s(1e9, 10e9, { usage: 32 * 2 ** 20, limit: 64 * 2 ** 20 }), s(1.5e9, 12e9, { usage: 32 * 2 ** 20, limit: 64 * 2 ** 20 }), 2, 2 ** 30);
+  t.is(st.cpuPercent, 50);
+  t.is(st.memPercent, 50);
+  t.is(statsBetween(undefined, s(1e9, 10e9), 2, 2 ** 30).cpuPercent, 0, 'one sample: 0%');
+  t.is(statsBetween(undefined, s(1e9, 10e9, { usage: 2 ** 20 }), 2, 2 ** 30).memLimit, 2 ** 30, 'no limit: the machine');
+  t.is(systemCpuNs('cpu  10 0 5 85 0 0 0 0 3 0\ncpu0 1 2 3\n'), 100 * 1e7);
+  t.deepEqual(netBytes('Inter-|\n face |bytes\n    lo: 100 1 0 0 0 0 0 0 100 1 0 0 0 0 0 0\n  eth0: 1500 10 0 0 0 0 0 0 700 5 0 0 0 0 0 0\n'), { rx: 1500, tx: 700 });
+  t.is(bytesSize(1536 * 1024), '1.5MiB');
+  t.is(bytesSize(8191 * 2 ** 20), '7.999GiB');
+  t.is(bytesSize(512), '512B');
 });

@@ -37,7 +37,7 @@ if [[ ${#FILES[@]} -eq 0 ]]; then
     '*limits reach*' '*busy loop*' '*/sys/fs/cgroup*' '*kill and rm -f*'
     '*masked or read-only*' '*mount, unshare -U*'
     '*each namespace differs*' '*own mounts*' '*userns-remap maps*' '*OOM-kills*' '*pids limit stops*' '*exec joins*'
-    '*seed: run -d -P*' '*links: env vars*' '*pause and unpause*' '*from another cgroup*'
+    '*seed: run -d -P*' '*links: env vars*' '*pause and unpause*' '*from another cgroup*' '*stats shows*'
   )
 fi
 
