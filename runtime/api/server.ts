@@ -17,6 +17,7 @@ import { imageRoutes } from './images.js';
 import { networkRoutes } from './networks.js';
 import { volumeRoutes } from './volumes.js';
 import { Router, sendError } from './router.js';
+import { statsRoutes } from './stats.js';
 import { systemRoutes } from './system.js';
 
 export const DEFAULT_HOST = 'unix:///run/skiff/skiff.sock';
@@ -26,6 +27,7 @@ export function apiRouter(): Router {
   systemRoutes(r);
   containerRoutes(r);
   archiveRoutes(r);
+  statsRoutes(r);
   buildRoutes(r);
   eventRoutes(r);
   execRoutes(r);

@@ -272,6 +272,9 @@ it('pause, restart, kill, top, tag, rmi, load, prune, info and network ls throug
   const top = await d('top', 'p1');
   t.regex(top.stdout, /^UID\s+PID\s+PPID/);
   t.regex(top.stdout, /sleep 300/);
+  // stats: the client computes CPU % and memory from the daemon's two samples.
+  const stats = await d('stats', '--no-stream', '--format', '{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}', 'p1');
+  t.regex(stats.stdout, /^p1\|0\.\d\d%\|\d+(\.\d+)?[KM]iB \/ \d+(\.\d+)?GiB\|1\n$/, stats.stderr);
   const started = (await d('inspect', '-f', '{{.State.StartedAt}}', 'p1')).stdout;
   t.is((await d('restart', '-t', '0', 'p1')).code, 0);
   t.not((await d('inspect', '-f', '{{.State.StartedAt}}', 'p1')).stdout, started, 'restart starts it again');
