@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -30,7 +31,12 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -38,6 +44,7 @@
 
 static void die(int err_fd, const char *stage, int err, int code);
 static int nsexec_err_fd = -1;
+
 #define CAPS_FAIL(stage, err) die(nsexec_err_fd, stage, err, 125)
 #include "skiff-caps.h"
 
@@ -47,6 +54,25 @@ static int nsexec_err_fd = -1;
 #define EXIT_NOT_FOUND 127
 #define PATH_FAIL(stage, err, code) die(nsexec_err_fd, stage, err, code)
 #include "skiff-path.h"
+
+/* A pidfd of this process, opened before a clone: the child's way to learn
+ * that its parent died before PR_SET_PDEATHSIG took effect (below). -1 on
+ * kernels without pidfd_open (< 5.3), where the window stays open. */
+static int self_pidfd(void) {
+  return (int)syscall(SYS_pidfd_open, syscall(SYS_getpid), 0);
+}
+
+/* In a child, right after PR_SET_PDEATHSIG: a parent that died between the
+ * clone and the prctl sends no signal, and the child, which holds a copy of
+ * the sync pipe's write end, would wait forever. Its pidfd is readable once
+ * it has exited. (getppid() cannot tell: in a new pid namespace it is 0.) */
+static void exit_if_parent_gone(int parent_pidfd) {
+  if (parent_pidfd < 0) return;
+  struct pollfd p = { .fd = parent_pidfd, .events = POLLIN };
+  struct timespec zero = { 0, 0 };
+  if (syscall(SYS_ppoll, &p, 1, &zero, NULL, 0) > 0) syscall(SYS_exit_group, EXIT_RUNTIME);
+  syscall(SYS_close, parent_pidfd);
+}
 
 /* Report "stage:errno" on the error fd (if any) and die.  The parent reads
  * this to print a message that names the failing step. */
@@ -203,9 +229,13 @@ int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, 
   unsigned long cflags = (flags & ~(unsigned long)CLONE_NEWCGROUP) | SIGCHLD;
   /* Raw clone with a NULL stack behaves like fork: the child runs on a
    * copy-on-write copy of this stack, so no stack needs to be allocated. */
+  int parent = self_pidfd();
   long pid = syscall(SYS_clone, cflags, NULL, NULL, NULL, NULL);
-  if (pid < 0) return -errno;
-  if (pid > 0) return (int)pid;
+  if (pid != 0) {
+    int err = errno;
+    if (parent >= 0) syscall(SYS_close, parent);
+    return pid < 0 ? -err : (int)pid;
+  }
 
   /* ---- child: single-threaded, in the new namespaces ---- */
   int err_fd = nfds > 3 ? fds[3] : -1;
@@ -213,6 +243,7 @@ int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, 
   /* Until the parent's last go-ahead, die with it: this child holds a copy
    * of the sync pipe's write end, so it would never see EOF on its own. */
   syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  exit_if_parent_gone(parent);
   wait_sync(sync_fd, err_fd);
   if (netns_fd >= 0 && syscall(SYS_setns, netns_fd, CLONE_NEWNET) < 0)
     die(err_fd, "setns(CLONE_NEWNET)", errno, EXIT_RUNTIME);
@@ -253,9 +284,15 @@ int skiff_clone(unsigned long flags, int sync_fd, int netns_fd, const int *fds, 
  * for idmapped mounts.  Returns its pid, or -errno.
  */
 int skiff_userns_holder(int sync_fd) {
+  int parent = self_pidfd();
   long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
-  if (pid != 0) return pid < 0 ? -errno : (int)pid;
+  if (pid != 0) {
+    int err = errno;
+    if (parent >= 0) syscall(SYS_close, parent);
+    return pid < 0 ? -err : (int)pid;
+  }
   syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  exit_if_parent_gone(parent);
   char c;
   while (syscall(SYS_read, sync_fd, &c, 1) < 0 && errno == EINTR) {}
   syscall(SYS_exit_group, 0);
@@ -279,13 +316,18 @@ int skiff_nsexec(const int *ns_fds, int n_ns, int sync_fd, const int *fds, int n
                  uint32_t uid, uint32_t gid, const uint32_t *groups, int ngroups,
                  const char *cwd, const char *file, char *const argv[], char *const envp[],
                  int err_fd, unsigned long long caps, const void *bpf, int bpf_len, int nnp) {
+  int parent = self_pidfd();
   long pid = syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
-  if (pid < 0) return -errno;
-  if (pid > 0) return (int)pid;
+  if (pid != 0) {
+    int err = errno;
+    if (parent >= 0) syscall(SYS_close, parent);
+    return pid < 0 ? -err : (int)pid;
+  }
 
   /* ---- middle process ---- */
   reset_signals();
   syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  exit_if_parent_gone(parent);
   if (sync_fd >= 0) {
     wait_sync(sync_fd, err_fd);
     syscall(SYS_close, sync_fd);

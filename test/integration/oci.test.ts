@@ -77,13 +77,19 @@ it('create killed with SIGKILL at each start phase: delete --force then leaves n
     t.true(d.code === 0 || /does not exist/.test(d.stderr), `${phase}: delete --force: ${d.stderr}`);
     assertNothingLeft(t, e, id);
     // The cloned child carries create's command line (with the id) until it execs: none may be left waiting.
-    const left = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    // (A child killed with its parent may take a moment to go on a busy machine; a left one waits for good.)
+    const waiting = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
       try {
         return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(id);
       } catch {
         return false;
       }
     });
+    let left = waiting();
+    for (let i = 0; left.length && i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = waiting();
+    }
     t.deepEqual(left, [], `${phase}: no process of the killed create left`);
   }
 });
