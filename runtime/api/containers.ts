@@ -380,6 +380,17 @@ export function containerRoutes(r: Router): void {
     .on('POST', '/containers/{id}/attach', attach)
     .on('GET', '/containers/{id}/logs', logs)
     .on('GET', '/containers/{id}/top', top)
+    .on('POST', '/containers/{id}/rename', (c) => {
+      const name = c.query.get('name');
+      if (!name) throw new ApiError(400, 'missing name');
+      try {
+        store.rename(find(c.params.id).Id, name.replace(/^\//, ''));
+      } catch (e) {
+        if (/^Renaming a container with the same name/.test((e as Error).message)) throw new ApiError(400, (e as Error).message);
+        throw e;
+      }
+      noContent(c.res);
+    })
     .on('POST', '/containers/{id}/stop', async (c) => {
       const rec = find(c.params.id);
       if (!rec.State.Running) return noContent(c.res, 304);

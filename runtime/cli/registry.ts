@@ -18,6 +18,7 @@ export const COMMANDS: Record<string, string> = {
   cp: 'Copy files/folders between a container and the local filesystem',
   top: 'Display the running processes of a container',
   stats: 'Display a live stream of container(s) resource usage statistics',
+  rename: 'Rename a container',
   images: 'List images',
   container: 'Manage containers (prune)',
   image: 'Manage images (ls, rm, inspect, tag, history, save, load, prune)',

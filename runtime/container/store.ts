@@ -10,6 +10,7 @@ import { withLock } from '../util/lock.js';
 import { paths } from '../util/paths.js';
 import { randomHex } from '../util/random.js';
 import type { ContainerRecord } from './model.js';
+import { parseStoredLink } from '../network/links.js';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** A name is a file name component in places (logs, /etc/hosts aliases): keep it one. */
@@ -81,19 +82,29 @@ function randomName(retry: boolean): string {
   return dockerNames.getRandomName(retry);
 }
 
-/** Reserves an ID and a unique name, and writes the first record. */
-export function create(build: (id: string, name: string) => ContainerRecord, wanted?: string, claimStart?: (id: string) => void): ContainerRecord {
-  if (wanted !== undefined && wanted.length > MAX_NAME) {
+/** A name a user asks for: Docker's characters and length. */
+function checkName(wanted: string): void {
+  if (wanted.length > MAX_NAME) {
     throw new SkiffError(`Invalid container name (${wanted.slice(0, 20)}…): at most ${MAX_NAME} characters are allowed`);
   }
-  if (wanted !== undefined && !NAME_RE.test(wanted)) {
-    throw new SkiffError(`Invalid container name (${wanted}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-  }
+  if (!NAME_RE.test(wanted)) throw new SkiffError(`Invalid container name (${wanted}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+}
+
+/** The names in use, each with its container's ID. Call under the "names" lock. */
+function takenNames(): Map<string, string> {
+  return new Map(list().map((c) => [c.Name.slice(1), c.Id]));
+}
+
+function conflict(wanted: string, id: string): SkiffError {
+  return new SkiffError(`Conflict. The container name "/${wanted}" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.`);
+}
+
+/** Reserves an ID and a unique name, and writes the first record. */
+export function create(build: (id: string, name: string) => ContainerRecord, wanted?: string, claimStart?: (id: string) => void): ContainerRecord {
+  if (wanted !== undefined) checkName(wanted);
   return withLock('names', () => {
-    const taken = new Map(list().map((c) => [c.Name.slice(1), c.Id]));
-    if (wanted !== undefined && taken.has(wanted)) {
-      throw new SkiffError(`Conflict. The container name "/${wanted}" is already in use by container "${taken.get(wanted)}". You have to remove (or rename) that container to be able to reuse that name.`);
-    }
+    const taken = takenNames();
+    if (wanted !== undefined && taken.has(wanted)) throw conflict(wanted, taken.get(wanted)!);
     let name = wanted;
     for (let i = 0; name === undefined || taken.has(name); i++) name = randomName(i > 0);
     const id = randomHex(32);
@@ -125,4 +136,31 @@ export function removeDir(id: string): void {
   rmSync(paths.container(id), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   rmSync(join(paths.locks(), `ctr-${id}.lock`), { force: true });
   rmSync(join(paths.locks(), `rootfs-${id}.lock`), { force: true }); // rootfs.ts's rootfsLock
+}
+
+/**
+ * `docker rename`: the container gets NAME, under the lock that makes names
+ * unique. A link names its target, so other containers' links to the old
+ * name follow (their aliases stay), as links to a container do in Docker.
+ */
+export function rename(id: string, name: string): void {
+  checkName(name);
+  withLock('names', () => {
+    const rec = read(id);
+    const old = rec.Name.slice(1);
+    if (name === old) throw new SkiffError('Renaming a container with the same name as its current name');
+    const taken = takenNames();
+    if (taken.has(name)) throw conflict(name, taken.get(name)!);
+    update(id, (r) => { r.Name = `/${name}`; });
+    for (const other of list()) {
+      const links = other.HostConfig.Links ?? [];
+      if (!links.some((l) => parseStoredLink(l).target === old)) continue;
+      update(other.Id, (r) => {
+        r.HostConfig.Links = links.map((l) => {
+          const { target, alias } = parseStoredLink(l);
+          return target === old ? `${name}:${alias}` : l;
+        });
+      });
+    }
+  });
 }

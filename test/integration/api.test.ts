@@ -275,6 +275,10 @@ it('pause, restart, kill, top, tag, rmi, load, prune, info and network ls throug
   // stats: the client computes CPU % and memory from the daemon's two samples.
   const stats = await d('stats', '--no-stream', '--format', '{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}', 'p1');
   t.regex(stats.stdout, /^p1\|0\.\d\d%\|\d+(\.\d+)?[KM]iB \/ \d+(\.\d+)?GiB\|1\n$/, stats.stderr);
+  t.is((await d('rename', 'p1', 'renamed')).code, 0);
+  t.is((await d('inspect', '-f', '{{.Name}}', 'renamed')).stdout, '/renamed\n');
+  t.regex((await d('rename', 'renamed', 'renamed')).stderr, /same name as its current name/);
+  t.is((await d('rename', 'renamed', 'p1')).code, 0);
   const started = (await d('inspect', '-f', '{{.State.StartedAt}}', 'p1')).stdout;
   t.is((await d('restart', '-t', '0', 'p1')).code, 0);
   t.not((await d('inspect', '-f', '{{.State.StartedAt}}', 'p1')).stdout, started, 'restart starts it again');

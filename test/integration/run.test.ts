@@ -252,6 +252,29 @@ it('top lists the container\'s processes, exec\'d ones included, with ps options
   t.regex(r.stderr, /is not running/);
 });
 
+it('rename: the new name everywhere, links to the container follow it; a taken, equal or invalid name is exit 1', async (t) => {
+  const h = await harness(t);
+  await h.ok(t, ['run', '-d', '--name', 'db', 'busybox', 'sleep', '600']);
+  await h.ok(t, ['run', '-d', '--name', 'web', '--link', 'db:database', 'busybox', 'sleep', '600']);
+  await h.ok(t, ['rename', 'db', 'store']);
+  t.is((await h.ok(t, ['inspect', '-f', '{{.Name}}', 'store'])).trim(), '/store');
+  t.regex(await h.ok(t, ['ps', '--format', '{{.Names}}']), /^store,web\/database$/m);
+  t.is((await h.ok(t, ['inspect', '-f', '{{json .HostConfig.Links}}', 'web'])).trim(), '["/store:/web/database"]');
+  // The link is to the container: web starts again and still finds it under its alias.
+  await h.ok(t, ['restart', '-t', '0', 'web']);
+  t.regex(await h.ok(t, ['exec', 'web', 'cat', '/etc/hosts']), /\bdatabase\b/);
+  for (const [args, re] of [
+    [['rename', 'store', 'web'], /Conflict\. The container name "\/web" is already in use/],
+    [['rename', 'store', 'store'], /same name as its current name/],
+    [['rename', 'store', 'bad!'], /Invalid container name \(bad!\)/],
+    [['rename', 'nosuch', 'x1'], /No such container: nosuch/],
+  ] as const) {
+    const r = await h.run([...args]);
+    t.is(r.code, 1, args.join(' '));
+    t.regex(r.stderr, re);
+  }
+});
+
 it('10 concurrent run --rm all succeed and leave nothing behind', async (t) => {
   const h = await harness(t);
   const runs = await Promise.all(Array.from({ length: 10 }, () => h.run(['run', '--rm', 'busybox', 'hostname'])));
