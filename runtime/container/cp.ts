@@ -3,7 +3,7 @@
 // copy-out.ts (from the container, or from the host) and extracted by
 // copy-in.ts (into the container, or onto the host), so both directions
 // resolve paths and refuse hostile archives the same way.
-import { lstatSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import * as tar from 'tar-stream';
@@ -117,7 +117,7 @@ export async function copyFromContainer(rec: ContainerRecord, source: string, de
     const found: FoundPath = findInContainer(root, src.path, opts.followLink);
     const where = landing({ isDir: found.st.isDirectory(), contents: src.contents, base: posix.basename(found.inside) || '/' }, dest, state);
     try {
-      if (!lstatSync(where.dir).isDirectory()) throw new Error();
+      if (!statSync(where.dir).isDirectory()) throw new Error(); // a link to a directory will do, as for cp(1)
     } catch {
       throw new SkiffError(`destination directory ${where.dir} does not exist`);
     }

@@ -67,6 +67,8 @@ it('cp out of a container: a file, a directory, a symlink (as a link, or followe
   mkdirSync(join(out, 'contents'));
   await h.ok(t, ['cp', 'c:/d/.', join(out, 'contents')]);
   await h.ok(t, ['cp', '-a', 'c:/d', join(out, 'kept')]);
+  symlinkSync(join(out, 'kept'), join(out, 'to-kept'));
+  await h.ok(t, ['cp', 'c:/etc/hostname', `${join(out, 'to-kept')}/`]); // a link to a directory is that directory
   t.regex(readFileSync(join(out, 'hostname'), 'utf8'), /^[0-9a-f]{12}\n$/);
   t.is(readFileSync(join(out, 'd1', 'sub', 'b'), 'utf8'), 'b\n');
   t.is(readFileSync(join(out, 'd', 'a'), 'utf8'), 'a\n');
@@ -75,6 +77,7 @@ it('cp out of a container: a file, a directory, a symlink (as a link, or followe
   t.is(readFileSync(join(out, 'contents', 'a'), 'utf8'), 'a\n');
   t.is(statSync(join(out, 'd', 'a')).uid, 0, 'without -a the copy is the caller\'s');
   t.is(statSync(join(out, 'kept', 'a')).uid, 1000, '-a keeps the owner');
+  t.true(statSync(join(out, 'kept', 'hostname')).isFile(), 'copied through the link');
 });
 
 it('cp with tar streams: CONTAINER:PATH - writes a tar, - CONTAINER:DIR extracts one', async (t) => {
