@@ -12,6 +12,10 @@ import type { ContainerRecord } from './model.js';
  * directories a start from this process's cgroup would make.
  */
 export function cgroupOf(rec: ContainerRecord, layout: CgroupLayout = detectHostLayout()): ContainerCgroup {
-  const recorded = rec.Skiff.CgroupPaths ?? [];
-  return recorded.length ? recordedCgroup(layout, rec.Id, recorded) : containerCgroup(layout, rec.Id);
+  return cgroupAt(rec.Id, rec.Skiff.CgroupPaths ?? [], layout);
+}
+
+/** The cgroup of container ID in the RECORDED directories (none recorded: where this process would make it). */
+export function cgroupAt(id: string, recorded: readonly string[], layout: CgroupLayout = detectHostLayout()): ContainerCgroup {
+  return recorded.length ? recordedCgroup(layout, id, recorded) : containerCgroup(layout, id);
 }

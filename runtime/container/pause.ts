@@ -24,6 +24,8 @@ const lockName = (id: string) => `freeze-${id}`;
 export function isFrozen(rec: ContainerRecord): boolean {
   if (!rec.State.Running) return false;
   try {
+    // The recorded directories read directly: ps and inspect ask this of every
+    // running container, and cgroupOf() would detect the host's layout each time.
     const recorded = rec.Skiff.CgroupPaths ?? [];
     const s = recorded.length ? freezerStateIn(recorded) : freezerState(cgroupOf(rec));
     return s === 'frozen' || s === 'freezing';

@@ -18,7 +18,7 @@ import { withLock } from '../util/lock.js';
 import { paths } from '../util/paths.js';
 import { isSameProcess, procStartTime } from '../util/proc.js';
 import { unmountRootfs } from './rootfs.js';
-import { cgroupOf } from './cgroup.js';
+import { cgroupAt, cgroupOf } from './cgroup.js';
 import * as store from './store.js';
 
 const markerOf = (id: string) => join(paths.container(id), 'starting');
@@ -84,7 +84,7 @@ function rollBack(id: string): boolean {
     const noted = (markerLines(markerOf(id)) ?? []).filter((l) => l.startsWith('/'));
     try {
       // Also kills a PID 1 that never got recorded.
-      destroyCgroup(cgroupOf(noted.length ? { ...rec, Skiff: { ...rec.Skiff, CgroupPaths: noted } } : rec));
+      destroyCgroup(noted.length ? cgroupAt(id, noted) : cgroupOf(rec));
     } catch {
       // none was made
     }

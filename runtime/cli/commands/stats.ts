@@ -44,13 +44,14 @@ const cmd: CommandModule<object, Args> = {
     .option('format', { type: 'string', requiresArg: true, describe: "Format output: 'table', 'table TEMPLATE', 'json' or a Go template" }) as never,
   handler: async (a) => {
     const named = a.containers ?? [];
-    const chosen = (): Array<{ rec: ContainerRecord; as: string }> => named.length
-      ? named.map((n) => ({ rec: refresh(findLive(n)), as: n }))
+    type Shown = Array<{ rec: ContainerRecord; as: string }>;
+    // Looked up once a second: containers come and go (without names) and change state.
+    const chosen = (): Shown => named.length
+      ? named.map((n) => ({ rec: findLive(n), as: n }))
       : store.list().map(refresh).filter((r) => a.all || r.State.Running).map((rec) => ({ rec, as: rec.Id.slice(0, 12) }));
-    let before = new Map<string, Sample>();
-    const take = () => {
+    const take = (shown: Shown) => {
       const now = new Map<string, Sample>();
-      for (const { rec } of chosen()) {
+      for (const { rec } of shown) {
         if (!rec.State.Running) continue;
         try {
           now.set(rec.Id, sample(rec));
@@ -60,8 +61,8 @@ const cmd: CommandModule<object, Args> = {
       }
       return now;
     };
-    const render = (now: Map<string, Sample>) => {
-      const rows: Row[] = chosen().map(({ rec, as }) => {
+    const render = (shown: Shown, before: Map<string, Sample>, now: Map<string, Sample>) => {
+      const rows: Row[] = shown.map(({ rec, as }) => {
         const s = now.get(rec.Id); // none for a stopped container: zeros, as in Docker
         const st = s ? statsBetween(before.get(rec.Id), s) : undefined;
         return {
@@ -76,14 +77,15 @@ const cmd: CommandModule<object, Args> = {
       });
       return renderListing(rows, STATS_LISTING, { format: a.format });
     };
-    chosen(); // a name that matches nothing fails before the first sample
-    before = take();
+    // A name that matches nothing fails here, before the first sample.
+    let before = take(chosen());
     const tty = process.stdout.isTTY;
     for (;;) {
       // Docker's figures are over the second between two samples.
       await new Promise((r) => setTimeout(r, 1000));
-      const now = take();
-      const text = render(now);
+      const shown = chosen();
+      const now = take(shown);
+      const text = render(shown, before, now);
       before = now;
       if (a['no-stream'] || a.stream === false) return printOut(text);
       // On a terminal the table is redrawn in place; elsewhere each second is appended.

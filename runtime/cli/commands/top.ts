@@ -1,7 +1,7 @@
 // `skiff top CONTAINER [ps OPTIONS]`: the container's processes, as the
 // host's ps shows them (container/top.ts).
 import type { CommandModule } from 'yargs';
-import { findLive, refresh } from '../../container/lifecycle.js';
+import { findLive } from '../../container/lifecycle.js';
 import { topOf } from '../../container/top.js';
 import { writeFully } from '../../util/out.js';
 import { getCommandWords } from '../split.js';
@@ -14,7 +14,7 @@ const cmd: CommandModule<object, { container: string }> = {
     .positional('container', { type: 'string', demandOption: true })
     .positional('ps-options', { type: 'string', array: true, describe: 'Options for ps (default -ef)' }) as never,
   handler: (a) => {
-    const top = topOf(refresh(findLive(a.container)), getCommandWords());
+    const top = topOf(findLive(a.container), getCommandWords());
     // Docker's top lays its table out with a minimum column width of 20.
     writeFully(1, Buffer.from(table([top.Titles, ...top.Processes], 20)));
   },
